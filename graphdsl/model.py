@@ -1,0 +1,181 @@
+"""The Python API's model: a parsed, built and compiled ``.bp`` file.
+
+>>> import graphdsl
+>>> m = graphdsl.loads("param w = 3\\nparam b = 4\\nz = x*y\\nx = 2*w + 3*b\\ny = 2*b + 1")
+>>> m.forward()
+{'w': 3.0, 'b': 4.0, 'x': 18.0, 'y': 9.0, 'z': 162.0}
+>>> m.gradients()["b"]
+63.0
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+
+from .errors import UsageError, ModelError
+
+
+class Model:
+    """A model: its graph (networkx), its output, its params and their current values."""
+
+    def __init__(self, graph, registry, name: str = "<string>"):
+        self.graph = graph
+        self.registry = registry
+        self.name = name
+        self.output: str = graph.graph["output"]
+        self.target: float | None = graph.graph["target"]
+        self.params: list[str] = list(graph.graph["params"])
+        self.param_values: dict[str, float] = {
+            p: float(graph.nodes[p]["value"]) for p in self.params}
+
+    @cached_property
+    def compiled(self):
+        """The graph compiled once into flat lists (see :mod:`graphdsl.engine`)."""
+        from .engine import compile_graph
+
+        return compile_graph(self.graph, self.registry)
+
+    @property
+    def source(self) -> str | None:
+        return self.graph.graph.get("source")
+
+    @property
+    def names(self) -> list[str]:
+        """Every named node, params first, in topological order."""
+        return list(self.compiled.named)
+
+    # -- evaluation ------------------------------------------------------------
+    def _values(self):
+        return self.compiled.forward(self._overrides())
+
+    def _overrides(self):
+        return self.param_values
+
+    def forward(self) -> dict[str, float]:
+        """The value of every named node. Raises NumericError outside an op's domain."""
+        c = self.compiled
+        vals = self._values()
+        return {n: vals[c.index[n]] for n in c.named}
+
+    def gradients(self, wrt: str | None = None) -> dict[str, float]:
+        """∂output/∂node for every named node (or ∂wrt/∂node when ``wrt`` is given)."""
+        c = self.compiled
+        vals = self._values()
+        if wrt is not None and wrt not in c.index:
+            raise UsageError(f"'{wrt}' is not a node of the model")
+        adj = c.backward(vals, None if wrt is None else c.index[wrt])
+        return {n: adj[c.index[n]] for n in c.named}
+
+    def local_partials(self) -> dict[tuple[str, str], float]:
+        """The statement view's edge labels: (parent, child) -> ∂child/∂parent."""
+        return self.compiled.local_partials(self._values())
+
+    def set(self, **values: float) -> "Model":
+        """Give params (or named constants) new values. Raises UsageError for
+        a name that is neither."""
+        for name, v in values.items():
+            self.set_value(name, v)
+        return self
+
+    def set_value(self, name: str, value: float) -> None:
+        g = self.graph
+        if name not in g.nodes or g.nodes[name].get("name") is None:
+            from .build import _did_you_mean
+
+            hint = _did_you_mean(name, self.params) or (
+                "params: " + ", ".join(self.params) if self.params else None)
+            raise UsageError(f"cannot set '{name}': the model has no such name", hint=hint)
+        kind = g.nodes[name]["kind"]
+        if kind == "param":
+            self.param_values[name] = float(value)
+        elif kind == "const":
+            # a named constant: change it in the compiled form only
+            self.compiled.init[self.compiled.index[name]] = float(value)
+        else:
+            raise UsageError(f"cannot set '{name}': it is computed, not a param",
+                             hint="only params (and named constants) can be set")
+
+    def check_params(self, params=None) -> list[str]:
+        """The params a run adjusts: all of them, or the ones named (validated)."""
+        if params is None:
+            if not self.params:
+                raise UsageError("the model has no param to adjust",
+                                 hint="declare one with `param NAME = NUMBER`")
+            return list(self.params)
+        chosen = []
+        for p in params:
+            if p not in self.param_values:
+                from .build import _did_you_mean
+
+                what = "is computed, not a param" if p in self.graph.nodes else "is not in the model"
+                raise UsageError(f"--params: '{p}' {what}",
+                                 hint=_did_you_mean(p, self.params)
+                                 or "params: " + ", ".join(self.params))
+            if p not in chosen:
+                chosen.append(p)
+        if not chosen:
+            raise UsageError("--params names no param")
+        return chosen
+
+    # -- solving ---------------------------------------------------------------
+    def solve(self, target=None, **options):
+        """Run towards ``target`` (default: the model's own ``target``); returns a Trace.
+
+        Options: method, params, tol, max_iter, lr, minimize, stop_below
+        (see :func:`graphdsl.solve.solve`).
+        """
+        from .solve import solve
+
+        if target is None and not options.get("minimize"):
+            target = self.target
+        return solve(self, target, **options)
+
+    def __repr__(self) -> str:
+        return (f"<Model {self.name}: {len(self.graph)} nodes, params "
+                f"{', '.join(self.params) or '-'}, output {self.output}>")
+
+
+def loads(text: str, name: str = "<string>", *, registry=None, plugins=()) -> Model:
+    """Parse and build a model from text.
+
+    Raises ModelSyntaxError or ModelError (with line, column and a caret).
+    """
+    from .build import build_graph
+    from .ops import default_registry
+    from .parser import parse
+
+    registry = registry if registry is not None else default_registry(plugins)
+    statements = parse(text, name)
+    graph = build_graph(statements, registry=registry, file=name, source=text)
+    return Model(graph, registry, name)
+
+
+def load(path, *, registry=None, plugins=()) -> Model:
+    """Read a ``.bp`` file and build its model.
+
+    Raises UsageError for a path that is missing, a directory or not UTF-8
+    text, and the errors of :func:`loads` for a wrong model.
+    """
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise UsageError(f"no such file: {path}", hint="check the path") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path} is a directory, not a model file",
+                         hint="give a .bp file, e.g. models/linear.bp") from None
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise ModelError(f"the file is not UTF-8 text (byte 0x{data[e.start]:02x})",
+                         file=path, line=line, column=col,
+                         hint="save the model as UTF-8") from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return loads(text, name=path, registry=registry, plugins=plugins)

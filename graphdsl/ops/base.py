@@ -1,0 +1,61 @@
+"""The one base class every op derives from, built-in or third-party.
+
+An op says its name and arity, computes its value (``forward``) and its local
+partial derivatives, one per operand (``partials``), side by side so they
+cannot drift apart. Everything else is optional:
+
+- ``symbol``: an infix symbol ("+", "*") when the op is written that way;
+- ``label``: what a picture shows in the op's node (defaults to the symbol or name);
+- ``domain(*args)``: a message when the operands are outside the op's domain,
+  else None (log of a non-positive number is a clear error, not a NaN);
+- ``sympy(*args)``: the op as a sympy expression, used for derivative rules in
+  text and for checking the partials against sympy's derivative.
+
+The smallest op:
+
+>>> class Cube(Op):
+...     name = "cube"
+...     arity = 1
+...     def forward(self, x):
+...         return x ** 3
+...     def partials(self, x, out):
+...         return (3 * x * x,)
+>>> Cube().forward(2.0), Cube().partials(2.0, 8.0)
+(8.0, (12.0,))
+"""
+
+from __future__ import annotations
+
+
+class Op:
+    """Base class of all ops. Subclasses set ``name`` and ``arity`` and define
+    ``forward`` and ``partials``."""
+
+    name: str = ""
+    arity: int = 1
+    symbol: str | None = None
+    label: str | None = None
+    #: one-line description shown by ``graphdsl ops``
+    doc: str | None = None
+
+    def forward(self, *args: float) -> float:
+        raise NotImplementedError
+
+    def partials(self, *args_and_out: float) -> tuple[float, ...]:
+        """Local derivatives d(out)/d(arg_i); called as ``partials(*args, out)``."""
+        raise NotImplementedError
+
+    def domain(self, *args: float) -> str | None:
+        """A message if ``args`` are outside the op's domain, else None."""
+        return None
+
+    def sympy(self, *args):
+        """The op applied to sympy expressions; ops without one raise NotImplementedError."""
+        raise NotImplementedError
+
+    def display(self) -> str:
+        """The text a picture puts in this op's node."""
+        return self.label or self.symbol or self.name
+
+    def __repr__(self) -> str:
+        return f"<op {self.name}/{self.arity}>"

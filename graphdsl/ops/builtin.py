@@ -1,0 +1,318 @@
+"""The built-in ops. Each is a plugin class like any third-party op and is
+registered through the same door (:meth:`Registry.register`).
+
+Every class keeps its value and its local derivatives side by side; the
+engine never branches on an op's name.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .base import Op
+
+
+def _sp():
+    import sympy
+
+    return sympy
+
+
+class Add(Op):
+    name, arity, symbol = "add", 2, "+"
+    doc = "a + b"
+
+    def forward(self, a, b):
+        return a + b
+
+    def partials(self, a, b, out):
+        return (1.0, 1.0)
+
+    def sympy(self, a, b):
+        return a + b
+
+
+class Sub(Op):
+    name, arity, symbol = "sub", 2, "-"
+    doc = "a - b"
+
+    def forward(self, a, b):
+        return a - b
+
+    def partials(self, a, b, out):
+        return (1.0, -1.0)
+
+    def sympy(self, a, b):
+        return a - b
+
+
+class Mul(Op):
+    name, arity, symbol = "mul", 2, "*"
+    doc = "a * b"
+
+    def forward(self, a, b):
+        return a * b
+
+    def partials(self, a, b, out):
+        return (b, a)
+
+    def sympy(self, a, b):
+        return a * b
+
+
+class Div(Op):
+    name, arity, symbol = "div", 2, "/"
+    doc = "a / b"
+
+    def forward(self, a, b):
+        return a / b
+
+    def partials(self, a, b, out):
+        return (1.0 / b, -out / b)
+
+    def domain(self, a, b):
+        if b == 0:
+            return "division by zero"
+        return None
+
+    def sympy(self, a, b):
+        return a / b
+
+
+class Neg(Op):
+    name, arity, symbol = "neg", 1, "-"
+    label = "neg"
+    doc = "-a"
+
+    def forward(self, a):
+        return -a
+
+    def partials(self, a, out):
+        return (-1.0,)
+
+    def sympy(self, a):
+        return -a
+
+
+class Pow(Op):
+    name, arity, symbol = "pow", 2, "^"
+    doc = "a ^ b (also a ** b); a > 0 unless b is a whole number"
+
+    def forward(self, a, b):
+        return math.pow(a, b)
+
+    def partials(self, a, b, out):
+        # d/da a^b = b a^(b-1); written without dividing by a so that a = 0 works.
+        da = b * math.pow(a, b - 1.0) if b != 0 else 0.0
+        # d/db a^b = a^b ln a, defined for a > 0 only; at a <= 0 the exponent
+        # can only be a whole number (see domain), where nothing varies it.
+        db = out * math.log(a) if a > 0 else 0.0
+        return (da, db)
+
+    def domain(self, a, b):
+        if a < 0 and b != int(b):
+            return "a negative number to a fractional power"
+        if a == 0 and b < 0:
+            return "zero to a negative power (division by zero)"
+        return None
+
+    def sympy(self, a, b):
+        return a ** b
+
+
+class Exp(Op):
+    name, arity = "exp", 1
+    doc = "e^x"
+
+    def forward(self, x):
+        return math.exp(x)
+
+    def partials(self, x, out):
+        return (out,)
+
+    def sympy(self, x):
+        return _sp().exp(x)
+
+
+class Log(Op):
+    name, arity = "log", 1
+    doc = "natural logarithm, x > 0"
+
+    def forward(self, x):
+        return math.log(x)
+
+    def partials(self, x, out):
+        return (1.0 / x,)
+
+    def domain(self, x):
+        if x <= 0:
+            return "the logarithm of a number that is not positive"
+        return None
+
+    def sympy(self, x):
+        return _sp().log(x)
+
+
+class Sqrt(Op):
+    name, arity = "sqrt", 1
+    symbol = "√"
+    label = "sqrt"
+    doc = "square root, x >= 0 (its derivative needs x > 0)"
+
+    def forward(self, x):
+        return math.sqrt(x)
+
+    def partials(self, x, out):
+        return (0.5 / out,)
+
+    def domain(self, x):
+        if x < 0:
+            return "the square root of a negative number"
+        return None
+
+    def sympy(self, x):
+        return _sp().sqrt(x)
+
+
+class Sin(Op):
+    name, arity = "sin", 1
+    doc = "sine (radians)"
+
+    def forward(self, x):
+        return math.sin(x)
+
+    def partials(self, x, out):
+        return (math.cos(x),)
+
+    def sympy(self, x):
+        return _sp().sin(x)
+
+
+class Cos(Op):
+    name, arity = "cos", 1
+    doc = "cosine (radians)"
+
+    def forward(self, x):
+        return math.cos(x)
+
+    def partials(self, x, out):
+        return (-math.sin(x),)
+
+    def sympy(self, x):
+        return _sp().cos(x)
+
+
+class Tan(Op):
+    name, arity = "tan", 1
+    doc = "tangent (radians)"
+
+    def forward(self, x):
+        return math.tan(x)
+
+    def partials(self, x, out):
+        return (1.0 + out * out,)
+
+    def domain(self, x):
+        if math.cos(x) == 0:
+            return "the tangent of an odd multiple of π/2"
+        return None
+
+    def sympy(self, x):
+        return _sp().tan(x)
+
+
+class Tanh(Op):
+    name, arity = "tanh", 1
+    doc = "hyperbolic tangent"
+
+    def forward(self, x):
+        return math.tanh(x)
+
+    def partials(self, x, out):
+        return (1.0 - out * out,)
+
+    def sympy(self, x):
+        return _sp().tanh(x)
+
+
+class Sigmoid(Op):
+    name, arity = "sigmoid", 1
+    symbol = "σ"
+    label = "σ"
+    doc = "logistic function 1 / (1 + e^-x)"
+
+    def forward(self, x):
+        if x >= 0:
+            return 1.0 / (1.0 + math.exp(-x))
+        e = math.exp(x)
+        return e / (1.0 + e)
+
+    def partials(self, x, out):
+        return (out * (1.0 - out),)
+
+    def sympy(self, x):
+        sp = _sp()
+        return 1 / (1 + sp.exp(-x))
+
+
+class Relu(Op):
+    name, arity = "relu", 1
+    doc = "max(0, x); its derivative at 0 is taken as 0"
+
+    def forward(self, x):
+        return x if x > 0 else 0.0
+
+    def partials(self, x, out):
+        return (1.0 if x > 0 else 0.0,)
+
+    def sympy(self, x):
+        return _sp().Max(0, x)
+
+
+class Abs(Op):
+    name, arity = "abs", 1
+    doc = "|x|; its derivative at 0 is taken as 0"
+
+    def forward(self, x):
+        return abs(x)
+
+    def partials(self, x, out):
+        return (1.0 if x > 0 else (-1.0 if x < 0 else 0.0),)
+
+    def sympy(self, x):
+        return _sp().Abs(x)
+
+
+class Square(Op):
+    name, arity = "square", 1
+    doc = "x²"
+
+    def forward(self, x):
+        return x * x
+
+    def partials(self, x, out):
+        return (2.0 * x,)
+
+    def sympy(self, x):
+        return x ** 2
+
+
+class Identity(Op):
+    name, arity = "identity", 1
+    label = "="
+    doc = "x itself (what `y = x` means)"
+
+    def forward(self, x):
+        return x
+
+    def partials(self, x, out):
+        return (1.0,)
+
+    def sympy(self, x):
+        return x
+
+
+BUILTIN_OPS = (
+    Add, Sub, Mul, Div, Neg, Pow, Exp, Log, Sqrt, Sin, Cos, Tan, Tanh,
+    Sigmoid, Relu, Abs, Square, Identity,
+)

@@ -1,0 +1,134 @@
+"""The iteration loop: forward, backward, step (DESIGN.md §4).
+
+Methods, for each adjusted param p (n of them):
+
+- ``split`` (default): Δp = (error / n) / (∂out/∂p), partials recomputed each
+  iteration. With one param it is Newton's method.
+- ``frozen``: the same with the partials of the first iteration kept.
+- ``gd``: Δp = lr · error · ∂out/∂p (gradient descent on ½ error²).
+- ``minimize=True``: gradient descent on the output itself, Δp = lr · ∂out/∂p.
+
+``error`` is ``output - target``; p ← p − Δp. The loop never raises for a
+numeric failure: it stops and keeps the failure in the trace, so the rows so
+far can still be shown.
+"""
+
+from __future__ import annotations
+
+from .errors import GraphdslError, NumericError, UsageError
+from .trace import Iteration, Trace
+
+METHODS = ("split", "frozen", "gd")
+#: consecutive iterations of growing |error| after which a run is called diverging
+DIVERGING_AFTER = 6
+
+
+def solve(model, target=None, *, method="split", params=None, tol=1e-4, max_iter=100,
+          lr=0.1, minimize=False, stop_below=None) -> Trace:
+    """Run the model towards ``target`` (or down, with ``minimize``).
+
+    Returns a :class:`~graphdsl.trace.Trace`. Raises :class:`UsageError` for
+    arguments that cannot work (unknown method, a ``params`` entry that is not
+    a param, a negative tolerance).
+    """
+    if method not in METHODS:
+        raise UsageError(f"unknown method '{method}'",
+                         hint="use one of: " + ", ".join(METHODS))
+    if tol is None or not tol >= 0:
+        raise UsageError(f"--tol must be a non-negative number, got {tol}")
+    if max_iter is None or max_iter < 0:
+        raise UsageError(f"--max-iter must be 0 or more, got {max_iter}")
+    if minimize and target is not None:
+        raise UsageError("--minimize and a target exclude each other",
+                         hint="drop --target to minimise the output, or drop --minimize")
+    chosen = model.check_params(params)
+    c = model.compiled
+    out_name = model.output
+    solving = target is not None or minimize
+    trace = Trace(model=model.name, output=out_name,
+                  target=float(target) if target is not None else None,
+                  method=("gd" if minimize else method) if solving else None,
+                  params=list(chosen), minimize=minimize,
+                  lr=lr if (minimize or method == "gd") else None, tol=tol)
+    current = dict(model.param_values)
+    frozen = None
+    growing = 0
+    previous = None
+    for it in range(max_iter + 1):
+        try:
+            vals = c.forward(current)
+            adj = c.backward(vals)
+        except NumericError as e:
+            e.message = f"{e.message} (iteration {it})"
+            trace.status, trace.failure = "numeric", e
+            trace.message = str(e.message)
+            return trace
+        values = {n: vals[c.index[n]] for n in c.named}
+        grads = {n: adj[c.index[n]] for n in c.named}
+        out = values[out_name]
+        error = (out - target) if target is not None else None
+        row = Iteration(it, values, error, grads)
+        trace.iterations.append(row)
+        if not solving:
+            trace.status = "evaluated"
+            trace.converged = True
+            return trace
+        partial = {p: grads[p] for p in chosen}
+        if minimize:
+            if stop_below is not None and out < stop_below:
+                trace.status, trace.converged = "converged", True
+                trace.message = f"{out_name} = {out:.6g} is below {stop_below:g}"
+                return trace
+            if max(abs(v) for v in partial.values()) < tol:
+                trace.status, trace.converged = "converged", True
+                trace.message = f"every |∂{out_name}/∂p| is below {tol:g}"
+                return trace
+        else:
+            if abs(error) < tol:
+                trace.status, trace.converged = "converged", True
+                return trace
+            if previous is not None and abs(error) > abs(previous):
+                growing += 1
+                if growing >= DIVERGING_AFTER:
+                    trace.status = "diverging"
+                    trace.message = (f"|error| grew {growing} iterations in a row "
+                                     f"(now {abs(error):.6g}): the run is diverging")
+                    if method == "gd":
+                        trace.message += "; try a smaller --lr"
+                    return trace
+            else:
+                growing = 0
+            previous = error
+        if it == max_iter:
+            trace.status = "max-iter"
+            trace.message = (f"no convergence after {max_iter} iterations "
+                             + (f"(error {error:.6g})" if error is not None else ""))
+            return trace
+        if method == "frozen" and frozen is None:
+            frozen = dict(partial)
+        use = frozen if method == "frozen" else partial
+        steps: dict[str, float] = {}
+        if minimize:
+            steps = {p: lr * use[p] for p in chosen}
+        elif method == "gd":
+            steps = {p: lr * error * use[p] for p in chosen}
+        else:
+            movable = [p for p in chosen if use[p] != 0.0]
+            for p in chosen:
+                if use[p] == 0.0:
+                    row.skipped[p] = f"∂{out_name}/∂{p} = 0: no split step can move {p}"
+            if not movable:
+                row.steps = None
+                trace.status = "stopped"
+                trace.message = (f"every partial ∂{out_name}/∂p is 0 at iteration {it}: "
+                                 f"no param can move {out_name} towards the target")
+                return trace
+            n = len(movable)
+            steps = {p: (error / n) / use[p] for p in movable}
+        row.steps = steps
+        for p, s in steps.items():
+            current[p] = current[p] - s
+    return trace  # pragma: no cover - the loop always returns
+
+
+__all__ = ["solve", "METHODS", "GraphdslError"]
