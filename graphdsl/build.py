@@ -27,10 +27,10 @@ Graph attributes: ``output``, ``target``, ``params`` (source order),
 from __future__ import annotations
 
 import difflib
-
-import networkx as nx
+import gc
 
 from .errors import ModelError
+from .flat import FlatGraph
 from .ops import default_registry
 
 
@@ -52,6 +52,27 @@ def build_graph(statements, *, registry=None, file: str | None = None, source: s
     undefined name, an unknown function or a wrong number of arguments, a
     cycle, or an output that is missing or ambiguous.
     """
+    return build_flat(statements, registry=registry, file=file, source=source).to_graph()
+
+
+def build_flat(statements, *, registry=None, file: str | None = None, source: str | None = None):
+    """Like :func:`build_graph`, but returns the compact :class:`~graphdsl.flat.FlatGraph`
+    (topologically sorted) that loading and the engine use; no networkx involved.
+
+    The garbage collector is paused meanwhile: the build allocates millions of
+    small containers that all stay alive, so the collector's passes would make
+    loading superlinear (see NOTES.md) while freeing nothing.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _build_flat(statements, registry, file, source)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _build_flat(statements, registry, file, source):
     registry = registry if registry is not None else default_registry()
 
     def err(message, line=None, column=None, width=1, hint=None, notes=()):
@@ -89,15 +110,10 @@ def build_graph(statements, *, registry=None, file: str | None = None, source: s
         raise err("the model is empty: it defines nothing",
                   hint="write at least one statement, e.g. `param w = 3` and `z = 2*w`")
 
-    g = nx.MultiDiGraph()
+    g = FlatGraph()
     counter = 0
-    index = 0
     params: list[str] = []
-
-    def add_node(node_id, **attrs):
-        nonlocal index
-        g.add_node(node_id, index=index, **attrs)
-        index += 1
+    add_node = g.add
 
     # 2. Nodes for every statement, expressions flattened without recursion.
     for st in statements:
@@ -158,21 +174,16 @@ def build_graph(statements, *, registry=None, file: str | None = None, source: s
                              name=name if node_id == name else None, stmt=name,
                              line=e[3], column=e[4])
 
-    # 3. Edges, operand order kept as the edge key.
-    for node_id, data in list(g.nodes(data=True)):
-        if data["kind"] == "op":
-            for i, a in enumerate(data["args"]):
-                g.add_edge(a, node_id, key=i, arg=i)
+    # 3. Operands as positions (the edges, operand order kept).
+    g.resolve()
 
     # 4. Cycles, named by their named nodes with lines.
-    try:
-        cycle = nx.find_cycle(g)
-    except nx.NetworkXNoCycle:
-        cycle = None
+    order = g.topological_order()
+    cycle = _find_cycle(g) if order is None else None
     if cycle:
         names = []
         for u, _v, *_ in cycle:
-            st = g.nodes[u]["stmt"]
+            st = g.stmt[g.pos[u]]
             if not names or names[-1] != st:
                 names.append(st)
         if len(names) > 1 and names[0] == names[-1]:
@@ -195,8 +206,11 @@ def build_graph(statements, *, registry=None, file: str | None = None, source: s
             raise err(f"the output '{out}' is not defined", output_stmt[2], output_stmt[3],
                       len(out), hint=_did_you_mean(out, defined))
     else:
+        used = set()
+        for a in g.args:
+            used.update(a)
         sinks = [n for n, st in defined.items()
-                 if st[0] == "assign" and g.out_degree(n) == 0]
+                 if st[0] == "assign" and g.pos[n] not in used]
         if len(sinks) == 1:
             out = sinks[0]
         elif not sinks:
@@ -210,6 +224,7 @@ def build_graph(statements, *, registry=None, file: str | None = None, source: s
             raise err(f"which is the output? {len(sinks)} results are used by nothing: {lines}",
                       hint=f"add `output {sinks[-1]}` (or whichever you mean)")
 
+    g.sort(order)
     g.graph.update(
         output=out,
         target=target_stmt[1] if target_stmt is not None else None,
@@ -219,3 +234,21 @@ def build_graph(statements, *, registry=None, file: str | None = None, source: s
         source=source,
     )
     return g
+
+
+def _find_cycle(g):
+    """One cycle as networkx's ``find_cycle`` gives it, searched only among the
+    nodes a topological sort could not order (networkx's search over the whole
+    graph takes quadratic time on long models)."""
+    import networkx as nx
+
+    sub = nx.MultiDiGraph()
+    rest = g.remaining_after_sort()
+    keep = set(rest)
+    for k in rest:
+        sub.add_node(g.ids[k])
+    for k in rest:
+        for i, j in enumerate(g.args[k]):
+            if j in keep:
+                sub.add_edge(g.ids[j], g.ids[k], key=i)
+    return nx.find_cycle(sub)

@@ -1,10 +1,26 @@
 """Forward and reverse passes over a compiled order.
 
-:func:`compile_graph` turns the DAG into flat lists once (a topological order,
-operand positions, the op objects); :class:`Compiled` then runs forward and
-backward passes over those lists with no recursion and no networkx calls, so
-solver iterations reuse it. Gradients add up along every path (a value used
+:func:`compile_graph` turns the model into flat lists once (a topological
+order, operand positions, the op objects); :class:`Compiled` then runs forward
+and backward passes over those lists with no recursion and no networkx calls,
+so solver iterations reuse it. Gradients add up along every path (a value used
 twice gets both contributions) and every pass starts from zero.
+
+Two ways to run a pass, chosen by measuring (see NOTES.md and
+``benchmarks/bench.py``):
+
+- the *tape*: a loop over the flat lists calling each op's ``forward`` and
+  ``partials`` (~0.2 µs per op, nothing to prepare);
+- *generated code*: straight-line Python made from the graph, each op inlined
+  from its ``py_forward``/``py_partials`` template or called as a local
+  (~2x faster per pass, but compiling costs ~20-80 µs per op).
+
+In ``mode="auto"`` a model starts on the tape and switches to generated code
+once the time spent on the tape has reached the estimated cost of compiling
+(the ski-rental rule: never more than twice the better choice's time). The
+generated text is built from node *positions* and op templates only: no name,
+number or other text from the ``.bp`` file ever appears in it, so nothing in a
+model can execute code.
 
 >>> import graphdsl
 >>> m = graphdsl.loads("param b = 4\\ny = b*b + 3*b")
@@ -17,10 +33,22 @@ twice gets both contributions) and every pass starts from zero.
 from __future__ import annotations
 
 import math
-
-import networkx as nx
+import time
 
 from .errors import NumericError
+
+#: ops per generated function; keeps each compile() small (its cost is linear per chunk)
+CHUNK = 1000
+#: estimated seconds to generate and compile the code of one op (forward and backward),
+#: measured on a 2-core machine; used only to decide when generating pays off
+COMPILE_SECONDS_PER_OP = 40e-6
+_NUMERIC = (ValueError, ZeroDivisionError, OverflowError, TypeError)
+
+#: the only free names a template may use (besides operands)
+TEMPLATE_NAMES = {
+    "_exp": math.exp, "_log": math.log, "_sqrt": math.sqrt, "_sin": math.sin,
+    "_cos": math.cos, "_tan": math.tan, "_tanh": math.tanh, "_pow": math.pow, "_abs": abs,
+}
 
 
 class Compiled:
@@ -28,42 +56,55 @@ class Compiled:
 
     Attributes: ``order`` (node ids, topological), ``index`` (node id ->
     position), ``ops`` (op object or None for leaves), ``args`` (operand
-    positions), ``init`` (initial values, None for ops), ``output`` (position
-    of the output), ``named`` (named node ids in order).
+    positions), ``init`` (initial values, 0.0 for ops), ``output`` (position
+    of the output), ``named`` (named node ids in order), ``params``.
+    ``mode`` is "auto" (tape first, generated code once it pays), "tape" or
+    "code".
+
+    ``graph`` may be a :class:`~graphdsl.flat.FlatGraph` or the networkx graph
+    :func:`graphdsl.build.build_graph` makes.
     """
 
-    def __init__(self, graph, registry):
-        order = list(nx.lexicographical_topological_sort(
-            graph, key=lambda n: graph.nodes[n]["index"]))
-        index = {n: i for i, n in enumerate(order)}
-        nodes = graph.nodes
-        self.graph = graph
-        self.order = order
-        self.index = index
-        self.ops = []
-        self.args = []
-        self.init = []
-        steps = []
-        for i, n in enumerate(order):
-            d = nodes[n]
-            if d["kind"] == "op":
-                op = registry.get(d["op"])
-                a = tuple(index[x] for x in d["args"])
-                self.ops.append(op)
-                self.args.append(a)
-                self.init.append(0.0)
-                steps.append((i, op.forward, op.partials, a))
+    def __init__(self, graph, registry, mode: str = "auto"):
+        from .flat import FlatGraph
+
+        if mode not in ("auto", "tape", "code"):
+            raise ValueError(f"mode must be auto, tape or code, not {mode!r}")
+        fg = graph if isinstance(graph, FlatGraph) else FlatGraph.from_graph(graph)
+        self.flat = fg
+        self.order = fg.ids
+        self.index = fg.pos
+        cache: dict = {}
+        ops = []
+        for name in fg.op:
+            if name is None:
+                ops.append(None)
             else:
-                self.ops.append(None)
-                self.args.append(())
-                self.init.append(float(d["value"]))
-        self._steps = steps
-        self.output = index[graph.graph["output"]]
-        self.named = [n for n in order if nodes[n]["name"] is not None]
-        self.params = list(graph.graph["params"])
+                op = cache.get(name)
+                if op is None:
+                    op = cache[name] = registry.get(name)
+                ops.append(op)
+        self.ops = ops
+        self.args = fg.args
+        self.init = [0.0 if k == "op" else float(v) for k, v in zip(fg.kind, fg.value)]
+        self.output = fg.pos[fg.graph["output"]]
+        self.named = [n for n, nm in zip(fg.ids, fg.name) if nm is not None]
+        self.params = list(fg.graph["params"])
+        self.mode = mode
+        self._steps = None
+        self._code = None
+        self._tape_seconds = 0.0
+        self._n_ops = sum(1 for op in ops if op is not None)
+        if mode == "code":
+            self.generate()
 
     def __len__(self):
         return len(self.order)
+
+    @property
+    def graph(self):
+        """The networkx graph (made on first use)."""
+        return self.flat.to_graph()
 
     # -- passes ----------------------------------------------------------------
     def forward(self, overrides: dict[str, float] | None = None) -> list[float]:
@@ -74,48 +115,210 @@ class Compiled:
         """
         vals = list(self.init)
         if overrides:
+            index = self.index
             for name, v in overrides.items():
-                vals[self.index[name]] = float(v)
-        i = -1
-        try:
-            for i, f, _p, a in self._steps:
-                vals[i] = f(*[vals[j] for j in a])
-        except (ValueError, ZeroDivisionError, OverflowError, TypeError) as e:
-            raise self._failure(i, vals, e) from None
-        if not all(map(math.isfinite, vals)):
-            first = next(k for k, v in enumerate(vals) if not math.isfinite(v))
-            raise self._failure(first, vals, None)
+                vals[index[name]] = float(v)
+        code = self._code
+        if code is None:
+            if self.mode == "auto":
+                t = time.perf_counter()
+                self._forward_tape(vals)
+                self._spent(time.perf_counter() - t)
+            else:
+                self._forward_tape(vals)
+        else:
+            try:
+                for chunk in code[0]:
+                    chunk(vals)
+            except _NUMERIC:
+                # The tape says exactly which op failed, and why.
+                vals = list(self.init)
+                if overrides:
+                    for name, v in overrides.items():
+                        vals[self.index[name]] = float(v)
+                self._forward_tape(vals)
+        total = sum(vals)
+        if total - total != 0.0:  # NaN or infinite somewhere (a finite sum means all finite)
+            if not all(map(math.isfinite, vals)):
+                first = next(k for k, v in enumerate(vals) if not math.isfinite(v))
+                raise self._failure(first, vals, None)
         return vals
 
     def backward(self, vals: list[float], wrt: int | None = None) -> list[float]:
         """d(output)/d(node) for every node, in ``order`` (reverse mode).
 
         ``wrt`` picks another node to differentiate instead of the output.
+        Raises :class:`NumericError` when a derivative is not finite.
         """
         adj = [0.0] * len(vals)
         start = self.output if wrt is None else wrt
         adj[start] = 1.0
+        code = self._code
+        if code is None:
+            if self.mode == "auto":
+                t = time.perf_counter()
+                self._backward_tape(vals, adj, start)
+                self._spent(time.perf_counter() - t)
+            else:
+                self._backward_tape(vals, adj, start)
+        else:
+            try:
+                for chunk in code[1]:
+                    chunk(vals, adj)
+            except _NUMERIC:
+                adj = [0.0] * len(vals)
+                adj[start] = 1.0
+                self._backward_tape(vals, adj, start)
+        total = sum(adj)
+        if total - total != 0.0:
+            if not all(map(math.isfinite, adj)):
+                first = next(k for k, v in enumerate(adj) if not math.isfinite(v))
+                raise self._failure(first, vals, None, backward=True)
+        return adj
+
+    def _spent(self, seconds: float) -> None:
+        """Ski rental: generate code once the tape has cost what compiling would."""
+        self._tape_seconds += seconds
+        if self._tape_seconds >= self._n_ops * COMPILE_SECONDS_PER_OP:
+            self.generate()
+
+    # -- the tape ----------------------------------------------------------------
+    def _tape(self):
+        steps = self._steps
+        if steps is None:
+            fwd: dict = {}
+            par: dict = {}
+            steps = []
+            for k, op in enumerate(self.ops):
+                if op is not None:
+                    f = fwd.get(id(op))
+                    if f is None:
+                        f, p = fwd[id(op)], par[id(op)] = op.forward, op.partials
+                    steps.append((k, f, par[id(op)], self.args[k]))
+            self._steps = steps
+        return steps
+
+    def _forward_tape(self, vals) -> None:
         i = -1
         try:
-            for i, _f, p, a in reversed(self._steps):
+            for i, f, _p, a in self._tape():
+                n = len(a)
+                if n == 2:
+                    vals[i] = f(vals[a[0]], vals[a[1]])
+                elif n == 1:
+                    vals[i] = f(vals[a[0]])
+                else:
+                    vals[i] = f(*[vals[j] for j in a])
+        except _NUMERIC as e:
+            raise self._failure(i, vals, e) from None
+
+    def _backward_tape(self, vals, adj, start) -> None:
+        i = -1
+        try:
+            for i, _f, p, a in reversed(self._tape()):
                 g = adj[i]
                 if g == 0.0 or i > start:
                     continue
                 ps = p(*[vals[j] for j in a], vals[i])
                 for j, d in zip(a, ps):
                     adj[j] += g * d
-        except (ValueError, ZeroDivisionError, OverflowError, TypeError) as e:
+        except _NUMERIC as e:
             raise self._failure(i, vals, e, backward=True) from None
-        if not all(map(math.isfinite, adj)):
-            first = next(k for k, v in enumerate(adj) if not math.isfinite(v))
-            raise self._failure(first, vals, None, backward=True)
-        return adj
 
+    # -- generated code ------------------------------------------------------------
+    def generate(self) -> None:
+        """Generate and compile straight-line code for both passes (idempotent)."""
+        if self._code is not None:
+            return
+        namespace = {"__builtins__": {}, **TEMPLATE_NAMES}
+        op_slot: dict = {}
+        for op in self.ops:
+            if op is not None and id(op) not in op_slot:
+                j = len(op_slot)
+                op_slot[id(op)] = j
+                namespace[f"_f{j}"] = op.forward
+                namespace[f"_p{j}"] = op.partials
+        fwd, bwd = [], []
+        for src in self._sources(op_slot):
+            exec(compile(src, "<graphdsl generated>", "exec"), namespace)
+            if "_F" in namespace:
+                fwd.append(namespace.pop("_F"))
+            else:
+                bwd.append(namespace.pop("_B"))
+        bwd.reverse()
+        self._code = (fwd, bwd)
+
+    def generated_source(self) -> str:
+        """The text :meth:`generate` compiles (for reading and for tests)."""
+        op_slot: dict = {}
+        for op in self.ops:
+            if op is not None and id(op) not in op_slot:
+                op_slot[id(op)] = len(op_slot)
+        return "\n".join(self._sources(op_slot))
+
+    def _sources(self, op_slot):
+        """Yield one function's source per chunk: ``_F(V)`` forward and ``_B(V, A)``
+        backward over positions [s, e). Inside, node k's value is the local
+        ``vk`` and its adjoint ``gk``; only integers and the ops' templates are
+        written, never text from the model."""
+        n = len(self.ops)
+        ops, args = self.ops, self.args
+        for s in range(0, n, CHUNK):
+            e = min(n, s + CHUNK)
+            own = [f"v{k}" for k in range(s, e)]
+            unpack = ", ".join(own) + ("," if e - s == 1 else "")
+            ext = sorted({j for k in range(s, e) if ops[k] is not None for j in args[k] if j < s})
+            # forward
+            lines = ["def _F(V):", f"    {unpack} = V[{s}:{e}]"]
+            lines += [f"    v{j} = V[{j}]" for j in ext]
+            for k in range(s, e):
+                op = ops[k]
+                if op is None:
+                    continue
+                names = [f"v{j}" for j in args[k]]
+                if op.py_forward is not None and len(names) == op.arity:
+                    expr = op.py_forward.format(*names)
+                else:
+                    expr = f"_f{op_slot[id(op)]}({', '.join(names)})"
+                lines.append(f"    v{k} = {expr}")
+            lines.append(f"    V[{s}:{e}] = [{', '.join(own)}]")
+            yield "\n".join(lines) + "\n"
+            # backward
+            gown = [f"g{k}" for k in range(s, e)]
+            lines = ["def _B(V, A):", f"    {unpack} = V[{s}:{e}]",
+                     f"    {', '.join(gown)}{',' if e - s == 1 else ''} = A[{s}:{e}]"]
+            lines += [f"    v{j} = V[{j}]" for j in ext]
+            for k in range(e - 1, s - 1, -1):
+                op = ops[k]
+                if op is None:
+                    continue
+                a = args[k]
+                names = [f"v{j}" for j in a]
+                lines.append(f"    if g{k}:")
+                tmpl = op.py_partials
+                if tmpl is not None and len(tmpl) == len(a) == op.arity:
+                    ds = [t.format(*names, out=f"v{k}") for t in tmpl]
+                else:
+                    lines.append(f"        _d = _p{op_slot[id(op)]}({', '.join(names + [f'v{k}'])})")
+                    ds = [f"_d[{i}]" for i in range(len(a))]
+                for j, d in zip(a, ds):
+                    target = f"g{j}" if j >= s else f"A[{j}]"
+                    if d == "1.0":
+                        lines.append(f"        {target} += g{k}")
+                    elif d == "-1.0":
+                        lines.append(f"        {target} -= g{k}")
+                    else:
+                        lines.append(f"        {target} += g{k} * {d}")
+            lines.append(f"    A[{s}:{e}] = [{', '.join(gown)}]")
+            yield "\n".join(lines) + "\n"
+
+    # -- the statement view ----------------------------------------------------------
     def local_partials(self, vals: list[float]) -> dict[tuple[str, str], float]:
         """The statement view's edge labels: for each named node c and each
         named input p of its statement, dc/dp through the hidden sub-expression
         (constants folded). Keys are (p, c)."""
-        nodes = self.graph.nodes
+        fg = self.flat
+        names, kinds = fg.name, fg.kind
         out: dict[tuple[str, str], float] = {}
         for c in self.named:
             ci = self.index[c]
@@ -128,19 +331,17 @@ class Compiled:
                 ps = self.ops[k].partials(*[vals[j] for j in a], vals[k])
                 for j, d in zip(a, ps):
                     nid = self.order[j]
-                    nd = nodes[nid]
-                    if nd["name"] is not None:
+                    if names[j] is not None:
                         out[(nid, c)] = out.get((nid, c), 0.0) + g * d
-                    elif nd["kind"] == "op":
+                    elif kinds[j] == "op":
                         stack.append((j, g * d))
         return out
 
     # -- failures --------------------------------------------------------------
     def _failure(self, i: int, vals, exc, backward: bool = False) -> NumericError:
-        g = self.graph
+        fg = self.flat
         node = self.order[i]
-        d = g.nodes[node]
-        stmt = d["stmt"]
+        stmt = fg.stmt[i]
         op = self.ops[i]
         args = [vals[j] for j in self.args[i]]
         shown = ", ".join(_short(v) for v in args)
@@ -163,8 +364,8 @@ class Compiled:
             what = f"{op.name}({shown}) in statement '{stmt}' gives {_short(vals[i])}"
         params = ", ".join(f"{p} = {_short(vals[self.index[p]])}" for p in self.params)
         return NumericError(
-            what, file=g.graph.get("file"), line=d["line"], column=d["column"],
-            source=g.graph.get("source"),
+            what, file=fg.graph.get("file"), line=fg.line[i], column=fg.column[i],
+            source=fg.graph.get("source"),
             notes=[f"with {params}"] if params else (),
             hint="change the params (--set) or the model so every value stays in its op's domain",
         )
@@ -193,6 +394,6 @@ def format_number(v: float, digits: int = 7) -> str:
     return text
 
 
-def compile_graph(graph, registry) -> Compiled:
-    """Compile a model's DAG once; reuse the result for every pass."""
-    return Compiled(graph, registry)
+def compile_graph(graph, registry, mode: str = "auto") -> Compiled:
+    """Compile a model's DAG (networkx or flat) once; reuse the result for every pass."""
+    return Compiled(graph, registry, mode)

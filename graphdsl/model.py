@@ -20,25 +20,40 @@ class Model:
     """A model: its graph (networkx), its output, its params and their current values."""
 
     def __init__(self, graph, registry, name: str = "<string>"):
-        self.graph = graph
+        from .flat import FlatGraph
+
+        # Loading hands over the compact FlatGraph; the networkx DAG is made
+        # from it only when ``.graph`` is asked for (it costs ~1 KB per node).
+        if isinstance(graph, FlatGraph):
+            self.flat, self._graph = graph, None
+        else:
+            self.flat, self._graph = FlatGraph.from_graph(graph), graph
         self.registry = registry
         self.name = name
-        self.output: str = graph.graph["output"]
-        self.target: float | None = graph.graph["target"]
-        self.params: list[str] = list(graph.graph["params"])
-        self.param_values: dict[str, float] = {
-            p: float(graph.nodes[p]["value"]) for p in self.params}
+        info = self.flat.graph
+        self.output: str = info["output"]
+        self.target: float | None = info["target"]
+        self.params: list[str] = list(info["params"])
+        pos, value = self.flat.pos, self.flat.value
+        self.param_values: dict[str, float] = {p: float(value[pos[p]]) for p in self.params}
+
+    @property
+    def graph(self):
+        """The model as a networkx ``MultiDiGraph`` (see :mod:`graphdsl.build`), made on first use."""
+        if self._graph is None:
+            self._graph = self.flat.to_graph()
+        return self._graph
 
     @cached_property
     def compiled(self):
         """The graph compiled once into flat lists (see :mod:`graphdsl.engine`)."""
         from .engine import compile_graph
 
-        return compile_graph(self.graph, self.registry)
+        return compile_graph(self.flat, self.registry)
 
     @property
     def source(self) -> str | None:
-        return self.graph.graph.get("source")
+        return self.flat.graph.get("source")
 
     @property
     def names(self) -> list[str]:
@@ -79,14 +94,15 @@ class Model:
         return self
 
     def set_value(self, name: str, value: float) -> None:
-        g = self.graph
-        if name not in g.nodes or g.nodes[name].get("name") is None:
+        fg = self.flat
+        k = fg.pos.get(name)
+        if k is None or fg.name[k] is None:
             from .build import _did_you_mean
 
             hint = _did_you_mean(name, self.params) or (
                 "params: " + ", ".join(self.params) if self.params else None)
             raise UsageError(f"cannot set '{name}': the model has no such name", hint=hint)
-        kind = g.nodes[name]["kind"]
+        kind = fg.kind[k]
         if kind == "param":
             self.param_values[name] = float(value)
         elif kind == "const":
@@ -108,7 +124,7 @@ class Model:
             if p not in self.param_values:
                 from .build import _did_you_mean
 
-                what = "is computed, not a param" if p in self.graph.nodes else "is not in the model"
+                what = "is computed, not a param" if p in self.flat.pos else "is not in the model"
                 raise UsageError(f"--params: '{p}' {what}",
                                  hint=_did_you_mean(p, self.params)
                                  or "params: " + ", ".join(self.params))
@@ -132,7 +148,7 @@ class Model:
         return solve(self, target, **options)
 
     def __repr__(self) -> str:
-        return (f"<Model {self.name}: {len(self.graph)} nodes, params "
+        return (f"<Model {self.name}: {len(self.flat)} nodes, params "
                 f"{', '.join(self.params) or '-'}, output {self.output}>")
 
 
@@ -141,14 +157,15 @@ def loads(text: str, name: str = "<string>", *, registry=None, plugins=()) -> Mo
 
     Raises ModelSyntaxError or ModelError (with line, column and a caret).
     """
-    from .build import build_graph
+    from .build import build_flat
     from .ops import default_registry
     from .parser import parse
 
     registry = registry if registry is not None else default_registry(plugins)
     statements = parse(text, name)
-    graph = build_graph(statements, registry=registry, file=name, source=text)
-    return Model(graph, registry, name)
+    flat = build_flat(statements, registry=registry, file=name, source=text)
+    del statements  # the statement tuples are garbage now: free them before compiling
+    return Model(flat, registry, name)
 
 
 def load(path, *, registry=None, plugins=()) -> Model:

@@ -38,6 +38,20 @@ class Op:
     #: one-line description shown by ``graphdsl ops``
     doc: str | None = None
 
+    # Optional fast forms. None means "not given": the engine then calls
+    # ``forward``/``partials``, and batch evaluation loops over the samples.
+    #: ``forward`` as a Python expression over the operands ``{0}``, ``{1}``...
+    #: (and the names _exp _log _sqrt _sin _cos _tan _tanh _pow _abs), which the
+    #: engine inlines into the straight-line code it generates. It must give
+    #: exactly what ``forward`` gives.
+    py_forward: str | None = None
+    #: ``partials`` as expressions over ``{0}``... and ``{out}``, one per operand.
+    py_partials: tuple[str, ...] | None = None
+    #: ``np_forward(*arrays) -> array``: ``forward`` over numpy arrays (batch evaluation)
+    np_forward = None
+    #: ``np_partials(*arrays, out) -> tuple of arrays``: ``partials`` over numpy arrays
+    np_partials = None
+
     def forward(self, *args: float) -> float:
         raise NotImplementedError
 

@@ -12,6 +12,12 @@ import math
 from .base import Op
 
 
+def _np():
+    import numpy
+
+    return numpy
+
+
 def _sp():
     import sympy
 
@@ -21,11 +27,19 @@ def _sp():
 class Add(Op):
     name, arity, symbol = "add", 2, "+"
     doc = "a + b"
+    py_forward = "({0} + {1})"
+    py_partials = ("1.0", "1.0")
 
     def forward(self, a, b):
         return a + b
 
     def partials(self, a, b, out):
+        return (1.0, 1.0)
+
+    def np_forward(self, a, b):
+        return a + b
+
+    def np_partials(self, a, b, out):
         return (1.0, 1.0)
 
     def sympy(self, a, b):
@@ -35,11 +49,19 @@ class Add(Op):
 class Sub(Op):
     name, arity, symbol = "sub", 2, "-"
     doc = "a - b"
+    py_forward = "({0} - {1})"
+    py_partials = ("1.0", "-1.0")
 
     def forward(self, a, b):
         return a - b
 
     def partials(self, a, b, out):
+        return (1.0, -1.0)
+
+    def np_forward(self, a, b):
+        return a - b
+
+    def np_partials(self, a, b, out):
         return (1.0, -1.0)
 
     def sympy(self, a, b):
@@ -49,11 +71,19 @@ class Sub(Op):
 class Mul(Op):
     name, arity, symbol = "mul", 2, "*"
     doc = "a * b"
+    py_forward = "({0} * {1})"
+    py_partials = ("{1}", "{0}")
 
     def forward(self, a, b):
         return a * b
 
     def partials(self, a, b, out):
+        return (b, a)
+
+    def np_forward(self, a, b):
+        return a * b
+
+    def np_partials(self, a, b, out):
         return (b, a)
 
     def sympy(self, a, b):
@@ -63,6 +93,8 @@ class Mul(Op):
 class Div(Op):
     name, arity, symbol = "div", 2, "/"
     doc = "a / b"
+    py_forward = "({0} / {1})"
+    py_partials = ("(1.0 / {1})", "(-{out} / {1})")
 
     def forward(self, a, b):
         return a / b
@@ -75,6 +107,12 @@ class Div(Op):
             return "division by zero"
         return None
 
+    def np_forward(self, a, b):
+        return a / b
+
+    def np_partials(self, a, b, out):
+        return (1.0 / b, -out / b)
+
     def sympy(self, a, b):
         return a / b
 
@@ -83,11 +121,19 @@ class Neg(Op):
     name, arity, symbol = "neg", 1, "-"
     label = "neg"
     doc = "-a"
+    py_forward = "(-{0})"
+    py_partials = ("-1.0",)
 
     def forward(self, a):
         return -a
 
     def partials(self, a, out):
+        return (-1.0,)
+
+    def np_forward(self, a):
+        return -a
+
+    def np_partials(self, a, out):
         return (-1.0,)
 
     def sympy(self, a):
@@ -97,6 +143,7 @@ class Neg(Op):
 class Pow(Op):
     name, arity, symbol = "pow", 2, "^"
     doc = "a ^ b (also a ** b); a > 0 unless b is a whole number"
+    py_forward = "_pow({0}, {1})"
 
     def forward(self, a, b):
         return math.pow(a, b)
@@ -116,6 +163,15 @@ class Pow(Op):
             return "zero to a negative power (division by zero)"
         return None
 
+    def np_forward(self, a, b):
+        return _np().power(a, b)
+
+    def np_partials(self, a, b, out):
+        np = _np()
+        da = np.where(b != 0, b * np.power(a, b - 1.0), 0.0)
+        db = np.where(a > 0, out * np.log(np.where(a > 0, a, 1.0)), 0.0)
+        return (da, db)
+
     def sympy(self, a, b):
         return a ** b
 
@@ -123,11 +179,19 @@ class Pow(Op):
 class Exp(Op):
     name, arity = "exp", 1
     doc = "e^x"
+    py_forward = "_exp({0})"
+    py_partials = ("{out}",)
 
     def forward(self, x):
         return math.exp(x)
 
     def partials(self, x, out):
+        return (out,)
+
+    def np_forward(self, x):
+        return _np().exp(x)
+
+    def np_partials(self, x, out):
         return (out,)
 
     def sympy(self, x):
@@ -137,6 +201,8 @@ class Exp(Op):
 class Log(Op):
     name, arity = "log", 1
     doc = "natural logarithm, x > 0"
+    py_forward = "_log({0})"
+    py_partials = ("(1.0 / {0})",)
 
     def forward(self, x):
         return math.log(x)
@@ -149,6 +215,12 @@ class Log(Op):
             return "the logarithm of a number that is not positive"
         return None
 
+    def np_forward(self, x):
+        return _np().log(x)
+
+    def np_partials(self, x, out):
+        return (1.0 / x,)
+
     def sympy(self, x):
         return _sp().log(x)
 
@@ -158,6 +230,8 @@ class Sqrt(Op):
     symbol = "√"
     label = "sqrt"
     doc = "square root, x >= 0 (its derivative needs x > 0)"
+    py_forward = "_sqrt({0})"
+    py_partials = ("(0.5 / {out})",)
 
     def forward(self, x):
         return math.sqrt(x)
@@ -170,6 +244,12 @@ class Sqrt(Op):
             return "the square root of a negative number"
         return None
 
+    def np_forward(self, x):
+        return _np().sqrt(x)
+
+    def np_partials(self, x, out):
+        return (0.5 / out,)
+
     def sympy(self, x):
         return _sp().sqrt(x)
 
@@ -177,12 +257,20 @@ class Sqrt(Op):
 class Sin(Op):
     name, arity = "sin", 1
     doc = "sine (radians)"
+    py_forward = "_sin({0})"
+    py_partials = ("_cos({0})",)
 
     def forward(self, x):
         return math.sin(x)
 
     def partials(self, x, out):
         return (math.cos(x),)
+
+    def np_forward(self, x):
+        return _np().sin(x)
+
+    def np_partials(self, x, out):
+        return (_np().cos(x),)
 
     def sympy(self, x):
         return _sp().sin(x)
@@ -191,12 +279,20 @@ class Sin(Op):
 class Cos(Op):
     name, arity = "cos", 1
     doc = "cosine (radians)"
+    py_forward = "_cos({0})"
+    py_partials = ("(-_sin({0}))",)
 
     def forward(self, x):
         return math.cos(x)
 
     def partials(self, x, out):
         return (-math.sin(x),)
+
+    def np_forward(self, x):
+        return _np().cos(x)
+
+    def np_partials(self, x, out):
+        return (-_np().sin(x),)
 
     def sympy(self, x):
         return _sp().cos(x)
@@ -205,6 +301,8 @@ class Cos(Op):
 class Tan(Op):
     name, arity = "tan", 1
     doc = "tangent (radians)"
+    py_forward = "_tan({0})"
+    py_partials = ("(1.0 + {out} * {out})",)
 
     def forward(self, x):
         return math.tan(x)
@@ -217,6 +315,12 @@ class Tan(Op):
             return "the tangent of an odd multiple of π/2"
         return None
 
+    def np_forward(self, x):
+        return _np().tan(x)
+
+    def np_partials(self, x, out):
+        return (1.0 + out * out,)
+
     def sympy(self, x):
         return _sp().tan(x)
 
@@ -224,11 +328,19 @@ class Tan(Op):
 class Tanh(Op):
     name, arity = "tanh", 1
     doc = "hyperbolic tangent"
+    py_forward = "_tanh({0})"
+    py_partials = ("(1.0 - {out} * {out})",)
 
     def forward(self, x):
         return math.tanh(x)
 
     def partials(self, x, out):
+        return (1.0 - out * out,)
+
+    def np_forward(self, x):
+        return _np().tanh(x)
+
+    def np_partials(self, x, out):
         return (1.0 - out * out,)
 
     def sympy(self, x):
@@ -240,6 +352,7 @@ class Sigmoid(Op):
     symbol = "σ"
     label = "σ"
     doc = "logistic function 1 / (1 + e^-x)"
+    py_partials = ("({out} * (1.0 - {out}))",)
 
     def forward(self, x):
         if x >= 0:
@@ -250,6 +363,14 @@ class Sigmoid(Op):
     def partials(self, x, out):
         return (out * (1.0 - out),)
 
+    def np_forward(self, x):
+        np = _np()
+        e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+    def np_partials(self, x, out):
+        return (out * (1.0 - out),)
+
     def sympy(self, x):
         sp = _sp()
         return 1 / (1 + sp.exp(-x))
@@ -258,12 +379,20 @@ class Sigmoid(Op):
 class Relu(Op):
     name, arity = "relu", 1
     doc = "max(0, x); its derivative at 0 is taken as 0"
+    py_forward = "({0} if {0} > 0 else 0.0)"
+    py_partials = ("(1.0 if {0} > 0 else 0.0)",)
 
     def forward(self, x):
         return x if x > 0 else 0.0
 
     def partials(self, x, out):
         return (1.0 if x > 0 else 0.0,)
+
+    def np_forward(self, x):
+        return _np().where(x > 0, x, 0.0)
+
+    def np_partials(self, x, out):
+        return (_np().where(x > 0, 1.0, 0.0),)
 
     def sympy(self, x):
         return _sp().Max(0, x)
@@ -272,12 +401,20 @@ class Relu(Op):
 class Abs(Op):
     name, arity = "abs", 1
     doc = "|x|; its derivative at 0 is taken as 0"
+    py_forward = "_abs({0})"
+    py_partials = ("(1.0 if {0} > 0 else (-1.0 if {0} < 0 else 0.0))",)
 
     def forward(self, x):
         return abs(x)
 
     def partials(self, x, out):
         return (1.0 if x > 0 else (-1.0 if x < 0 else 0.0),)
+
+    def np_forward(self, x):
+        return _np().abs(x)
+
+    def np_partials(self, x, out):
+        return (_np().sign(x),)
 
     def sympy(self, x):
         return _sp().Abs(x)
@@ -286,11 +423,19 @@ class Abs(Op):
 class Square(Op):
     name, arity = "square", 1
     doc = "x²"
+    py_forward = "({0} * {0})"
+    py_partials = ("(2.0 * {0})",)
 
     def forward(self, x):
         return x * x
 
     def partials(self, x, out):
+        return (2.0 * x,)
+
+    def np_forward(self, x):
+        return x * x
+
+    def np_partials(self, x, out):
         return (2.0 * x,)
 
     def sympy(self, x):
@@ -301,11 +446,19 @@ class Identity(Op):
     name, arity = "identity", 1
     label = "="
     doc = "x itself (what `y = x` means)"
+    py_forward = "{0}"
+    py_partials = ("1.0",)
 
     def forward(self, x):
         return x
 
     def partials(self, x, out):
+        return (1.0,)
+
+    def np_forward(self, x):
+        return x
+
+    def np_partials(self, x, out):
         return (1.0,)
 
     def sympy(self, x):
