@@ -86,6 +86,20 @@ class Model:
         """The statement view's edge labels: (parent, child) -> ∂child/∂parent."""
         return self.compiled.local_partials(self._values())
 
+    def batch_forward(self, values=None) -> dict:
+        """Every named node's value for each sample of ``values`` (param -> array);
+        numpy arrays out. See :func:`graphdsl.batch.evaluate`."""
+        from .batch import evaluate
+
+        return evaluate(self, values, gradients=False).values
+
+    def batch_gradients(self, values=None, wrt: str | None = None) -> dict:
+        """∂output/∂node (or ∂wrt/∂node) of every named node for each sample of
+        ``values`` (param -> array). See :func:`graphdsl.batch.evaluate`."""
+        from .batch import evaluate
+
+        return evaluate(self, values, wrt=wrt).gradients
+
     def set(self, **values: float) -> "Model":
         """Give params (or named constants) new values. Raises UsageError for
         a name that is neither."""
