@@ -1,0 +1,391 @@
+"""graphdsl's speed and memory at every size, side by side with reference engines.
+
+    .venv/bin/python benchmarks/bench.py                 # sizes 10^2 .. 10^6 ops
+    .venv/bin/python benchmarks/bench.py --sizes 100,1000 --repeat 3
+
+Each size runs in a fresh child process (so one size's garbage does not weigh
+on the next and the peak memory is that size's own) on a random scalar DAG:
+each statement applies one of ``a*b``, ``(a + b)*0.5``, ``tanh(a - b)``,
+``a - 0.5*b``, ``sigmoid(a)*b`` to recent results (about 1.8 ops per
+statement). Times are medians of ``--repeat`` runs. Columns:
+
+- load: ``graphdsl.loads`` (Lark parse + build), µs per statement, and the same
+  for CPython's ``ast.parse`` of the equivalent Python text;
+- compile: the engine's flat form (tape), and generating straight-line code;
+- fwd/bwd: one forward and one backward pass, tape and generated code, µs per op;
+- solve: one solver iteration (forward, backward, step, the trace's rows);
+- batch: forward + backward over 1,000 parameter sets, ns per op per sample;
+- mem: peak memory of load + compile + forward + backward, bytes per op
+  (resident-set growth, read from ``resource.getrusage``);
+- references in the same run: a micrograd-style ``Value`` engine (written
+  below, with an iterative sort so deep graphs do not break it) and
+  hand-written straight-line Python (locals, one line per op, its compile
+  time excluded) — the floor for scalar Python.
+
+Ratios printed under the table are the issue's goals: fwd+bwd at least 10x
+faster than micrograd and within 3x of straight-line Python, load no slower
+than ``ast.parse``, batch at most 20 ns per op per sample, memory at most
+1.5 KB per op at 10^6 ops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+OPS_PER_STATEMENT = 1.8
+FORMS = ["{a}*{b}", "({a} + {b})*0.5", "tanh({a} - {b})", "{a} - 0.5*{b}", "sigmoid({a})*{b}"]
+
+
+def random_model(statements: int, seed: int = 1, params: int = 8) -> str:
+    """A random scalar DAG as .bp text; values stay in a modest range."""
+    r = random.Random(seed)
+    lines = [f"param p{i} = {r.uniform(-1, 1):.3f}" for i in range(params)]
+    names = [f"p{i}" for i in range(params)]
+    for k in range(statements):
+        a = names[-1 - min(len(names) - 1, int(r.expovariate(0.05)))]
+        b = r.choice(names)
+        lines.append(f"s{k} = " + r.choice(FORMS).format(a=a, b=b))
+        names.append(f"s{k}")
+    lines.append(f"output s{statements - 1}")
+    return "\n".join(lines) + "\n"
+
+
+def as_python(text: str) -> str:
+    """The same model as Python text, for ``ast.parse``."""
+    return text.replace("param ", "").replace("output ", "# output ")
+
+
+# -- reference 1: micrograd, as small as it is (karpathy/micrograd engine.py) -----------
+
+class Value:
+    __slots__ = ("data", "grad", "_backward", "_prev")
+
+    def __init__(self, data, children=()):
+        self.data = data
+        self.grad = 0.0
+        self._backward = lambda: None
+        self._prev = children
+
+    def __add__(self, other):
+        out = Value(self.data + other.data, (self, other))
+
+        def _backward():
+            self.grad += out.grad
+            other.grad += out.grad
+        out._backward = _backward
+        return out
+
+    def __sub__(self, other):
+        out = Value(self.data - other.data, (self, other))
+
+        def _backward():
+            self.grad += out.grad
+            other.grad -= out.grad
+        out._backward = _backward
+        return out
+
+    def __mul__(self, other):
+        out = Value(self.data * other.data, (self, other))
+
+        def _backward():
+            self.grad += other.data * out.grad
+            other.grad += self.data * out.grad
+        out._backward = _backward
+        return out
+
+    def tanh(self):
+        t = math.tanh(self.data)
+        out = Value(t, (self,))
+
+        def _backward():
+            self.grad += (1 - t * t) * out.grad
+        out._backward = _backward
+        return out
+
+    def sigmoid(self):
+        s = 1.0 / (1.0 + math.exp(-self.data))
+        out = Value(s, (self,))
+
+        def _backward():
+            self.grad += s * (1 - s) * out.grad
+        out._backward = _backward
+        return out
+
+    def backward(self):
+        # micrograd's sort is recursive and dies past ~1,000 deep; this one is iterative.
+        topo, seen, stack = [], set(), [(self, False)]
+        while stack:
+            v, done = stack.pop()
+            if done:
+                topo.append(v)
+                continue
+            if id(v) in seen:
+                continue
+            seen.add(id(v))
+            stack.append((v, True))
+            for c in v._prev:
+                if id(c) not in seen:
+                    stack.append((c, False))
+        self.grad = 1.0
+        for v in reversed(topo):
+            v._backward()
+
+
+MICRO = {
+    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+    "tanh": lambda a: a.tanh(), "sigmoid": lambda a: a.sigmoid(),
+}
+
+
+def micrograd_forward(c):
+    vals = [Value(v) if op is None else None for v, op in zip(c.init, c.ops)]
+    for k, op in enumerate(c.ops):
+        if op is not None:
+            vals[k] = MICRO[op.name](*[vals[j] for j in c.args[k]])
+    return vals
+
+
+# -- reference 2: hand-written straight-line Python ----------------------------------------
+
+PY = {  # forward, then one partial per operand ({o} is the result)
+    "add": ("{0} + {1}", ("1.0", "1.0")), "sub": ("{0} - {1}", ("1.0", "-1.0")),
+    "mul": ("{0} * {1}", ("{1}", "{0}")),
+    "tanh": ("tanh({0})", ("(1.0 - {o} * {o})",)),
+    "sigmoid": ("1.0 / (1.0 + exp(-{0}))", ("{o} * (1.0 - {o})",)),
+}
+
+
+def straight_line(c):
+    """Two functions written out op by op, as a person (or a code generator) would."""
+    fwd = ["def forward(x):"]
+    leaves = [k for k, op in enumerate(c.ops) if op is None]
+    fwd.append("    " + ", ".join(f"x{k}" for k in leaves) + ", = x")
+    for k, op in enumerate(c.ops):
+        if op is not None:
+            fwd.append(f"    x{k} = " + PY[op.name][0].format(*[f"x{j}" for j in c.args[k]]))
+    fwd.append("    return [" + ", ".join(f"x{k}" for k in range(len(c.ops))) + "]")
+    bwd = ["def backward(v):", "    " + ", ".join(f"x{k}" for k in range(len(c.ops))) + ", = v"]
+    bwd.append("    " + " = ".join(f"g{k}" for k in range(len(c.ops))) + " = 0.0")
+    bwd.append(f"    g{c.output} = 1.0")
+    for k in range(len(c.ops) - 1, -1, -1):
+        op = c.ops[k]
+        if op is None:
+            continue
+        names = [f"x{j}" for j in c.args[k]]
+        for j, d in zip(c.args[k], PY[op.name][1]):
+            bwd.append(f"    g{j} += g{k} * " + d.format(*names, o=f"x{k}"))
+    bwd.append("    return [" + ", ".join(f"g{k}" for k in range(len(c.ops))) + "]")
+    ns = {"tanh": math.tanh, "exp": math.exp}
+    exec(compile("\n".join(fwd) + "\n" + "\n".join(bwd) + "\n", "<reference>", "exec"), ns)
+    return ns["forward"], ns["backward"], [c.init[k] for k in leaves]
+
+
+# -- one size, in a child process ----------------------------------------------------------
+
+def _rss_kb():
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _median(f, repeat):
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def one_size(ops: int, repeat: int, batch: int, references: bool, code: bool) -> dict:
+    import gc
+
+    import graphdsl
+    from graphdsl.engine import Compiled
+    from graphdsl.parser import get_parser
+
+    get_parser()
+    statements = max(1, round(ops / OPS_PER_STATEMENT))
+    base = _rss_kb()
+    text = random_model(statements)
+    # 1. Peak memory first, before any timing loop leaves garbage behind.
+    m = graphdsl.loads(text)
+    c = m.compiled
+    vals = c.forward()
+    c.backward(vals)
+    n_ops = c._n_ops
+    row = {"ops": n_ops, "statements": statements, "nodes": len(c),
+           "mem_per_op": (_rss_kb() - base) * 1024 / n_ops}
+    del vals
+    # 2. Times.
+    rep = repeat if n_ops <= 200_000 else 1
+    row["load"] = _median(lambda: graphdsl.loads(text), rep) / statements * 1e6
+    pytext = as_python(text)
+    import ast
+
+    gc.disable()  # as graphdsl does while loading: the fair comparison
+    try:
+        row["ast_parse"] = _median(lambda: ast.parse(pytext), rep) / statements * 1e6
+    finally:
+        gc.enable()
+    row["compile"] = _median(lambda: Compiled(m.flat, m.registry, "tape"), rep) / n_ops * 1e6
+    tape = Compiled(m.flat, m.registry, "tape")
+    vals = tape.forward()
+    row["fwd_tape"] = _median(tape.forward, rep) / n_ops * 1e6
+    row["bwd_tape"] = _median(lambda: tape.backward(vals), rep) / n_ops * 1e6
+    if code:
+        gen = Compiled(m.flat, m.registry, "tape")
+        row["generate"] = _median(lambda: (setattr(gen, "_code", None), gen.generate()), 1) / n_ops * 1e6
+        row["fwd_code"] = _median(gen.forward, rep) / n_ops * 1e6
+        row["bwd_code"] = _median(lambda: gen.backward(vals), rep) / n_ops * 1e6
+        assert gen.forward() == vals and gen.backward(vals) == tape.backward(vals)
+    target = vals[c.output] + 0.01
+
+    def solve():
+        tr = m.solve(target=target, max_iter=2, tol=0.0)
+        return len(tr.iterations)
+    iters = solve()
+    row["solve_iter"] = _median(solve, rep) / iters * 1e3  # ms
+    if batch and n_ops * batch <= 2e7:  # values and adjoints of every node: 16 bytes each
+        import numpy as np
+
+        from graphdsl.batch import evaluate
+
+        rng = np.random.default_rng(0)
+        xs = {p: rng.uniform(-1, 1, batch) for p in m.params}
+        row["batch_fwd"] = _median(lambda: evaluate(m, xs, gradients=False), rep) / n_ops / batch * 1e9
+        row["batch"] = _median(lambda: evaluate(m, xs), rep) / n_ops / batch * 1e9
+    if references:
+        mg = micrograd_forward(c)
+        row["micro_fwd"] = _median(lambda: micrograd_forward(c), rep) / n_ops * 1e6
+
+        def micro_bwd():
+            vs = micrograd_forward(c)
+            t = time.perf_counter()
+            vs[c.output].backward()
+            return time.perf_counter() - t
+        row["micro_bwd"] = statistics.median(micro_bwd() for _ in range(rep)) / n_ops * 1e6
+        assert abs(mg[c.output].data - vals[c.output]) < 1e-9
+        t = time.perf_counter()
+        f, b, leaves = straight_line(c)
+        row["ref_compile"] = (time.perf_counter() - t) / n_ops * 1e6
+        rv = f(leaves)
+        row["ref_fwd"] = _median(lambda: f(leaves), rep) / n_ops * 1e6
+        row["ref_bwd"] = _median(lambda: b(rv), rep) / n_ops * 1e6
+        assert max(abs(x - y) for x, y in zip(b(rv), tape.backward(vals))) < 1e-9
+    return row
+
+
+# -- the table ------------------------------------------------------------------------------
+
+COLUMNS = [
+    ("ops", "ops", "{:,}"), ("load", "load µs/st", "{:.1f}"), ("ast_parse", "ast.parse", "{:.1f}"),
+    ("compile", "compile µs/op", "{:.2f}"), ("generate", "gen µs/op", "{:.0f}"),
+    ("fwd_tape", "fwd tape", "{:.3f}"), ("bwd_tape", "bwd tape", "{:.3f}"),
+    ("fwd_code", "fwd code", "{:.3f}"), ("bwd_code", "bwd code", "{:.3f}"),
+    ("solve_iter", "solve ms/it", "{:.2f}"), ("batch", "batch ns/op/s", "{:.1f}"),
+    ("mem_per_op", "mem B/op", "{:.0f}"),
+    ("micro_fwd", "micrograd fwd", "{:.3f}"), ("micro_bwd", "micrograd bwd", "{:.3f}"),
+    ("ref_fwd", "straight fwd", "{:.3f}"), ("ref_bwd", "straight bwd", "{:.3f}"),
+]
+
+
+def table(rows) -> list[str]:
+    cols = [c for c in COLUMNS if any(c[0] in r for r in rows)]
+    cells = [[c[1] for c in cols]]
+    for r in rows:
+        cells.append([c[2].format(r[c[0]]) if c[0] in r else "—" for c in cols])
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cols))]
+    out = ["| " + " | ".join(h.rjust(w) for h, w in zip(cells[0], widths)) + " |",
+           "|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|"]
+    for row in cells[1:]:
+        out.append("| " + " | ".join(v.rjust(w) for v, w in zip(row, widths)) + " |")
+    return out
+
+
+def goals(rows) -> list[str]:
+    out = []
+    by = {r["ops"]: r for r in rows}
+    r5 = min(rows, key=lambda r: abs(math.log10(r["ops"]) - 5))
+    best = lambda r: min(r["fwd_tape"] + r["bwd_tape"], r.get("fwd_code", 1e9) + r.get("bwd_code", 1e9))
+    if "micro_fwd" in r5:
+        ours = best(r5)
+        micro = r5["micro_fwd"] + r5["micro_bwd"]
+        ref = r5["ref_fwd"] + r5["ref_bwd"]
+        out.append(f"fwd+bwd at {r5['ops']:,} ops: {ours:.3f} µs/op; micrograd {micro:.3f} "
+                   f"-> {micro / ours:.1f}x faster (goal >= 10x); straight-line Python {ref:.3f} "
+                   f"-> {ours / ref:.2f}x of it (goal <= 3x)")
+        out.append(f"  tape only: {micro / (r5['fwd_tape'] + r5['bwd_tape']):.1f}x faster than "
+                   f"micrograd, {(r5['fwd_tape'] + r5['bwd_tape']) / ref:.2f}x of straight-line")
+    out.append(f"load at {r5['statements']:,} statements: {r5['load']:.1f} µs/st vs ast.parse "
+               f"{r5['ast_parse']:.1f} -> {r5['load'] / r5['ast_parse']:.2f}x (goal <= 1x)")
+    small = min(rows, key=lambda r: abs(math.log10(r["ops"]) - 3))
+    out.append(f"load growth: {r5['load'] / small['load']:.2f}x per statement from "
+               f"{small['statements']:,} to {r5['statements']:,} statements (goal <= 1.2x)")
+    r3 = [r for r in rows if "batch" in r]
+    if r3:
+        rb = min(r3, key=lambda r: abs(math.log10(r["ops"]) - 3))
+        out.append(f"batch of 1,000 at {rb['ops']:,} ops: {rb['batch']:.1f} ns per op per sample "
+                   f"forward+backward ({rb['batch_fwd']:.1f} forward only) (goal <= 20)")
+    big = max(rows, key=lambda r: r["ops"])
+    out.append(f"peak memory at {big['ops']:,} ops: {big['mem_per_op']:.0f} B/op (goal <= 1,536)")
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", default="100,1000,10000,100000,1000000",
+                    help="op counts, comma-separated")
+    ap.add_argument("--repeat", type=int, default=5, help="runs per timing (median)")
+    ap.add_argument("--batch", type=int, default=1000, help="samples for the batch column")
+    ap.add_argument("--references-up-to", type=int, default=200_000,
+                    help="run micrograd and straight-line Python up to this many ops")
+    ap.add_argument("--code-up-to", type=int, default=200_000,
+                    help="generate straight-line code up to this many ops (it costs ~20-80 µs/op)")
+    ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--json", action="store_true", help="print the rows as JSON too")
+    args = ap.parse_args(argv)
+    if args.one:
+        row = one_size(args.one, args.repeat, args.batch, args.one <= args.references_up_to,
+                       args.one <= args.code_up_to)
+        print(json.dumps(row))
+        return 0
+    rows = []
+    for size in [int(s) for s in args.sizes.split(",")]:
+        t = time.perf_counter()
+        cmd = [sys.executable, os.path.abspath(__file__), "--one", str(size),
+               "--repeat", str(args.repeat), "--batch", str(args.batch),
+               "--references-up-to", str(args.references_up_to),
+               "--code-up-to", str(args.code_up_to)]
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:
+            print(f"size {size}: failed\n{p.stderr}", file=sys.stderr)
+            continue
+        rows.append(json.loads(p.stdout.strip().splitlines()[-1]))
+        print(f"# {size:,} ops done in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; times are medians of "
+          f"{args.repeat} runs (1 above 200,000 ops); µs per op unless said")
+    print()
+    for line in table(rows):
+        print(line)
+    print()
+    for line in goals(rows):
+        print(line)
+    if args.json:
+        print(json.dumps(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
