@@ -141,6 +141,10 @@ def _add_run(sub, common):
 
 
 def cmd_run(args) -> int:
+    if args.plot:
+        from .plot import prepare
+
+        prepare(args.plot)  # a wrong extension or no matplotlib fails before the run
     model = _load(args)
     target = args.target if args.target is not None else (None if args.minimize else model.target)
     trace = model.solve(target=target, method=args.method, params=args.params, tol=args.tol,
@@ -229,9 +233,8 @@ def _lang(args) -> str:
 
 def _plot_run(args, trace, model) -> None:
     from .i18n import tr
-    from .plot import plot_format, run_figure, save_figure
+    from .plot import run_figure, save_figure
 
-    plot_format(args.plot)  # a wrong extension is a usage error even if the run failed
     if not trace.iterations:
         _err("warning: no iteration to plot")
         return
@@ -301,9 +304,9 @@ def cmd_compare(args) -> int:
         if m not in METHODS:
             raise UsageError(f"--methods: unknown method '{m}'", hint="use: " + ", ".join(METHODS))
     if args.plot:
-        from .plot import plot_format
+        from .plot import prepare
 
-        plot_format(args.plot)
+        prepare(args.plot)
     model = _load(args)
     target = args.target if args.target is not None else model.target
     if target is None:

@@ -67,6 +67,14 @@ def plot_format(path) -> str:
     return ext
 
 
+def prepare(path) -> str:
+    """Check, before any work, that ``path`` can get a plot: a known extension
+    and matplotlib installed. Returns the format; raises UsageError otherwise."""
+    fmt = plot_format(path)
+    _mpl()
+    return fmt
+
+
 def _new_figure(width, height):
     mpl = _mpl()
     from matplotlib.figure import Figure
