@@ -547,7 +547,7 @@ def _lines(e: Explanation, lang: str, style: str) -> list[str]:
     md = style == "markdown"
     out = e.output
     code = (lambda s: f"`{s}`") if md else (lambda s: s)
-    bullet = "- " if md else "  "
+    bullet = "- " if md else "    "
     sub = "  - " if md else "    "
     lines = [("# " if md else "") + tr("explain_title", lang, model=e.model, out=out), ""]
     lines.append(tr("at_values", lang, values=_values_text(e), out=out,
@@ -559,11 +559,12 @@ def _lines(e: Explanation, lang: str, style: str) -> list[str]:
         lines += ["", ("## " if md else "") + d(out, p) + ("" if md else ":")]
         if md:
             lines.append("")
+        ind = "" if md else "  "
         if item.mode == "none":
-            lines.append(tr("no_path", lang, out=out, p=p))
+            lines.append(ind + tr("no_path", lang, out=out, p=p))
         elif item.mode == "paths":
             s = "" if item.path_count == 1 or lang == "zh" else "s"
-            lines.append(tr("n_paths", lang, n=item.path_count, s=s, out=out, p=p))
+            lines.append(ind + tr("n_paths", lang, n=item.path_count, s=s, out=out, p=p))
             if md:
                 lines.append("")
             for path in item.paths:
@@ -585,10 +586,10 @@ def _lines(e: Explanation, lang: str, style: str) -> list[str]:
                 if md:
                     lines.append("")
                 for q in used:
-                    lines.append(bullet + code(_partial_line(q)))
+                    lines.append((bullet if md else sub) + code(_partial_line(q)))
         else:
-            lines.append(tr("too_many_paths", lang, n=item.path_count, out=out, p=p,
-                            limit=e.path_limit))
+            lines.append(ind + tr("too_many_paths", lang, n=item.path_count, out=out, p=p,
+                                  limit=e.path_limit))
             if md:
                 lines.append("")
             for st in item.steps:
