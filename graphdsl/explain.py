@@ -374,7 +374,7 @@ def _rules(sp, c, nodes, inputs, value_of) -> dict:
     def symbol(name):
         s = sym.get(name)
         if s is None:
-            s = sym[name] = sp.Symbol(name)
+            s = sym[name] = sp.Symbol(name, real=True)
         return s
 
     for k, nid in enumerate(c.order):
@@ -419,7 +419,8 @@ def _symbolic(sp, e: Explanation, c, nodes, current, vals) -> None:
         op = c.ops[k]
         d = nodes[nid]
         if op is None:
-            full[k] = sp.Symbol(nid) if d["kind"] == "param" else _number(sp, vals[k])
+            full[k] = (sp.Symbol(nid, real=True) if d["kind"] == "param"
+                       else _number(sp, vals[k]))
             continue
         try:
             full[k] = op.sympy(*[full[j] for j in c.args[k]])
@@ -427,16 +428,15 @@ def _symbolic(sp, e: Explanation, c, nodes, current, vals) -> None:
             e.symbolic_note = f"the op '{op.name}' has no sympy form"
             return
     expr = full[c.output]
-    try:
-        expanded = sp.expand(expr)
-        if sp.count_ops(expanded) <= 4 * max(1, sp.count_ops(expr)) + 20:
-            expr, e.expanded = expanded, True
-    except Exception:  # sympy may give up on an odd expression; keep the unexpanded one
-        pass
+    symbols = [sp.Symbol(p, real=True) for p in current]
+    # expand polynomials only (the chapter's 6b² + 3b + 4wb + 2w); expanding a
+    # sigmoid's powers makes it longer, not clearer
+    if expr.is_polynomial(*symbols):
+        expr, e.expanded = sp.expand(expr), True
     e.expression, e.expression_latex = pretty(expr), sp.latex(expr)
-    subs = {sp.Symbol(p): _number(sp, v) for p, v in current.items()}
+    subs = {sp.Symbol(p, real=True): _number(sp, v) for p, v in current.items()}
     for item in e.items:
-        d = sp.diff(expr, sp.Symbol(item.param))
+        d = sp.diff(expr, sp.Symbol(item.param, real=True))
         if e.expanded:
             d = sp.expand(d)
         value = None
@@ -550,7 +550,7 @@ def _lines(e: Explanation, lang: str, style: str) -> list[str]:
     bullet = "- " if md else "    "
     sub = "  - " if md else "    "
     lines = [("# " if md else "") + tr("explain_title", lang, model=e.model, out=out), ""]
-    lines.append(tr("at_values", lang, values=_values_text(e), out=out,
+    lines.append(tr("at_values", lang, values=_values_text(e) or tr("no_params", lang), out=out,
                     value=format_number(e.values[out])))
     if e.sympy_missing:
         lines += ["", tr("no_sympy", lang)]

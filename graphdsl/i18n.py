@@ -54,6 +54,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "explain_title": ("{model}: how reverse mode gets ∂{out}/∂p, path by path",
                       "{model}：反向传播如何逐条路径求出 ∂{out}/∂p"),
     "at_values": ("at {values}: {out} = {value}", "在 {values} 时：{out} = {value}"),
+    "no_params": ("(the model has no param)", "（模型没有参数）"),
     "local_partials": ("local partials (the statement view's edges):",
                        "局部偏导数（语句视图中的边）："),
     "n_paths": ("{n} path{s} from {out} to {p}:", "从 {out} 到 {p} 共 {n} 条路径："),
