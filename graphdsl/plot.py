@@ -94,11 +94,13 @@ def _error_panel(ax, trace, label=None, colour=None, marker="o", clip=None, zord
     Values above ``clip`` are drawn at the clip with an arrow: a diverging run
     must not squash the others into a flat line."""
     its = [it.iteration for it in trace.iterations]
+    # dozens of full-size markers merge into a thick band: shrink them on long runs
+    size = 6 if len(its) <= 15 else (3.5 if len(its) <= 40 else 2)
     if trace.minimize:
         ys = [it.values[trace.output] for it in trace.iterations]
         if all(y > 0 for y in ys):
             ax.set_yscale("log")
-        ax.plot(its, ys, marker=marker, color=colour, label=label)
+        ax.plot(its, ys, marker=marker, markersize=size, color=colour, label=label)
         ax.set_ylabel(f"{trace.output} (minimised)")
         return
     ys = _positive([it.error for it in trace.iterations])
@@ -109,7 +111,8 @@ def _error_panel(ax, trace, label=None, colour=None, marker="o", clip=None, zord
         cut = next(k for k, y in enumerate(ys) if y is not None and y > clip)
         shown = shown[:cut + 1]
         shown[cut] = clip
-    ax.plot(its[:len(shown)], shown, marker=marker, color=colour, label=label, zorder=zorder)
+    ax.plot(its[:len(shown)], shown, marker=marker, markersize=size, color=colour, label=label,
+            zorder=zorder)
     if cut is not None:
         worst = max(y for y in ys if y is not None)
         ax.annotate(f"{trace.method} diverges: |error| reaches {worst:.3g}",
