@@ -605,6 +605,8 @@ def _lines(e: Explanation, lang: str, style: str) -> list[str]:
             lines.append(("" if md else "  ") + tr("zero_path", lang, path=" → ".join(path.nodes),
                                                    factors=factors))
         key = "engine_agrees" if item.agrees else "engine_differs"
+        if item.mode == "nodes":
+            key += "_nodes"
         lines.append(("" if md else "  ") + tr(key, lang, out=out, p=p,
                                                g=format_number(item.gradient),
                                                s=format_number(item.total)))

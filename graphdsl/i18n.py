@@ -73,6 +73,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
                       "反向传播（引擎）：∂{out}/∂{p} = {g} —— 与各路径之和相等 ✓"),
     "engine_differs": ("reverse mode (the engine): ∂{out}/∂{p} = {g} — DIFFERS from the sum of the paths {s} ✗",
                        "反向传播（引擎）：∂{out}/∂{p} = {g} —— 与各路径之和 {s} 不相等 ✗"),
+    "engine_agrees_nodes": ("reverse mode (the engine): ∂{out}/∂{p} = {g} — equal to the node-by-node sum ✓",
+                            "反向传播（引擎）：∂{out}/∂{p} = {g} —— 与逐节点求和的结果相等 ✓"),
+    "engine_differs_nodes": ("reverse mode (the engine): ∂{out}/∂{p} = {g} — DIFFERS from the node-by-node sum {s} ✗",
+                             "反向传播（引擎）：∂{out}/∂{p} = {g} —— 与逐节点求和的结果 {s} 不相等 ✗"),
     "too_many_paths": ("{n} paths lead from {out} to {p}, more than {limit}: listing them would repeat the same "
                        "products over and over. Reverse mode never lists paths; it goes node by node from {out}, "
                        "giving each node v the sum ∂{out}/∂v = Σ ∂{out}/∂c·∂c/∂v over the nodes c that use v, "

@@ -116,6 +116,7 @@ def test_many_paths_are_explained_node_by_node():
     text = format_text(e)
     assert "32 paths lead from x5 to p, more than 20" in text
     assert "∂x5/∂a5 = ∂x5/∂x5·∂x5/∂a5" in text
+    assert "equal to the node-by-node sum" in text
 
 
 def test_few_diamonds_are_listed_path_by_path():
