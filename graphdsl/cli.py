@@ -147,6 +147,9 @@ def cmd_run(args) -> int:
         prepare(args.plot)  # a wrong extension or no matplotlib fails before the run
     model = _load(args)
     target = args.target if args.target is not None else (None if args.minimize else model.target)
+    if args.plot and target is None and not args.minimize and len(model.check_params(args.params)) != 1:
+        raise UsageError("run --plot draws a run, and without a target there is only one pass",
+                         hint="give --target T or --minimize")
     trace = model.solve(target=target, method=args.method, params=args.params, tol=args.tol,
                         max_iter=args.max_iter, lr=args.lr, minimize=args.minimize,
                         stop_below=args.stop_below)

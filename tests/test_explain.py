@@ -354,6 +354,17 @@ def test_run_plot_minimize_and_json_stays_pure(cli, tmp_path):
     assert f.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_run_plot_without_target(cli, linear_path, tmp_path):
+    f = tmp_path / "curve.svg"
+    r = cli("run", "models/gd_square.bp", "--plot", f)  # one param: the curve alone
+    assert r.code == 0
+    texts = _svg_texts(f)
+    assert "J as a function of x" in texts and "|error|" not in texts
+    r = cli("run", linear_path, "--plot", tmp_path / "none.svg")
+    assert r.code == 2 and "give --target T or --minimize" in r.err
+    assert r.out == "" and not (tmp_path / "none.svg").exists()
+
+
 def test_plot_errors(cli, linear_path, tmp_path, monkeypatch):
     r = cli("run", linear_path, "--target", "150", "--plot", tmp_path / "x.jpg")
     assert r.code == 2 and ".svg, .png or .pdf" in r.err
