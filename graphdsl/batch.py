@@ -113,11 +113,8 @@ def evaluate(model, values=None, *, gradients: bool = True, wrt: str | None = No
             xs = [vals[j] for j in args[k]]
             f = op.np_forward
             vals[k] = f(*xs) if f is not None else _per_sample(np, op.forward, xs, size)
-        out = {}
-        seen: set = set()
         named_pos = [index[n] for n in c.named]
-        for n, k in zip(c.named, named_pos):
-            out[n] = _full(np, vals[k], size, seen)
+        out = _rows(np, c.named, [vals[k] for k in named_pos], size)
         ok = np.ones(size, dtype=bool)
         for a in out.values():
             ok &= np.isfinite(a)
@@ -130,6 +127,8 @@ def evaluate(model, values=None, *, gradients: bool = True, wrt: str | None = No
             raise UsageError(f"'{wrt}' is not a node of the model")
         adj: list = [None] * len(vals)
         adj[start] = 1.0
+        # owned[j]: adj[j] is an array made here for j alone, safe to add into in place
+        owned = [False] * len(vals)
         for k in range(start, -1, -1):
             op = ops[k]
             g = adj[k]
@@ -143,25 +142,38 @@ def evaluate(model, values=None, *, gradients: bool = True, wrt: str | None = No
             else:
                 ds = _per_sample_partials(np, op.partials, xs + [vals[k]], size, len(a))
             for j, d in zip(a, ds):
-                contribution = g * d
-                adj[j] = contribution if adj[j] is None else adj[j] + contribution
-        grads = {}
-        for n, k in zip(c.named, named_pos):
-            a = adj[k]
-            grads[n] = np.zeros(size) if a is None else _full(np, a, size, seen)
-            ok &= np.isfinite(grads[n])
+                if type(d) is float and d == 1.0:
+                    contribution = g  # shared, so never to be changed in place
+                else:
+                    contribution = g * d
+                prev = adj[j]
+                if prev is None:
+                    adj[j] = contribution
+                    owned[j] = contribution is not g and _is_full(np, contribution, size)
+                elif owned[j]:
+                    # an array only this adjoint holds: add in place, no new array
+                    np.add(prev, contribution, out=prev)
+                else:
+                    adj[j] = prev + contribution
+                    owned[j] = _is_full(np, adj[j], size)
+        grads = _rows(np, c.named, [adj[k] for k in named_pos], size)
+        for a in grads.values():
+            ok &= np.isfinite(a)
         result.gradients = grads
     return result
 
 
-def _full(np, x, size, seen):
-    """``x`` as a float array of ``size`` entries; an array made by this pass is
-    used as it is, unless another result already holds it (``y = x``)."""
-    if (isinstance(x, np.ndarray) and x.shape == (size,) and x.dtype == float
-            and id(x) not in seen):
-        seen.add(id(x))
-        return x
-    return np.broadcast_to(np.asarray(x, dtype=float), (size,)).copy()
+def _is_full(np, x, size) -> bool:
+    return isinstance(x, np.ndarray) and x.shape == (size,) and x.dtype == float
+
+
+def _rows(np, names, xs, size) -> dict:
+    """One array per name, each a row of one new block: the results never alias
+    each other (``y = x``) or anything the pass used; None stands for zeros."""
+    block = np.empty((len(names), size))
+    for i, x in enumerate(xs):
+        block[i] = 0.0 if x is None else x
+    return dict(zip(names, block))
 
 
 def _columns(np, xs, size):

@@ -364,9 +364,8 @@ class Sigmoid(Op):
         return (out * (1.0 - out),)
 
     def np_forward(self, x):
-        np = _np()
-        e = np.exp(-np.abs(x))
-        return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+        # exp(-x) may overflow to inf for very negative x: 1 / (1 + inf) is the right 0
+        return 1.0 / (1.0 + _np().exp(-x))
 
     def np_partials(self, x, out):
         return (out * (1.0 - out),)
