@@ -580,11 +580,11 @@ def _stubs(g, shown, parents, children, shown_set):
         up = [p for p in parents.get(n, ()) if p not in shown_set]
         down = [c for c in children.get(n, ()) if c not in shown_set]
         if up:
-            g.node(f"{n}#in", f"… {len(up)} more", shape="plaintext", fontcolor=DIM_COLOUR)
-            g.edge(f"{n}#in", n, style="dashed", color=DIM_COLOUR)
+            g.node(_id(n) + "#in", f"… {len(up)} more", shape="plaintext", fontcolor=DIM_COLOUR)
+            g.edge(_id(n) + "#in", _id(n), style="dashed", color=DIM_COLOUR)
         if down:
-            g.node(f"{n}#out", f"… {len(down)} more", shape="plaintext", fontcolor=DIM_COLOUR)
-            g.edge(n, f"{n}#out", style="dashed", color=DIM_COLOUR)
+            g.node(_id(n) + "#out", f"… {len(down)} more", shape="plaintext", fontcolor=DIM_COLOUR)
+            g.edge(_id(n), _id(n) + "#out", style="dashed", color=DIM_COLOUR)
 
 
 def _ranks(g, params, output):
@@ -638,7 +638,7 @@ def _draw_ops(g, model, view, nums, *, wrt, blank, focus, depth, force, max_size
         kind = d["kind"]
         named = d["name"] is not None
         if kind == "const" and not named:
-            g.node(n, _html(_h(format_number(d["value"]))), **CONST_STYLE,
+            g.node(_id(n), _html(_h(format_number(d["value"]))), **CONST_STYLE,
                    fontsize="11", height="0.3", width="0.3")
             continue
         head = f"<B>{_h(n)}</B>" if named else (
@@ -659,13 +659,14 @@ def _draw_ops(g, model, view, nums, *, wrt, blank, focus, depth, force, max_size
             style["peripheries"] = "2"
         if n == wrt:
             style["penwidth"] = "3"
-        g.node(n, _html(*lines), **style)
+        g.node(_id(n), _html(*lines), **style)
         if kind != "op":
             continue
         op = model.registry.get(d["op"])
-        op_id = f"{n}#op"
+        op_id = _id(n) + "#op"
         g.node(op_id, _html(_h(_op_symbol(op))), **OP_STYLE)
-        g.edge(op_id, n, arrowsize="0.6", **(hot if n in on_path else {}))
+        g.edge(op_id, _id(n), arrowsize="0.6",
+               **(hot if n in on_path and n != wrt else cold if wrt is not None else {}))
         partial = None
         if grads_on and not blank:
             args = [nums.vals[c.index[a]] for a in d["args"]]
@@ -678,7 +679,7 @@ def _draw_ops(g, model, view, nums, *, wrt, blank, focus, depth, force, max_size
                 attrs["label"] = _html("∂ = " + (BLANK if blank else _h(format_number(partial[i]))))
             if wrt is not None:
                 attrs.update(hot if (a in on_path and n in on_path) else cold)
-            g.edge(a, op_id, **attrs)
+            g.edge(_id(a), op_id, **attrs)
     if focus is not None:
         _stubs(g, shown, parents, children, shown_set)
     params = [p for p in model.params if p in shown_set]
@@ -688,6 +689,14 @@ def _draw_ops(g, model, view, nums, *, wrt, blank, focus, depth, force, max_size
     total = format_number(nums.adj[c.index[wrt]]) if nums.adj and not blank else BLANK
     return f"∂{_h(out)}/∂{_h(wrt)}" + (f" = {total}" if view == "backward" else "") + \
         " along the highlighted edges"
+
+
+def _id(n: str) -> str:
+    """The DOT id of a node. Hidden nodes are "%1", "%2"... in the graph, but
+    graphviz names its anonymous objects "%N" itself (an SVG <title> then shows
+    another number), so they are drawn as "#1", "#2"...; a user's name can
+    never start with "#"."""
+    return "#" + n[1:] if n.startswith("%") else n
 
 
 def _op_symbol(op) -> str:
