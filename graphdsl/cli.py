@@ -256,7 +256,7 @@ def _render_run(model, trace, args) -> None:
 
     try:
         paths = render.write_run(model, trace, args.render, protect=(args.model,))
-    except UsageError as e:
+    except render.PictureTooBig as e:
         e.message = "--render: " + e.message
         e.hint = "draw a part with `graphdsl render MODEL --focus NODE`, or drop --render"
         raise

@@ -70,6 +70,10 @@ GRAD_COLOUR = "#A93226"
 DIM_COLOUR = "#9A9A9A"
 
 
+class PictureTooBig(UsageError):
+    """A render that ``dot`` would take seconds to minutes to lay out (exit 2)."""
+
+
 # --- the numbers -----------------------------------------------------------------
 
 class _Numbers:
@@ -419,7 +423,7 @@ def _too_big(n_nodes, n_edges, n_labels, max_size, ops):
     if ops:
         hint.append("drop --ops (the statement view is smaller)")
     hint.append("or pass --force to wait for dot anyway")
-    return UsageError(
+    return PictureTooBig(
         f"the picture would have {n_nodes} nodes and {n_edges} edges ({n_labels} labelled): "
         f"past a size of {max_size} (nodes + labelled edges) graphviz's dot takes "
         "seconds to minutes to lay it out",
@@ -575,15 +579,15 @@ def _wrt_caption(model, wrt, paths, partials, nums, view, blank) -> str:
 
 
 def _stubs(g, shown, parents, children, shown_set):
-    """Mark where a focused picture was cut: '… k more' beside each cut edge."""
+    """Mark where a focused picture was cut: '… 2 more inputs', '… used by 1 more'."""
     for n in shown:
         up = [p for p in parents.get(n, ()) if p not in shown_set]
         down = [c for c in children.get(n, ()) if c not in shown_set]
         if up:
-            g.node(_id(n) + "#in", f"… {len(up)} more", shape="plaintext", fontcolor=DIM_COLOUR)
+            g.node(_id(n) + "#in", f"… {len(up)} more input{'s' if len(up) > 1 else ''}", shape="plaintext", fontcolor=DIM_COLOUR)
             g.edge(_id(n) + "#in", _id(n), style="dashed", color=DIM_COLOUR)
         if down:
-            g.node(_id(n) + "#out", f"… {len(down)} more", shape="plaintext", fontcolor=DIM_COLOUR)
+            g.node(_id(n) + "#out", f"… used by {len(down)} more", shape="plaintext", fontcolor=DIM_COLOUR)
             g.edge(_id(n), _id(n) + "#out", style="dashed", color=DIM_COLOUR)
 
 

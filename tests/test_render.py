@@ -118,10 +118,8 @@ def test_op_without_sympy_form_gets_numbers_only():
     assert "x -> y [label=<∂y/∂x = 16>]" in src
 
 
-def test_nonlinear_rules_come_from_sympy(models_dir=None):
-    from conftest import MODELS
-
-    src = graphdsl.load(MODELS / "nonlinear.bp").render("backward").source
+def test_nonlinear_rules_come_from_sympy(linear_path):
+    src = graphdsl.load(linear_path.parent / "nonlinear.bp").render("backward").source
     assert "∂a/∂x = 2·x = 4" in src
     assert "∂b/∂a = 1/a = 0.25" in src
     assert "∂c/∂b = 1/(2·sqrt(b)) = 0.4246609" in src
@@ -280,8 +278,8 @@ def test_focus_draws_the_neighbourhood_and_marks_the_cuts(seed):
     nodes, edges = svg_parts(render.to_svg(seed.render("forward", focus="x", depth=1)))
     named = {n for n in nodes if "#" not in n}
     assert named == {"w", "b", "x", "z"}
-    assert ("b", "b#out") in edges and nodes["b#out"] == "… 1 more"   # b also feeds y
-    assert ("z#in", "z") in edges and nodes["z#in"] == "… 1 more"     # z also uses y
+    assert ("b", "b#out") in edges and nodes["b#out"] == "… used by 1 more"   # b also feeds y
+    assert ("z#in", "z") in edges and nodes["z#in"] == "… 1 more input"     # z also uses y
     src = seed.render("forward", focus="x", depth=0).source
     assert re.findall(r"^\t(\w+) \[label=<<B>\1</B>", src, re.M) == ["x"]
 
@@ -300,7 +298,10 @@ def test_size_guard_refuses_a_big_render(cli, tmp_path):
     assert r.code == 0, r.err
     nodes, edges = svg_parts(out.read_text("utf-8"))
     assert {n for n in nodes if "#" not in n} == {"n300", "p0", "p1", "p2"}
-    assert nodes["p0#out"] == "… 599 more"
+    assert nodes["p0#out"] == "… used by 599 more"
+    r = cli("run", model, "--render", tmp_path / "frames")
+    assert r.code == 2 and "--render: the picture would have" in r.err
+    assert "graphdsl render MODEL --focus" in r.err
     # the Python API can force it (no dot run here: building is quick)
     m = graphdsl.load(model)
     assert m.render("structure", force=True).source.count(" -> ") == 1800
@@ -374,3 +375,11 @@ def test_model_render_is_a_digraph_that_shows_itself_in_jupyter(seed):
     assert "∂z/∂b = 63" in bundle["image/svg+xml"]
     with pytest.raises(graphdsl.UsageError):
         seed.render(view="sideways")
+
+
+def test_run_render_into_a_file_is_refused(cli, linear_path, tmp_path):
+    not_a_dir = tmp_path / "frames"
+    not_a_dir.write_text("keep me")
+    r = cli("run", linear_path, "--target", "150", "--render", not_a_dir)
+    assert r.code == 2 and "is a file, not a folder" in r.err and "--focus" not in r.err
+    assert not_a_dir.read_text() == "keep me"
