@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import html
 import os
+import weakref
 
 from .engine import format_number
 from .errors import RenderError, UsageError
@@ -163,6 +164,9 @@ def _expr_text(graph, node, named_stop=True) -> str:
 MAX_RULE_SHAPES = 60
 
 
+_RULE_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 class _Rules:
     """Derivative rules as text ("y", "3", "1/(2·sqrt(b))"), one sympy call per
     statement *shape*: the statement is written with its named inputs replaced
@@ -172,7 +176,10 @@ class _Rules:
 
     def __init__(self, model):
         self.model = model
-        self.cache: dict[str, dict[int, str] | None] = {}
+        # shared by every picture drawn with the same op registry, so the
+        # frames of a run ask sympy once per statement shape, not once per frame
+        self.cache: dict[str, dict[int, str] | None] = _RULE_CACHE.setdefault(model.registry, {})
+        self.seen: set[str] = set()
         try:
             import sympy  # noqa: F401
             self.ok = True
@@ -239,9 +246,12 @@ class _Rules:
         if not self.ok or not inputs:
             return {}
         key = self._shape(node, inputs)
-        if key not in self.cache:
-            if len(self.cache) >= MAX_RULE_SHAPES:
+        if key not in self.seen:
+            # the cap counts this picture's shapes, cached or not: same model, same picture
+            if len(self.seen) >= MAX_RULE_SHAPES:
                 return {}
+            self.seen.add(key)
+        if key not in self.cache:
             self.cache[key] = self._derive(node, inputs)
         found = self.cache[key]
         if found is None:
@@ -374,7 +384,7 @@ def build(model, view: str = "structure", *, ops: bool = False, wrt: str | None 
     ``values``/``gradients`` (named node -> number, e.g. an Iteration's) give
     the numbers to show, else the model's current params are used; ``focus``
     and ``depth`` draw only the nodes up to ``depth`` steps above and below
-    ``focus``; ``title`` replaces the first caption line.
+    ``focus``; ``title`` replaces the caption's bold head (newlines split it).
 
     Raises :class:`UsageError` for an unknown view or node, or when the
     picture would be bigger than ``max_size`` (nodes plus labelled edges) unless ``force``, and
@@ -406,7 +416,8 @@ def build(model, view: str = "structure", *, ops: bool = False, wrt: str | None 
                    force=force, max_size=max_size)
     head = title if title is not None else _default_title(model, view, nums, ops)
     # each line ends in a left-aligned break: labeljust alone centres the lines
-    lines = [f"<B>{_h(head)}</B>"] + ([caption] if caption else [])
+    first, *rest = head.split("\n")
+    lines = [f"<B>{_h(first)}</B>"] + [_h(t) for t in rest] + ([caption] if caption else [])
     g.attr("graph", label="<" + "".join(x + '<BR ALIGN="LEFT"/>' for x in lines) + ">")
     return g
 
@@ -519,8 +530,10 @@ def _draw_statements(g, model, view, nums, *, wrt, blank, focus, depth, force, m
                 continue
             attrs = {}
             if grads_on:
-                attrs["label"] = _html(_partial_text(p, n, partials.get((p, n)),
-                                                     rules.get((p, n)), blank))
+                text = _partial_text(p, n, partials.get((p, n)), rules.get((p, n)), blank)
+                # a worksheet's blank sits on its baseline: pad it off the edge line
+                attrs["label"] = (f'<<TABLE BORDER="0" CELLPADDING="4"><TR><TD>{text}</TD></TR></TABLE>>'
+                                  if blank else _html(text))
             if wrt is not None:
                 if (p, n) in colours:
                     attrs.update(color=":".join(colours[(p, n)]), penwidth="2.5",
@@ -741,6 +754,11 @@ def iteration_graph(model, trace, i: int, view: str = "backward", **options):
             title += " · " + shown
         if it.error is not None and view != "structure":
             title += f" · error {format_number(it.error)}"
+        if it.steps and view == "backward":
+            # what the run does next with these gradients, so frames can be followed
+            title += "\nnext step: " + ", ".join(
+                f"{p} ← {format_number(it.values[p])} − {format_number(d)}"
+                for p, d in it.steps.items())
     return build(model, view, values=it.values, gradients=it.gradients, title=title, **options)
 
 

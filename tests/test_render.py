@@ -161,7 +161,10 @@ def test_blank_worksheet_keeps_givens_and_hides_answers(seed):
     assert "<B>w</B> = 3" in src and "<B>b</B> = 4" in src  # the givens stay
     for number in ("162", "63", "= 9", "= 18"):
         assert number not in src
-    assert f"b -> x [label=<∂x/∂b = {render.BLANK}>" in src
+    assert f"<TD>∂x/∂b = {render.BLANK}</TD>" in src
+    nodes, edges = svg_parts(render.to_svg(seed.render("backward", blank=True)))
+    assert edges[("x", "z")] == [f"∂z/∂x = {render.BLANK}"]
+    assert nodes["x"] == f"x = 2·w + 3·b {render.BLANK} ∂z/∂x = {render.BLANK}"
 
 
 def test_op_view_of_a_repeated_operand_has_two_edges():
@@ -362,6 +365,9 @@ def test_iteration_svg_shows_that_rows_numbers(seed):
     row = trace.iterations[1]
     assert f"∂z/∂b = {graphdsl.engine.format_number(row.gradients['b'])}" in nodes["b"]
     assert nodes["w"].startswith("w = 2.666667")
+    first = render.iteration_graph(seed, trace, 0).source
+    assert "next step: w ← 3 − 0.3333333, b ← 4 − 0.0952381" in first
+    assert "next step" not in render.iteration_graph(seed, trace, -1).source  # no step after the last
     with pytest.raises(graphdsl.UsageError):
         render.iteration_graph(seed, trace, 7)
 
