@@ -299,7 +299,7 @@ def _statement_edges(model) -> dict[str, list[str]]:
     return inputs
 
 
-def _neighbourhood(order, parents, children, focus, depth) -> set:
+def _neighbourhood(parents, children, focus, depth) -> set:
     """``focus`` and what lies up to ``depth`` steps above and below it."""
     keep = {focus}
     for links in (parents, children):
@@ -467,7 +467,7 @@ def _draw_statements(g, model, view, nums, *, wrt, blank, focus, depth, force, m
             children.setdefault(p, []).append(ch)
     shown = list(c.named)
     if focus is not None:
-        keep = _neighbourhood(c.named, parents, children, focus, depth)
+        keep = _neighbourhood(parents, children, focus, depth)
         shown = [n for n in c.named if n in keep]
     shown_set = set(shown)
     n_edges = sum(1 for ch in shown for p in parents.get(ch, ()) if p in shown_set)
@@ -631,7 +631,7 @@ def _draw_ops(g, model, view, nums, *, wrt, blank, focus, depth, force, max_size
                 children[p].append(n)
     shown = list(order)
     if focus is not None:
-        keep = _neighbourhood(order, parents, children, focus, depth)
+        keep = _neighbourhood(parents, children, focus, depth)
         shown = [n for n in order if n in keep]
     shown_set = set(shown)
     n_ops = sum(1 for n in shown if nodes[n]["kind"] == "op")
@@ -762,12 +762,14 @@ def iteration_graph(model, trace, i: int, view: str = "backward", **options):
     return build(model, view, values=it.values, gradients=it.gradients, title=title, **options)
 
 
-def iteration_svg(model, trace, i: int, view: str = "backward", **options) -> str:
-    """Row ``i`` of a run drawn as an SVG string (for the HTML report).
+def iteration_svg(model, trace, i: int, view: str = "backward", *, inline: bool = False,
+                  **options) -> str:
+    """Row ``i`` of a run drawn as an SVG string (for the HTML report);
+    ``inline=True`` drops the XML prolog so the text can go inside HTML.
 
     Raises :class:`RenderError` when graphviz's ``dot`` is missing or fails.
     """
-    return to_svg(iteration_graph(model, trace, i, view, **options))
+    return to_svg(iteration_graph(model, trace, i, view, **options), inline=inline)
 
 
 # --- running dot and writing files ------------------------------------------------------
@@ -791,12 +793,14 @@ def _pipe(graph, fmt: str) -> bytes:
                           hint="run again with --debug and report the model") from None
 
 
-def to_svg(graph) -> str:
-    """The graph drawn by ``dot`` as SVG text.
+def to_svg(graph, *, inline: bool = False) -> str:
+    """The graph drawn by ``dot`` as SVG text; ``inline=True`` starts it at
+    ``<svg`` (no XML prolog, doctype or comments), ready to put inside HTML.
 
     Raises :class:`RenderError` when ``dot`` is missing (with an install hint) or fails.
     """
-    return _pipe(graph, "svg").decode("utf-8")
+    text = _pipe(graph, "svg").decode("utf-8")
+    return text[text.index("<svg"):] if inline else text
 
 
 def format_of(path, fmt: str | None = None) -> str:

@@ -370,6 +370,9 @@ def test_iteration_svg_shows_that_rows_numbers(seed):
     assert "next step" not in render.iteration_graph(seed, trace, -1).source  # no step after the last
     with pytest.raises(graphdsl.UsageError):
         render.iteration_graph(seed, trace, 7)
+    inline = render.iteration_svg(seed, trace, 0, "forward", inline=True)
+    assert inline.startswith("<svg") and "<?xml" not in inline
+    assert svg_parts(inline)[0]["z"].split()[-1] == "162"
 
 
 def test_model_render_is_a_digraph_that_shows_itself_in_jupyter(seed):
