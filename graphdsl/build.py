@@ -128,7 +128,8 @@ def build_graph(statements, *, registry=None, file: str | None = None, source: s
                         hint = _did_you_mean(op_name, registry.names())
                         raise err(f"unknown function '{op_name}'", e[3], e[4], len(op_name),
                                   hint=(hint + " " if hint else "") +
-                                  "`graphdsl ops` lists the ops there are")
+                                  "`graphdsl ops` lists the ops there are",
+                                  notes=registry.unavailable(op_name))
                     arity = registry.get(op_name).arity
                     if len(args) != arity:
                         raise err(
