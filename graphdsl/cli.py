@@ -39,10 +39,21 @@ def _err(text: str) -> None:
 
 # --- shared helpers -------------------------------------------------------------
 
+def _registry(args):
+    """The op registry for this command: built-ins, installed plugins and the
+    --plugin modules, built once per command (every command honours --plugin)."""
+    reg = getattr(args, "_registry", None)
+    if reg is None:
+        from .ops import default_registry
+
+        reg = args._registry = default_registry(tuple(args.plugin or ()))
+    return reg
+
+
 def _load(args):
     from .model import load
 
-    model = load(args.model, plugins=tuple(args.plugin or ()))
+    model = load(args.model, registry=_registry(args))
     for item in getattr(args, "set", None) or ():
         name, value = _parse_assignment(item)
         model.set_value(name, value)
@@ -91,15 +102,22 @@ def _names(text: str) -> list[str]:
     return names
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    """Plain aligned columns (numbers right-aligned), no colour, safe in any pipe."""
+def _table(header: list[str], rows: list[list[str]], align: str | None = None) -> list[str]:
+    """Plain aligned columns (numbers right-aligned), no colour, safe in any pipe.
+
+    ``align`` gives each column "l" or "r" (default: the first left, the rest right).
+    """
+    align = align or "l" + "r" * (len(header) - 1)
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(header)]
-    lines = ["  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(header, widths)))]
+
+    def cell(text, i, w):
+        return text.rjust(w) if align[i] == "r" else text.ljust(w)
+
+    lines = ["  ".join(cell(h, i, w) for i, (h, w) in enumerate(zip(header, widths))).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
     for r in rows:
-        lines.append("  ".join(c.rjust(w) if i else c.ljust(w)
-                               for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+        lines.append("  ".join(cell(c, i, w) for i, (c, w) in enumerate(zip(r, widths))).rstrip())
     return lines
 
 
@@ -215,19 +233,83 @@ def cmd_check(args) -> int:
 # --- ops -----------------------------------------------------------------------
 
 def _add_ops(sub, common):
-    sub.add_parser("ops", parents=[common], help="list the registered ops and where each came from")
+    p = sub.add_parser("ops", parents=[common],
+                       help="list the registered ops and where each came from; --check tests them",
+                       description="List every op (built-in, installed plugins, --plugin modules): "
+                                   "name, arity, derivative rule and origin. With --check, test "
+                                   "each op's partials against finite differences and sympy.")
+    p.add_argument("names", nargs="*", metavar="NAME", help="only these ops (default: all)")
+    p.add_argument("--check", action="store_true",
+                   help="run the conformance check; exit 1 when an op fails it")
 
 
 def cmd_ops(args) -> int:
-    from .ops import default_registry
-    from .ops.registry import plugin_problems
+    reg = _registry(args)
+    if args.names:
+        items = []
+        for name in args.names:
+            if name not in reg:
+                from .build import _did_you_mean
 
-    reg = default_registry(tuple(args.plugin or ()))
-    rows = [[name, str(op.arity), origin, op.doc or ""] for name, op, origin in reg.items()]
-    for line in _table(["op", "arity", "origin", "what"], rows):
+                notes = reg.unavailable(name)
+                raise UsageError(f"no op named '{name}'", notes=notes,
+                                 hint=_did_you_mean(name, reg.names())
+                                 or "`graphdsl ops` lists the ops there are")
+            items.append((name, reg.get(name), reg.origin(name)))
+    else:
+        items = reg.items()
+    problems = reg.problems()
+    if args.check:
+        code = _check_ops(items)
+    else:
+        from .ops.check import derivative_rule
+
+        rows = []
+        for name, op, origin in items:
+            rule = derivative_rule(op) or (f"({op.doc})" if op.doc else "-")
+            rows.append([name, str(op.arity), rule, origin])
+        for line in _table(["op", "arity", "derivative", "origin"], rows, "lrll"):
+            _out(line)
+        code = EXIT_OK
+    for problem in problems:
+        if not args.names or any(f"'{n}'" in problem.message for n in args.names):
+            _err(f"warning: {problem.message}" + (f" ({problem.hint})" if problem.hint else ""))
+    return code
+
+
+def _check_ops(items) -> int:
+    """Print the conformance check of each op; EXIT_FAILED if any fails."""
+    from .ops.check import check_op
+
+    shown_per_op = 4
+    failed = []
+    rows = []
+    details = []
+    for name, op, origin in items:
+        r = check_op(op, origin)
+        rows.append([name, "ok" if r.ok else "FAIL", str(len(r.points)), ", ".join(r.checks), origin])
+        if not r.ok:
+            failed.append(name)
+            details.append(f"{name} ({origin}):")
+            for f in r.failures[:shown_per_op]:
+                details.append(f"  {f.message}")
+            if len(r.failures) > shown_per_op:
+                details.append(f"  ... and {len(r.failures) - shown_per_op} more disagreements")
+            for note in r.notes:
+                details.append(f"  note: {note}")
+    for line in _table(["op", "check", "points", "checked", "origin"], rows, "llrll"):
         _out(line)
-    for problem in plugin_problems():
-        _err(f"warning: {problem.message}")
+    if details:
+        _out("")
+        for line in details:
+            _out(line)
+    n = len(items)
+    if failed:
+        _err(f"error: {len(failed)} of {n} op{'s' if n != 1 else ''} failed the check: "
+             + ", ".join(failed))
+        return EXIT_FAILED
+    _out("")
+    _out(f"{n} op{'s' if n != 1 else ''} checked: all passed")
     return EXIT_OK
 
 
@@ -271,6 +353,8 @@ def main(argv=None) -> int:
         if not args.command:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
+        if args.plugin:
+            _registry(args)  # a --plugin that cannot load stops every command, not only some
         return COMMANDS[args.command][1](args)
     except GraphdslError as e:
         if debug:
