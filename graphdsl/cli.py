@@ -258,9 +258,15 @@ def cmd_ops(args) -> int:
             items.append((name, reg.get(name), reg.origin(name)))
     else:
         items = reg.items()
-    problems = reg.problems()
+    problems = [p for p in reg.problems()
+                if not args.names or any(f"'{n}'" in p.message for n in args.names)]
     if args.check:
         code = _check_ops(items)
+        if problems:
+            # an installed op that cannot be loaded fails its check too
+            for problem in problems:
+                _err(f"error: {problem.message}" + (f" ({problem.hint})" if problem.hint else ""))
+            return EXIT_FAILED
     else:
         from .ops.check import derivative_rule
 
@@ -272,8 +278,7 @@ def cmd_ops(args) -> int:
             _out(line)
         code = EXIT_OK
     for problem in problems:
-        if not args.names or any(f"'{n}'" in problem.message for n in args.names):
-            _err(f"warning: {problem.message}" + (f" ({problem.hint})" if problem.hint else ""))
+        _err(f"warning: {problem.message}" + (f" ({problem.hint})" if problem.hint else ""))
     return code
 
 
