@@ -315,3 +315,26 @@ def test_derivative_rule_falls_back_to_the_ops_own_words(monkeypatch):
     report = check_op(Cube())
     assert report.ok and "sympy is not installed: symbolic check skipped" in report.notes
     assert derivative_rule(Gaussian()) is None
+
+
+def test_malformed_sample_points_are_reported():
+    class Pair(Op):
+        name, arity = "pair", 2
+        sample_points = ((1.0, 2.0), (3.0,), ("a", 1.0))
+
+        def forward(self, a, b):
+            return a + b
+
+        def partials(self, a, b, out):
+            return (1.0, 1.0)
+
+    report = check_op(Pair())
+    assert [f.check for f in report.failures] == ["sample points", "sample points"]
+    assert "sample point (3.0,) is not 2 number(s)" in report.failures[0].message
+    assert report.points == [(1.0, 2.0)] and report.failures[0].disagreement is None
+
+    class NotAList(Pair):
+        sample_points = 5
+
+    report = check_op(NotAList())
+    assert "sample_points must be a sequence of points, got 5" in report.failures[0].message

@@ -464,3 +464,106 @@ def test_ops_check_only_the_named_ops(cli, plugin_dir):
     assert r.code == 0
     assert [l.split()[0] for l in r.out.splitlines()[2:4]] == ["cube", "exp"]
     assert "2 ops checked: all passed" in r.out
+
+
+# --- the guard around third-party ops -------------------------------------------------------
+
+def _guarded(forward=None, partials=None, arity=1):
+    from graphdsl.ops import Op
+    from graphdsl.ops.registry import PluginOp
+
+    class Odd(Op):
+        name = "odd"
+
+    Odd.arity = arity
+    Odd.forward = forward or (lambda self, x: x)
+    Odd.partials = partials or (lambda self, x, out: (1.0,))
+    return PluginOp(Odd(), "module odd_ops")
+
+
+def test_guard_reports_results_that_are_not_numbers():
+    with pytest.raises(PluginError, match=r"the op 'odd' from module odd_ops: forward\(2\) "
+                                          r"returned 'two' \(str\), not a number"):
+        _guarded(forward=lambda self, x: "two").forward(2.0)
+    with pytest.raises(PluginError, match=r"partials\(2, out=2\) returned 1.0, not a tuple of 1 numbers"):
+        _guarded(partials=lambda self, x, out: 1.0).partials(2.0, 2.0)
+    with pytest.raises(PluginError, match=r"partials\(2, out=2\) returned 0 values for 1 operand"):
+        _guarded(partials=lambda self, x, out: ()).partials(2.0, 2.0)
+
+
+def test_guard_passes_numbers_through_and_turns_complex_into_a_domain_error():
+    import fractions
+
+    op = _guarded(forward=lambda self, x: fractions.Fraction(1, 4),
+                  partials=lambda self, x, out: [1])
+    assert op.forward(2.0) == 0.25 and type(op.forward(2.0)) is float
+    assert op.partials(2.0, 0.25) == (1.0,)
+    with pytest.raises(ValueError, match="odd gives a complex number"):
+        _guarded(forward=lambda self, x: x ** 0.5).forward(-4.0)
+
+
+def test_complex_result_of_a_plugin_is_a_numeric_error_at_the_statement(plugin_dir, model, cli):
+    mod = plugin_dir("""
+        from graphdsl.ops import Op
+        class Root(Op):
+            name, arity = "root", 1
+            def forward(self, x):
+                return x ** 0.5
+            def partials(self, x, out):
+                return (0.5 / out,)
+        """)
+    r = cli("run", model("param w = -4\nz = root(w)\n"), "--plugin", mod)
+    assert r.code == 1 and "root(-4) in statement 'z'" in r.err and "complex" in r.err
+
+
+@pytest.mark.parametrize("source,expected", [
+    ("class Odd(Op):\n    name, arity = 'odd', True\n" + "    def forward(self, x): return x\n"
+     "    def partials(self, x, out): return (1.0,)\n", "has no valid `arity` (got True)"),
+    ("class Odd(Op):\n    name, arity = 'odd', -1\n" + "    def forward(self, x): return x\n"
+     "    def partials(self, x, out): return (1.0,)\n", "has no valid `arity` (got -1)"),
+    ("class Odd(Op):\n    name, arity = 'odd', 1\n    def __init__(self, k):\n        self.k = k\n"
+     "    def forward(self, x): return x\n    def partials(self, x, out): return (1.0,)\n",
+     "cannot create op Odd from module {mod}: TypeError"),
+    ("class Odd(Op):\n    name, arity = 'odd', 1\n    def forward(self, x): return x\n"
+     "    def partials(self, x): return (1.0,)\n",
+     "has arity 1, but partials(x) does not take 2 arguments"),
+], ids=["bool-arity", "negative-arity", "constructor", "partials-without-out"])
+def test_ops_that_do_not_look_like_ops(plugin_dir, cli, linear_path, source, expected):
+    mod = plugin_dir("from graphdsl.ops import Op\n" + source)
+    r = cli("ops", "--plugin", mod)
+    assert r.code == 2 and expected.format(mod=mod) in r.err
+
+
+def test_odd_plugin_specs(cli, tmp_path):
+    r = cli("ops", "--plugin", "my-ops")
+    assert r.code == 2 and "--plugin 'my-ops' is neither a module name nor a .py file" in r.err
+    bad = tmp_path / "my-ops.py"
+    bad.write_text(CUBE, encoding="utf-8")
+    r = cli("ops", "--plugin", bad)
+    assert r.code == 2 and "'my-ops' cannot be a module name" in r.err
+
+
+def test_entry_point_without_a_known_package_and_an_op_without_operands(installed, plugin_dir, model, cli):
+    mod = plugin_dir("""
+        from graphdsl.ops import Op
+        class Answer(Op):
+            name, arity = "answer", 0
+            def forward(self):
+                return 42.0
+            def partials(self, out):
+                return ()
+        """)
+
+    class Bare(FakeEntryPoint):
+        dist = None
+
+        def __init__(self, *a):
+            super().__init__(*a)
+            self.dist = None
+
+    installed([Bare("answer", f"{mod}:Answer", "?")])
+    r = cli("run", model("param w = 2\nz = w * answer()\n"), "--json")
+    assert r.code == 0 and '"z": 84.0' in r.out
+    assert default_registry().origin("answer") == f"package (unknown package), entry point answer = {mod}:Answer"
+    r = cli("ops", "--check", "answer")
+    assert r.code == 0 and "1 op checked: all passed" in r.out

@@ -45,7 +45,6 @@ import inspect
 import numbers
 import os
 import sys
-import traceback
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -438,6 +437,8 @@ def _where(exc) -> list[str]:
         return []
     if isinstance(exc, SyntaxError) and exc.filename:
         return [f"at {exc.filename}:{exc.lineno}"]
+    import traceback
+
     frames = traceback.extract_tb(exc.__traceback__)
     here = os.path.dirname(os.path.abspath(__file__))
     for fr in reversed(frames):
@@ -616,12 +617,3 @@ def clear_cache() -> None:
     """Forget the entry-point scan (for tests that install or fake plugins)."""
     _discovered.cache_clear()
     _builtins_only.cache_clear()
-
-
-def plugin_problems() -> list[PluginError]:
-    """Everything wrong with the installed plugins (importing all of them)."""
-    if not entry_points_enabled():
-        return []
-    reg = _discovered().copy()
-    reg.items()
-    return reg.problems()
