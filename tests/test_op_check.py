@@ -338,3 +338,9 @@ def test_malformed_sample_points_are_reported():
 
     report = check_op(NotAList())
     assert "sample_points must be a sequence of points, got 5" in report.failures[0].message
+
+
+def test_points_given_by_the_caller():
+    report = check_op(Gaussian(), points=[0.5, (1.5,)])
+    assert report.points == [(0.5,), (1.5,)]
+    assert {f.point for f in report.failures} == {(0.5,), (1.5,)}

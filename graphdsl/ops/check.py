@@ -280,7 +280,8 @@ def check_op(op: Op, origin: str = "", *, points=None, rel_tol: float = REL_TOL,
         pts, bad = sample_points(raw)
         report.failures.extend(bad)
     else:
-        pts = [tuple(float(v) for v in p) for p in points]
+        pts = [tuple(float(v) for v in (p if isinstance(p, (tuple, list)) else (p,)))
+               for p in points]
     if not pts:
         if not report.failures:
             fail(Failure(name, "sample points",
@@ -416,15 +417,20 @@ def _check_sympy(raw, name, names, evaluated, report, rel_tol, abs_tol):
         return
     report.checks.append("sympy")
     for p, out, ps in evaluated:
-        value = _sympy_number(sp, expr, syms, p)
+        try:
+            value = _sympy_number(sp, expr, syms, p)
+            refs = [_sympy_number(sp, d, syms, p) for d in derivs]
+        except Exception as e:  # sympy cannot evaluate the op's form there
+            fail(Failure(name, "sympy", f"{name} at ({_at(names, p)}): sympy cannot evaluate "
+                                        f"{expr}: {type(e).__name__}: {e}", point=p))
+            continue
         if value is None or not _close(out, value, out, rel_tol, abs_tol):
             fail(Failure(name, "sympy value",
                          f"{name} at ({_at(names, p)}): forward gives {_fmt(out)} but its sympy form "
                          f"{expr} gives {_fmt(value) if value is not None else 'no real number'}",
                          point=p, expected=value, got=out))
             continue
-        for i, d in enumerate(derivs):
-            ref = _sympy_number(sp, d, syms, p)
+        for i, (d, ref) in enumerate(zip(derivs, refs)):
             if ref is None:
                 report.notes.append(f"({_at(names, p)}): sympy's ∂/∂{names[i]} is not a real number")
                 continue
