@@ -340,6 +340,8 @@ class PluginOp(Op):
     def __init__(self, inner: Op, origin: str):
         self.inner = inner
         self.origin = origin
+        self._forward = inner.forward
+        self._partials = inner.partials
         self.name = inner.name
         self.arity = inner.arity
         for attr in ("symbol", "label", "doc", "rule", "sample_points"):
@@ -347,13 +349,13 @@ class PluginOp(Op):
 
     def __getattr__(self, attr):
         # optional extras a plugin may define (vectorised forms, ...)
-        if attr == "inner":
+        if attr in ("inner", "_forward", "_partials"):
             raise AttributeError(attr)
         return getattr(self.inner, attr)
 
     def forward(self, *args):
         try:
-            v = self.inner.forward(*args)
+            v = self._forward(*args)
         except NUMERIC_ERRORS:
             raise
         except Exception as e:
@@ -361,13 +363,23 @@ class PluginOp(Op):
         return v if type(v) is float else self._real(v, "forward", args, None)
 
     def partials(self, *args_and_out):
-        args, out = args_and_out[:-1], args_and_out[-1]
         try:
-            ps = self.inner.partials(*args_and_out)
+            ps = self._partials(*args_and_out)
         except NUMERIC_ERRORS:
             raise
         except Exception as e:
-            raise self._broken("partials", args, out, f"raised {type(e).__name__}: {e}", e) from e
+            raise self._broken("partials", args_and_out[:-1], args_and_out[-1],
+                               f"raised {type(e).__name__}: {e}", e) from e
+        # the common case, a tuple of floats of the right length, costs one pass
+        if type(ps) is tuple and len(ps) == self.arity:
+            for d in ps:
+                if type(d) is not float:
+                    break
+            else:
+                return ps
+        return self._check_partials(ps, args_and_out[:-1], args_and_out[-1])
+
+    def _check_partials(self, ps, args, out):
         try:
             n = len(ps)
         except TypeError:
