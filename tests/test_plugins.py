@@ -374,11 +374,12 @@ def _positionals(command):
 def test_every_command_honours_plugin(command, plugin_dir, model, cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     mod = plugin_dir(CUBE)
-    args = [model("param w = 2\nz = cube(w)\n")] if "model" in _positionals(command) else []
+    args = [model("param w = 2\nz = cube(w)\ntarget 9\n")] if "model" in _positionals(command) else []
     r = cli(command, *args, "--plugin", "graphdsl_no_such_plugin")
     assert r.code == 2 and "no plugin module named 'graphdsl_no_such_plugin'" in r.err
     r = cli(command, *args, "--plugin", mod)
-    assert r.code == 0, r.err
+    # 1 is a legitimate outcome for a solver command (a method that does not converge)
+    assert r.code in (0, 1) and r.out and "cube" not in r.err, r.err
     if args:
         r = cli(command, *args)
         assert r.code == 2 and "unknown function 'cube'" in r.err
