@@ -189,6 +189,8 @@ def format_trace(trace) -> list[str]:
                      + (f" (error {f(r['error'])})" if r["error"] is not None else ""))
         if trace.message:
             lines.append(trace.message)
+    elif not trace.iterations:
+        lines.append("stopped before the first iteration could be computed")
     else:
         lines.append(f"not converged after {n} iteration{'s' if n != 1 else ''}: {vals}")
     return lines
@@ -299,6 +301,13 @@ def main(argv=None) -> int:
             raise
         _err("error: not enough memory for this model")
         return EXIT_USAGE
+    except Exception as e:  # the boundary: a bug (ours or a plugin's) still gets one message
+        if debug:
+            raise
+        _err(f"internal error: {type(e).__name__}: {e}\n"
+             f"   = help: this is a bug in graphdsl or in a plugin, not in your model; "
+             f"rerun with --debug to see the traceback and report it")
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover
