@@ -163,13 +163,24 @@ def syntax_error(err, text: str, file: str | None) -> ModelSyntaxError:
                     line, column, 1,
                     hint=f"write `param {name[1] if len(name) > 1 else 'w'} = 3`")
 
-    if label == "param-not-number" or (label == "param-missing-number" and not at_end):
-        names = _stack_names(stack)
-        name = names[1] if len(names) > 1 else "w"
-        return make(f"a param's starting value must be a plain number, not {what}",
-                    line, column, width,
+    part = _statement_part(stack)
+    param_form = (len(part) >= 3 and _is_token(part[0]) and part[0] == "param"
+                  and _is_token(part[2]) and part[2].type == "EQUAL")
+    if param_form and (label == "param-not-number"
+                       or (label == "param-missing-number" and not at_end)):
+        name = str(part[1])
+        if len(part) > 3:  # a number (or sign), then more: an expression
+            start = part[3]
+            vline, vcol = (start.line, start.column) if _is_token(start) else start[1:3]
+            message = "a param's starting value must be a plain number, not an expression"
+            line, column, width = vline, vcol, 1
+        else:
+            message = f"a param's starting value must be a plain number, not {what}"
+        return make(message, line, column, width,
                     hint=f"write `param {name} = 3`; to compute {name} from other quantities, "
                          f"write `{name} = EXPR` without `param`")
+    if label == "param-not-number":
+        label = "missing-equals"
 
     if label == "missing-rhs":
         names = _stack_names(stack)
@@ -178,6 +189,10 @@ def syntax_error(err, text: str, file: str | None) -> ModelSyntaxError:
         return make(f"nothing after '=': `{name} =` needs an expression",
                     pos.line if pos else line, pos.column if pos else column, 1,
                     hint=f"write what {name} is, e.g. `{name} = 2*w + 1`")
+
+    if tok.type == "COMMA" and prev is not None and prev.type in ("LPAR", "COMMA"):
+        return make("an argument is missing before ','", line, column, 1,
+                    hint="write the argument, e.g. pow(w, 2), or remove the ','")
 
     if label == "missing-operand" or (prev is not None and prev.type in
                                       ("ADDOP", "MULOP", "POWOP", "LPAR", "COMMA")
@@ -359,16 +374,23 @@ def _first_token_position(stack, line, column):
 
 def _in_call(stack) -> bool:
     """True when the innermost open '(' is a call's: f(..."""
-    for k in range(len(stack) - 1, 0, -1):
-        v = stack[k]
-        if _is_token(v) and v.type == "LPAR":
-            before = stack[k - 1]
-            return _is_token(before) and before.type == "NAME"
-    return False
+    opened = _open_parens(stack)
+    if not opened:
+        return False
+    k = next(i for i in range(len(stack) - 1, -1, -1) if stack[i] is opened[-1])
+    return k > 0 and _is_token(stack[k - 1]) and stack[k - 1].type == "NAME"
 
 
 def _open_parens(stack) -> list:
-    return [v for v in stack if _is_token(v) and v.type == "LPAR"]
+    """The '(' tokens still open on the stack (a ')' not yet reduced closes one)."""
+    opened = []
+    for v in stack:
+        if _is_token(v):
+            if v.type == "LPAR":
+                opened.append(v)
+            elif v.type == "RPAR" and opened:
+                opened.pop()
+    return opened
 
 
 def _end_position(stack, text: str) -> tuple[int, int]:
@@ -391,7 +413,7 @@ def _adjacent(a, b) -> bool:
 
 def _unclosed(unclosed, stack, tok, line, column, text, make):
     lpar = unclosed[-1]
-    k = stack.index(lpar) if lpar in stack else -1
+    k = next((i for i in range(len(stack) - 1, -1, -1) if stack[i] is lpar), -1)
     before = stack[k - 1] if k > 0 else None
     call = (f"the '(' of {before}(" if before is not None and _is_token(before)
             and before.type == "NAME" else "this '('")

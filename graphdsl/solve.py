@@ -165,7 +165,7 @@ def _stop(model, trace, hint, at=None) -> NumericError:
     g = model.graph
     pos = g.graph.get("definitions", {}).get(at) if at is not None else None
     e = NumericError(trace.message, file=model.name,
-                        line=pos[0] if pos else None, column=pos[1] if pos else None,
+                     line=pos[0] if pos else None, column=pos[1] if pos else None,
                      source=g.graph.get("source") if pos else None, hint=hint)
     e.kind = "error"  # the run ended without a result, but no number went wrong
     return e
