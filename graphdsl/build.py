@@ -292,6 +292,13 @@ def _undefined(err, ref, a, defined, registry):
                    hint=f"call it with parentheses: {name}(x)")
     hint = _did_you_mean(ref, defined)
     define = f"define it: `{name} = ...` or `param {name} = NUMBER`"
+    powers = {"²": "2", "³": "3", "¹": "1", "⁰": "0", "⁴": "4"}
+    if any(ch in powers for ch in ref):
+        base = ref.rstrip("".join(powers))
+        exp = "".join(powers.get(ch, "") for ch in ref[len(base):])
+        if base and exp:
+            return err(f"'{name}' is not defined", line, col, width,
+                       hint=f"a superscript is part of a name; for a power write {base}^{exp}")
     if ref in CONSTANT_HINTS and not hint:
         define = CONSTANT_HINTS[ref]
     return err(f"'{name}' is not defined", line, col, width,

@@ -140,6 +140,10 @@ def syntax_error(err, text: str, file: str | None) -> ModelSyntaxError:
         if tok.type == "LPAR":
             message = "missing operator before '('"
             hint = "to multiply, write the '*': 2*(w + 1); graphdsl never multiplies implicitly"
+        elif prev is not None and prev.type == "NAME" and str(prev) in _builtin_op_names():
+            message = f"missing parentheses: {prev} is a function"
+            hint = f"call it as {prev}({tok})"
+            line, column, width = prev.line, prev.column, len(prev)
         else:
             message = (f"missing operator between {left} and '{tok}'" if left
                        else f"missing operator before '{tok}'")
@@ -166,6 +170,10 @@ def syntax_error(err, text: str, file: str | None) -> ModelSyntaxError:
     part = _statement_part(stack)
     param_form = (len(part) >= 3 and _is_token(part[0]) and part[0] == "param"
                   and _is_token(part[2]) and part[2].type == "EQUAL")
+    if param_form and tok.type == "COMMA":
+        return make("one param per statement", line, column, 1,
+                    hint=f"write `param {part[1]} = ...` and the next param on separate lines "
+                         "(or separate them with ';')")
     if param_form and (label == "param-not-number"
                        or (label == "param-missing-number" and not at_end)):
         name = str(part[1])
@@ -205,10 +213,12 @@ def syntax_error(err, text: str, file: str | None) -> ModelSyntaxError:
                 return make(f"two operators in a row: '{prev}' then '{tok}'", line, column,
                             width, hint)
             where = "the line ends" if tok.type in ("_NL", "SEMI") or at_end else f"{what} follows"
+            hint = f"write what comes after '{prev}', e.g. `w {prev} 2`, or remove the '{prev}'"
+            if tok.type == "_NL":
+                hint += ("; to continue on the next line, end this one with '\\' or put the "
+                         "expression in parentheses")
             return make(f"an expression is missing after '{prev}': {where}",
-                        prev.line, prev.column, len(str(prev)),
-                        hint=f"write what comes after '{prev}', e.g. `w {prev} 2`, or remove the "
-                             f"'{prev}'")
+                        prev.line, prev.column, len(str(prev)), hint=hint)
         if prev is not None and prev.type == "LPAR" and tok.type == "RPAR":
             return _empty_parens(prev, stack, make)
         if prev is not None and prev.type == "COMMA":
@@ -267,6 +277,13 @@ def syntax_error(err, text: str, file: str | None) -> ModelSyntaxError:
         hint = "finish the statement before the end of the line"
     return make(f"unexpected {what}: expected {_describe_expected(expected)}",
                 line, column, width, hint)
+
+
+@lru_cache(maxsize=1)
+def _builtin_op_names() -> frozenset:
+    from .ops.builtin import BUILTIN_OPS
+
+    return frozenset(op.name for op in BUILTIN_OPS)
 
 
 # --- recognising a slip by example ------------------------------------------
@@ -491,7 +508,7 @@ CHARACTER_HINTS = {
     "<": "graphdsl has no comparisons: a model is a set of equations",
     ">": "graphdsl has no comparisons: a model is a set of equations",
     "!": "graphdsl has no comparisons or negation: a model is a set of equations",
-    ":": "graphdsl has no if/for blocks: a model is a set of equations `NAME = EXPR`",
+    ":": "graphdsl has no ':' (and no if/for blocks): " + STATEMENT_FORMS,
     "%": "graphdsl has no remainder operator; comments start with '#'",
     "&": "graphdsl has no logical operators", "|": "graphdsl has no logical operators",
     "@": "graphdsl works with numbers, not matrices: write the products out with '*'",

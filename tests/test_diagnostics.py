@@ -89,6 +89,14 @@ CORPUS = [
      ["a param's starting value must be a plain number, not 'b'", "`w = EXPR`"]),
     ("param-with-nothing", "param w =\nz = 2*w\n", 2, "1:10",
      ["`param w =` needs a number"]),
+    ("two-params-in-one-statement", "param w = 3, b = 4\nz = w*b\n", 2, "1:12",
+     ["one param per statement", "separate lines"]),
+    ("function-without-parentheses", "param x = 2\nb = log x\n", 2, "2:5",
+     ["missing parentheses: log is a function", "log(x)"]),
+    ("line-continued-without-backslash", "param w = 3\nz = tanh(w) +\n    w\n", 2, "2:13",
+     ["an expression is missing after '+': the line ends", "end this one with '\\'"]),
+    ("superscript-power", "param x = 2\na = x²\n", 2, "2:5",
+     ["'x²' is not defined", "for a power write x^2"]),
     ("number-too-large", "param w = 1e999\nz = 2*w\n", 2, "1:11",
      ["too large"]),
     # --- model errors ---------------------------------------------------------------
@@ -551,7 +559,7 @@ def mutated_models(draw):
     return text
 
 
-FUZZ = settings(max_examples=150, deadline=2000, derandomize=True,
+FUZZ = settings(max_examples=300, deadline=2000, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -567,7 +575,7 @@ def test_fuzz_random_bytes_api(data):
     _api_only_graphdsl_errors(data.decode("utf-8", errors="replace"))
 
 
-@settings(max_examples=60, deadline=3000, derandomize=True,
+@settings(max_examples=100, deadline=3000, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(st.one_of(mutated_models().map(lambda t: t.encode("utf-8")), st.binary(max_size=400)))
 def test_fuzz_cli_exit_codes(tmp_path, data):
