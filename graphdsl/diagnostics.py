@@ -435,12 +435,12 @@ def _unclosed(unclosed, stack, tok, line, column, text, make):
     call = (f"the '(' of {before}(" if before is not None and _is_token(before)
             and before.type == "NAME" else "this '('")
     if tok.type == "$END":
-        where = "the file ends"
+        notes = ["it is still open when the file ends"]
     elif tok.type == "SEMI":
-        where = f"the statement ends at ';' (line {line}, column {column})"
+        notes = [f"it is still open at the ';' on line {line}, column {column}"]
     else:
-        where = f"line {line}, column {column} ({_token_words(tok)})"
-    notes = [f"{where} while it is still open"]
+        notes = [f"it is still open at line {line}, column {column}, where "
+                 f"{_token_words(tok)} cannot continue the expression"]
     if tok.type not in ("$END", "SEMI") and tok.line > lpar.line:
         notes.append("inside parentheses a line break does not end a statement, "
                      "so the next line was read as part of this one")
