@@ -135,6 +135,10 @@ def cmd_run(args) -> int:
         for line in format_trace(trace):
             _out(line)
     if trace.failure is not None:
+        if args.debug and trace.failure.__traceback__ is not None:
+            import traceback
+
+            traceback.print_exception(trace.failure)
         _err(str(trace.failure))
         return EXIT_FAILED
     if not trace.ok:

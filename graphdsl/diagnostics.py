@@ -22,7 +22,6 @@ missing operator between '2' and 'w'
 
 from __future__ import annotations
 
-import difflib
 import unicodedata
 from functools import lru_cache
 
@@ -521,6 +520,8 @@ CHARACTER_HINTS = {
     "=": "a statement has one '=': NAME = EXPR",
     "$": "remove it: names are letters, digits and '_'",
     "?": "graphdsl has no conditional expressions",
+    "\r": "a lone carriage return (an old Mac line ending): save the file with ordinary "
+          "line endings",
 }
 
 
@@ -551,6 +552,8 @@ def _unexpected_character(err, text: str, make):
 # --- the transformer's keyword checks -------------------------------------------
 
 def _closest_keyword(word: str) -> str | None:
+    import difflib
+
     w = word.lower()
     if w in KEYWORDS:
         return w

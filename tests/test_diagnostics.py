@@ -97,6 +97,8 @@ CORPUS = [
      ["an expression is missing after '+': the line ends", "end this one with '\\'"]),
     ("superscript-power", "param x = 2\na = x²\n", 2, "2:5",
      ["'x²' is not defined", "for a power write x^2"]),
+    ("lone-carriage-return", "param w = 3\rz = 2*w\n", 2, "1:12",
+     ["unexpected character U+000D", "carriage return"]),
     ("number-too-large", "param w = 1e999\nz = 2*w\n", 2, "1:11",
      ["too large"]),
     # --- model errors ---------------------------------------------------------------
@@ -445,6 +447,16 @@ def test_debug_shows_traceback_only_when_asked(tmp_path, cli):
     r = cli("check", path, "--debug")
     assert r.code == 2
     assert "Traceback (most recent call last)" in r.err and "missing operator" in r.err
+
+
+def test_debug_shows_the_traceback_of_a_numeric_failure(tmp_path, cli):
+    path = _model(tmp_path, "param x = 2\ny = log(x - 3)\n")
+    r = cli("run", path)
+    assert r.code == 1 and "Traceback" not in r.err
+    r = cli("run", path, "--debug")
+    assert r.code == 1
+    assert "Traceback (most recent call last)" in r.err and "engine.py" in r.err
+    assert "log(-1) in statement 'y'" in r.err
 
 
 def test_internal_error_is_one_message_without_debug(tmp_path, cli, monkeypatch):
