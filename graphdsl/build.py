@@ -218,6 +218,9 @@ def build_graph(statements, *, registry=None, file: str | None = None, source: s
             names.pop()
         # edges go operand -> user; read the cycle as "uses": x -> y means x uses y
         names.reverse()
+        # start the ring at the statement written first, as a reader meets it
+        k = min(range(len(names)), key=lambda i: defined[names[i]][-2:])
+        names = names[k:] + names[:k]
         ring = names + [names[0]]
         first = defined[names[0]]
         notes = [_stmt_where(defined[n], source) for n in names]

@@ -146,8 +146,8 @@ def syntax_error(err, text: str, file: str | None) -> ModelSyntaxError:
         else:
             message = (f"missing operator between {left} and '{tok}'" if left
                        else f"missing operator before '{tok}'")
-            hint = (f"to multiply, write {prev or 'x'}*{tok} (graphdsl never multiplies "
-                    f"implicitly); or use +, -, / or ^")
+            hint = (f"expected an operator between them: to multiply, write {prev or 'x'}*{tok} "
+                    f"(graphdsl never multiplies implicitly), or use +, -, / or ^")
         if _in_call(stack):
             hint += "; between a function's arguments write ','"
         return make(message, line, column, width, hint)

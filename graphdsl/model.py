@@ -92,7 +92,7 @@ class Model:
             listing = ("it can set: " + ", ".join(_q(n) for n in settable[:10])
                        + (" ..." if len(settable) > 10 else "")) if settable else \
                 "the model has no param to set"
-            raise UsageError(f"--set {_q(name)}: the model has no quantity named '{_q(name)}'",
+            raise UsageError(f"--set {_q(name)}: the model has no such name",
                              hint=(hint + " " if hint else "") + listing)
         kind = g.nodes[name]["kind"]
         if kind == "param":
