@@ -450,11 +450,7 @@ def _unclosed(unclosed, stack, tok, line, column, text, make):
 
 
 def _empty_parens(lpar, stack, make):
-    k = len(stack) - 1
-    before = stack[k - 1] if k > 0 else None
-    if before is not None and _is_token(before) and before.type == "NAME":  # pragma: no cover
-        return make(f"{before}() needs arguments", before.line, before.column, len(before),
-                    hint=f"write {before}(x)")
+    # a call's empty parentheses, f(), parse; the op's arity check reports them
     return make("empty parentheses: there is no expression inside '( )'", lpar.line,
                 lpar.column, 2, hint="put an expression inside, or remove them")
 
