@@ -178,6 +178,10 @@ def cmd_run(args) -> int:
     if args.plot:
         _plot_run(args, trace, model)
     if trace.failure is not None:
+        if args.debug and trace.failure.__traceback__ is not None:
+            import traceback
+
+            traceback.print_exception(trace.failure)
         _err(str(trace.failure))
         return EXIT_FAILED
     if not trace.ok:
@@ -235,6 +239,8 @@ def format_trace(trace, lang: str = "en") -> list[str]:
                      + (tr("error_suffix", lang, e=f(r["error"])) if r["error"] is not None else ""))
         if trace.message:
             lines.append(trace.message)
+    elif not trace.iterations:
+        lines.append("stopped before the first iteration could be computed")
     else:
         lines.append(tr("not_converged_after", lang, n=n, s=s, values=vals))
     return lines
@@ -556,6 +562,13 @@ def main(argv=None) -> int:
             raise
         _err("error: not enough memory for this model")
         return EXIT_USAGE
+    except Exception as e:  # the boundary: a bug (ours or a plugin's) still gets one message
+        if debug:
+            raise
+        _err(f"internal error: {type(e).__name__}: {e}\n"
+             f"   = help: this is a bug in graphdsl or in a plugin, not in your model; "
+             f"rerun with --debug to see the traceback and report it")
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover
