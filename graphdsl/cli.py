@@ -39,10 +39,21 @@ def _err(text: str) -> None:
 
 # --- shared helpers -------------------------------------------------------------
 
+def _registry(args):
+    """The op registry for this command: built-ins, installed plugins and the
+    --plugin modules, built once per command (every command honours --plugin)."""
+    reg = getattr(args, "_registry", None)
+    if reg is None:
+        from .ops import default_registry
+
+        reg = args._registry = default_registry(tuple(args.plugin or ()))
+    return reg
+
+
 def _load(args):
     from .model import load
 
-    model = load(args.model, plugins=tuple(args.plugin or ()))
+    model = load(args.model, registry=_registry(args))
     for item in getattr(args, "set", None) or ():
         name, value = _parse_assignment(item)
         model.set_value(name, value)
@@ -91,16 +102,35 @@ def _names(text: str) -> list[str]:
     return names
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    """Plain aligned columns (numbers right-aligned), no colour, safe in any pipe."""
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+def _table(header: list[str], rows: list[list[str]], align: str | None = None) -> list[str]:
+    """Plain aligned columns (numbers right-aligned), no colour, safe in any pipe.
+
+    ``align`` gives each column "l" or "r" (default: the first left, the rest right).
+    """
+    align = align or "l" + "r" * (len(header) - 1)
+    widths = [max(_width(h), *(_width(r[i]) for r in rows)) if rows else _width(h)
               for i, h in enumerate(header)]
-    lines = ["  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(header, widths)))]
+    lines = ["  ".join(_pad(h, w, align[i] == "r") for i, (h, w) in enumerate(zip(header, widths)))
+             .rstrip()]
     lines.append("  ".join("-" * w for w in widths))
     for r in rows:
-        lines.append("  ".join(c.rjust(w) if i else c.ljust(w)
+        lines.append("  ".join(_pad(c, w, align[i] == "r")
                                for i, (c, w) in enumerate(zip(r, widths))).rstrip())
     return lines
+
+
+def _width(text: str) -> int:
+    """Columns a terminal gives ``text``: Chinese characters take two."""
+    if text.isascii():
+        return len(text)
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    fill = " " * (width - _width(text))
+    return fill + text if right else text + fill
 
 
 # --- run -----------------------------------------------------------------------
@@ -123,22 +153,39 @@ def _add_run(sub, common):
     p.add_argument("--json", action="store_true", help="print one JSON object (the contract's shape)")
     p.add_argument("--render", metavar="DIR",
                    help="also draw the run into DIR: start-*, iter-NNN-backward, end-* pictures")
+    p.add_argument("--plot", metavar="FILE",
+                   help="also draw the run (.svg/.png/.pdf): |error| per iteration; with one "
+                        "moving param also the output against it, iterates marked")
+    _add_lang(p)
 
 
 def cmd_run(args) -> int:
+    if args.plot:
+        from .plot import prepare
+
+        prepare(args.plot)  # a wrong extension or no matplotlib fails before the run
     model = _load(args)
     target = args.target if args.target is not None else (None if args.minimize else model.target)
+    if args.plot and target is None and not args.minimize and len(model.check_params(args.params)) != 1:
+        raise UsageError("run --plot draws a run, and without a target there is only one pass",
+                         hint="give --target T or --minimize")
     trace = model.solve(target=target, method=args.method, params=args.params, tol=args.tol,
                         max_iter=args.max_iter, lr=args.lr, minimize=args.minimize,
                         stop_below=args.stop_below)
     if args.json:
         _out(json.dumps(trace.to_json(), ensure_ascii=False, allow_nan=False))
     else:
-        for line in format_trace(trace):
+        for line in format_trace(trace, _lang(args)):
             _out(line)
     if args.render:
         _render_run(model, trace, args)
+    if args.plot:
+        _plot_run(args, trace, model)
     if trace.failure is not None:
+        if args.debug and trace.failure.__traceback__ is not None:
+            import traceback
+
+            traceback.print_exception(trace.failure)
         _err(str(trace.failure))
         return EXIT_FAILED
     if not trace.ok:
@@ -147,9 +194,11 @@ def cmd_run(args) -> int:
     return EXIT_OK
 
 
-def format_trace(trace) -> list[str]:
-    """The run as lines of text: values and gradients, or one row per iteration."""
+def format_trace(trace, lang: str = "en") -> list[str]:
+    """The run as lines of text: values and gradients, or one row per iteration.
+    ``lang`` ("en" or "zh") picks the words (see :mod:`graphdsl.i18n`)."""
     from .engine import format_number as f
+    from .i18n import tr
 
     out = trace.output
     lines = []
@@ -157,15 +206,15 @@ def format_trace(trace) -> list[str]:
         it = trace.last
         if it is None:
             return lines
-        lines.append(f"{trace.model}: output {out}")
+        lines.append(tr("output_of", lang, model=trace.model, out=out))
         lines.append("")
         rows = [[n, f(it.values[n]), f(it.gradients[n])] for n in it.values]
-        lines += _table(["node", "value", f"∂{out}/∂node"], rows)
+        lines += _table([tr("node", lang), tr("value", lang), f"∂{out}/∂node"], rows)
         return lines
     ps = trace.params
-    header = ["iter"] + ps + [out]
+    header = [tr("iter", lang)] + ps + [out]
     if not trace.minimize:
-        header.append("error")
+        header.append(tr("error", lang))
     header += [f"∂{out}/∂{p}" for p in ps] + [f"Δ{p}" for p in ps]
     rows = []
     for it in trace.iterations:
@@ -176,25 +225,28 @@ def format_trace(trace) -> list[str]:
         steps = it.steps or {}
         row += [f(steps[p]) if p in steps else ("skip" if p in it.skipped else "") for p in ps]
         rows.append(row)
-    how = "minimise " + out if trace.minimize else f"{out} → {f(trace.target)}"
-    lines.append(f"{trace.model}: {how}, method {trace.method}"
-                 + (f", lr {f(trace.lr)}" if trace.lr is not None else ""))
+    how = tr("minimise", lang, out=out) if trace.minimize else f"{out} → {f(trace.target)}"
+    lines.append(tr("method_line", lang, model=trace.model, how=how, method=trace.method)
+                 + (tr("lr", lang, lr=f(trace.lr)) if trace.lr is not None else ""))
     lines.append("")
     lines += _table(header, rows)
     for it in trace.iterations:
         for p, why in it.skipped.items():
-            lines.append(f"iteration {it.iteration}: {p} skipped ({why})")
+            lines.append(tr("skipped", lang, it=it.iteration, p=p, why=why))
     r = trace.result()
     vals = ", ".join(f"{k} = {f(v)}" for k, v in r["values"].items())
     lines.append("")
     n = r["iterations"]
+    s = "s" if n != 1 else ""
     if trace.converged:
-        lines.append(f"converged after {n} iteration{'s' if n != 1 else ''}: {vals}"
-                     + (f" (error {f(r['error'])})" if r["error"] is not None else ""))
+        lines.append(tr("converged_after", lang, n=n, s=s, values=vals)
+                     + (tr("error_suffix", lang, e=f(r["error"])) if r["error"] is not None else ""))
         if trace.message:
             lines.append(trace.message)
+    elif not trace.iterations:
+        lines.append("stopped before the first iteration could be computed")
     else:
-        lines.append(f"not converged after {n} iteration{'s' if n != 1 else ''}: {vals}")
+        lines.append(tr("not_converged_after", lang, n=n, s=s, values=vals))
     return lines
 
 
@@ -263,6 +315,139 @@ def _render_run(model, trace, args) -> None:
     _err(f"wrote {len(paths)} pictures to {args.render}")
 
 
+def _add_lang(p):
+    p.add_argument("--lang", choices=["en", "zh"],
+                   help="language of the text: en or zh (default: from LANG/LC_ALL)")
+
+
+def _lang(args) -> str:
+    from .i18n import default_lang
+
+    return getattr(args, "lang", None) or default_lang()
+
+
+def _plot_run(args, trace, model) -> None:
+    from .i18n import tr
+    from .plot import run_figure, save_figure
+
+    if not trace.iterations:
+        _err("warning: no iteration to plot")
+        return
+    save_figure(run_figure(trace, model), args.plot, protect=(args.model,))
+    if not args.json:
+        _out(tr("plot_written", _lang(args), path=args.plot))
+
+
+# --- explain -------------------------------------------------------------------
+
+def _add_explain(sub, common):
+    p = sub.add_parser("explain", parents=[common],
+                       help="the chain rule, path by path, with numbers",
+                       description="For each param (or --wrt P): every path from the output to "
+                                   "it, each local partial as a rule and a number, the product "
+                                   "along each path, the sum, and that the sum equals the "
+                                   "reverse-mode gradient; a symbolic check by sympy.")
+    p.add_argument("model", help="the .bp model file")
+    p.add_argument("--wrt", metavar="PARAM", help="explain only ∂output/∂PARAM")
+    p.add_argument("--format", default="text", choices=["text", "markdown", "latex", "json"],
+                   help="text (default), markdown, latex, or json (the data)")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="explain at another value")
+    _add_lang(p)
+
+
+def cmd_explain(args) -> int:
+    from .explain import FORMATS, explain
+
+    model = _load(args)
+    e = explain(model, wrt=args.wrt)
+    if args.format == "json":
+        _out(json.dumps(e.to_dict(), ensure_ascii=False, allow_nan=False))
+    else:
+        sys.stdout.write(FORMATS[args.format](e, _lang(args)))
+    return EXIT_OK if all(item.agrees for item in e.items) else EXIT_FAILED
+
+
+# --- compare -------------------------------------------------------------------
+
+def _add_compare(sub, common):
+    p = sub.add_parser("compare", parents=[common],
+                       help="run split, frozen and gd towards a target, side by side",
+                       description="Run every method towards the same target and show "
+                                   "iterations, final params, final error and whether each "
+                                   "converged in one table; --plot draws |error| per iteration.")
+    p.add_argument("model", help="the .bp model file")
+    p.add_argument("--target", type=_number, help="the value the output should reach "
+                                                  "(default: the model's own target)")
+    p.add_argument("--params", type=_names, help="comma-separated params to adjust (default: all)")
+    p.add_argument("--methods", type=_names, default=["split", "frozen", "gd"],
+                   help="comma-separated methods (default: split,frozen,gd)")
+    p.add_argument("--tol", type=_number, default=1e-4, help="stop when |error| < TOL (default 1e-4)")
+    p.add_argument("--max-iter", type=_count, default=100, help="at most this many steps (default 100)")
+    p.add_argument("--lr", type=_number, default=0.1, help="learning rate for gd (default 0.1)")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="start from another param value")
+    p.add_argument("--plot", metavar="FILE", help="draw |error| per iteration per method (.svg/.png/.pdf)")
+    _add_lang(p)
+
+
+def cmd_compare(args) -> int:
+    from .engine import format_number as f
+    from .i18n import tr
+    from .solve import METHODS
+
+    lang = _lang(args)
+    for m in args.methods:
+        if m not in METHODS:
+            raise UsageError(f"--methods: unknown method '{m}'", hint="use: " + ", ".join(METHODS))
+    if args.plot:
+        from .plot import prepare
+
+        prepare(args.plot)
+    model = _load(args)
+    target = args.target if args.target is not None else model.target
+    if target is None:
+        raise UsageError("compare needs a target", hint="give --target T (e.g. --target 150)")
+    traces = {m: model.solve(target=target, method=m, params=args.params, tol=args.tol,
+                             max_iter=args.max_iter, lr=args.lr)
+              for m in dict.fromkeys(args.methods)}
+    first = next(iter(traces.values()))
+    ps, out = first.params, first.output
+    header = ([tr("method", lang), tr("iterations", lang)] + ps + [out, tr("final_error", lang),
+              tr("converged", lang), tr("status", lang)])
+    rows = []
+    for m, t in traces.items():
+        r = t.result()
+        vals = r["values"]
+        rows.append([m, str(r["iterations"])] + [f(vals.get(p)) for p in ps]
+                    + [f(vals.get(out)), f(r["error"]), tr("yes" if t.converged else "no", lang),
+                       t.status])
+    _out(tr("compare_title", lang, model=model.name, out=out, target=f(float(target))))
+    _out("")
+    for line in _table(header, rows):
+        _out(line)
+    _out("")
+    done = {m: len(t.iterations) for m, t in traces.items() if t.converged}
+    if done:
+        best = min(done.values())
+        _out(tr("compare_fewest", lang, methods=", ".join(m for m, n in done.items() if n == best),
+                n=best))
+    else:
+        _out(tr("compare_none", lang))
+    for m, t in traces.items():
+        if not t.converged and t.message:
+            _out(f"{m}: {t.message}")
+        if m == "gd" and not t.converged and t.iterations:
+            # gd's step is lr·error·∂out/∂p: the error shrinks only while lr·Σ(∂out/∂p)² < 2
+            g2 = sum(t.iterations[0].gradients[p] ** 2 for p in ps)
+            if g2 > 0:
+                _out(tr("gd_hint", lang, g2=f(g2), lr=f"{1.0 / g2:.2g}", out=out))
+    if args.plot:
+        from .plot import compare_figure, save_figure
+
+        save_figure(compare_figure(traces), args.plot, protect=(args.model,))
+        _out(tr("plot_written", lang, path=args.plot))
+    return EXIT_OK if done else EXIT_FAILED
+
+
 # --- check ---------------------------------------------------------------------
 
 def _add_check(sub, common):
@@ -284,19 +469,93 @@ def cmd_check(args) -> int:
 # --- ops -----------------------------------------------------------------------
 
 def _add_ops(sub, common):
-    sub.add_parser("ops", parents=[common], help="list the registered ops and where each came from")
+    p = sub.add_parser("ops", parents=[common],
+                       help="list the registered ops and where each came from; --check tests them",
+                       description="List every op (built-in, installed plugins, --plugin modules): "
+                                   "name, arity, derivative rule and origin. With --check, test "
+                                   "each op's partials against finite differences and sympy.")
+    p.add_argument("names", nargs="*", metavar="NAME", help="only these ops (default: all)")
+    p.add_argument("--check", action="store_true",
+                   help="run the conformance check; exit 1 when an op fails it")
 
 
 def cmd_ops(args) -> int:
-    from .ops import default_registry
-    from .ops.registry import plugin_problems
+    reg = _registry(args)
+    if args.names:
+        items = []
+        for name in args.names:
+            if name not in reg:
+                from .build import _did_you_mean
 
-    reg = default_registry(tuple(args.plugin or ()))
-    rows = [[name, str(op.arity), origin, op.doc or ""] for name, op, origin in reg.items()]
-    for line in _table(["op", "arity", "origin", "what"], rows):
+                notes = reg.unavailable(name)
+                raise UsageError(f"no op named '{name}'", notes=notes,
+                                 hint=_did_you_mean(name, reg.names())
+                                 or "`graphdsl ops` lists the ops there are")
+            items.append((name, reg.get(name), reg.origin(name)))
+    else:
+        items = reg.items()
+    problems = [p for p in reg.problems()
+                if not args.names or any(f"'{n}'" in p.message for n in args.names)]
+    if args.check:
+        code = _check_ops(items)
+        if problems:
+            # an installed op that cannot be loaded fails its check too
+            for problem in problems:
+                _err(f"error: {problem.message}" + (f" ({problem.hint})" if problem.hint else ""))
+            return EXIT_FAILED
+    else:
+        from .ops.check import derivative_rule
+
+        rows = []
+        for name, op, origin in items:
+            rule = derivative_rule(op) or (f"({op.doc})" if op.doc else "-")
+            rows.append([name, str(op.arity), rule, origin])
+        for line in _table(["op", "arity", "derivative", "origin"], rows, "lrll"):
+            _out(line)
+        code = EXIT_OK
+    for problem in problems:
+        _err(f"warning: {problem.message}" + (f" ({problem.hint})" if problem.hint else ""))
+    return code
+
+
+def _check_ops(items) -> int:
+    """Print the conformance check of each op; EXIT_FAILED if any fails."""
+    from .ops.check import check_op
+
+    shown_per_kind = 2
+    failed = []
+    rows = []
+    details = []
+    for name, op, origin in items:
+        r = check_op(op, origin)
+        rows.append([name, "ok" if r.ok else "FAIL", str(len(r.points)), ", ".join(r.checks), origin])
+        if not r.ok:
+            failed.append(name)
+            details.append(f"{name} ({origin}):")
+            # the first two of each kind (finite differences, sympy, ...), not 14 alike
+            shown = []
+            for kind in dict.fromkeys(f.check for f in r.failures):
+                shown += [f for f in r.failures if f.check == kind][:shown_per_kind]
+            for f in shown:
+                details.append(f"  {f.message}")
+            if len(r.failures) > len(shown):
+                more = len(r.failures) - len(shown)
+                details.append(f"  ... and {more} more like these")
+            for note in r.notes:
+                details.append(f"  note: {note}")
+    for line in _table(["op", "check", "points", "checked", "origin"], rows, "llrll"):
         _out(line)
-    for problem in plugin_problems():
-        _err(f"warning: {problem.message}")
+    if details:
+        _out("")
+        for line in details:
+            _out(line)
+    n = len(items)
+    if failed:
+        _err(f"error: {len(failed)} of {n} op{'s' if n != 1 else ''} failed the check: "
+             + ", ".join(failed))
+        return EXIT_FAILED
+    _out("")
+    _out(f"{n} op{'s' if n != 1 else ''} checked: all passed")
     return EXIT_OK
 
 
@@ -307,6 +566,8 @@ COMMANDS = {
     "render": (_add_render, cmd_render),
     "check": (_add_check, cmd_check),
     "ops": (_add_ops, cmd_ops),
+    "explain": (_add_explain, cmd_explain),
+    "compare": (_add_compare, cmd_compare),
 }
 
 
@@ -341,6 +602,8 @@ def main(argv=None) -> int:
         if not args.command:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
+        if args.plugin:
+            _registry(args)  # a --plugin that cannot load stops every command, not only some
         return COMMANDS[args.command][1](args)
     except GraphdslError as e:
         if debug:
@@ -369,6 +632,13 @@ def main(argv=None) -> int:
             raise
         _err("error: not enough memory for this model")
         return EXIT_USAGE
+    except Exception as e:  # the boundary: a bug (ours or a plugin's) still gets one message
+        if debug:
+            raise
+        _err(f"internal error: {type(e).__name__}: {e}\n"
+             f"   = help: this is a bug in graphdsl or in a plugin, not in your model; "
+             f"rerun with --debug to see the traceback and report it")
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover
