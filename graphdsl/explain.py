@@ -230,7 +230,13 @@ def explain(model, wrt: str | None = None, values: dict[str, float] | None = Non
             import sympy as sp  # noqa: F811 - optional, imported only here
         except ImportError:
             sp = None
-    rules = _rules(sp, c, nodes, inputs, value_of) if sp is not None else {}
+    deep = False
+    try:
+        rules = _rules(sp, c, nodes, inputs, value_of) if sp is not None else {}
+    except RecursionError:
+        # sympy's own tree walks recurse: a statement nested thousands deep has
+        # numbers but no printable rule
+        rules, deep = {}, True
 
     partials: dict[tuple[str, str], Partial] = {}
     for child in named:
@@ -258,8 +264,16 @@ def explain(model, wrt: str | None = None, values: dict[str, float] | None = Non
     if sp is None:
         e.sympy_missing = use_sympy
         e.symbolic_note = "sympy is not installed" if use_sympy else "not asked for"
+    elif deep:
+        e.symbolic_note = "the expressions are nested too deeply for sympy to print them"
     else:
-        _symbolic(sp, e, c, nodes, current, vals)
+        try:
+            _symbolic(sp, e, c, nodes, current, vals)
+        except RecursionError:
+            e.expression = e.expression_latex = None
+            for item in e.items:
+                item.symbolic = None
+            e.symbolic_note = "the expressions are nested too deeply for sympy to expand them"
     return e
 
 

@@ -424,3 +424,14 @@ def test_markdown_and_latex_from_the_api():
     e = explain(m)
     assert "1/a" in format_markdown(e)
     assert r"\frac{\partial c}{\partial x}" in format_latex(e)
+
+
+def test_explain_of_a_statement_nested_thousands_deep_keeps_its_numbers(cli, tmp_path):
+    # sympy's tree walks recurse; graphdsl must still explain with numbers, exit 0
+    n = 4000
+    model = tmp_path / "deep.bp"
+    model.write_text("param x = 0.5\ny = " + "sin(" * n + "x" + ")" * n + "\n")
+    r = cli("explain", model)
+    assert r.code == 0, r.err
+    assert "nested too deeply" in r.out
+    assert "equal to the sum of the paths" in r.out
