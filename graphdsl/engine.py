@@ -13,7 +13,7 @@ Two ways to run a pass, chosen by measuring (see NOTES.md and
   ``partials`` (~0.2 µs per op, nothing to prepare);
 - *generated code*: straight-line Python made from the graph, each op inlined
   from its ``py_forward``/``py_partials`` template or called as a local
-  (~2x faster per pass, but compiling costs ~20-80 µs per op).
+  (~2-3x faster per pass, but compiling costs ~50-110 µs per op).
 
 In ``mode="auto"`` a model starts on the tape and switches to generated code
 once the time spent on the tape has reached the estimated cost of compiling
@@ -41,7 +41,7 @@ from .errors import NumericError
 CHUNK = 1000
 #: estimated seconds to generate and compile the code of one op (forward and backward),
 #: measured on a 2-core machine; used only to decide when generating pays off
-COMPILE_SECONDS_PER_OP = 40e-6
+COMPILE_SECONDS_PER_OP = 80e-6
 _NUMERIC = (ValueError, ZeroDivisionError, OverflowError, TypeError)
 
 #: the only free names a template may use (besides operands)
