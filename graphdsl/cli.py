@@ -105,11 +105,8 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 # --- run -----------------------------------------------------------------------
 
-def _add_run(sub, common):
-    p = sub.add_parser("run", parents=[common], help="evaluate, differentiate, or solve for a target",
-                       description="Forward and backward pass; with --target (or the model's "
-                                   "own target) iterate until the output reaches it.")
-    p.add_argument("model", help="the .bp model file")
+def _add_run_options(p):
+    """The options that say how to run a model (shared by run and report)."""
     p.add_argument("--target", type=_number, help="the value the output should reach")
     p.add_argument("--method", default="split", choices=["split", "frozen", "gd"],
                    help="how params move (default: split)")
@@ -120,15 +117,28 @@ def _add_run(sub, common):
     p.add_argument("--minimize", action="store_true", help="gradient descent on the output itself")
     p.add_argument("--stop-below", type=_number, help="with --minimize: stop once the output is below this")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="start from another param value")
+
+
+def _solve(model, args):
+    """Run ``model`` as the options of :func:`_add_run_options` say; returns the Trace."""
+    target = args.target if args.target is not None else (None if args.minimize else model.target)
+    return model.solve(target=target, method=args.method, params=args.params, tol=args.tol,
+                       max_iter=args.max_iter, lr=args.lr, minimize=args.minimize,
+                       stop_below=args.stop_below)
+
+
+def _add_run(sub, common):
+    p = sub.add_parser("run", parents=[common], help="evaluate, differentiate, or solve for a target",
+                       description="Forward and backward pass; with --target (or the model's "
+                                   "own target) iterate until the output reaches it.")
+    p.add_argument("model", help="the .bp model file")
+    _add_run_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object (the contract's shape)")
 
 
 def cmd_run(args) -> int:
     model = _load(args)
-    target = args.target if args.target is not None else (None if args.minimize else model.target)
-    trace = model.solve(target=target, method=args.method, params=args.params, tol=args.tol,
-                        max_iter=args.max_iter, lr=args.lr, minimize=args.minimize,
-                        stop_below=args.stop_below)
+    trace = _solve(model, args)
     if args.json:
         _out(json.dumps(trace.to_json(), ensure_ascii=False, allow_nan=False))
     else:
@@ -231,12 +241,49 @@ def cmd_ops(args) -> int:
     return EXIT_OK
 
 
+# --- report ----------------------------------------------------------------------
+
+def _add_report(sub, common):
+    p = sub.add_parser("report", parents=[common],
+                       help="one self-contained HTML page that steps through a run",
+                       description="Run the model (the same options as `run`) and write one HTML "
+                                   "file that needs nothing else: the model, the table, the "
+                                   "backward view of every iteration, the chain rule and the "
+                                   "plots, stepped with buttons, a slider or the arrow keys.")
+    p.add_argument("model", help="the .bp model file")
+    _add_run_options(p)
+    p.add_argument("-o", "--output", required=True, metavar="FILE.html",
+                   help="the HTML file to write")
+
+
+def cmd_report(args) -> int:
+    from .report import build_report
+
+    model = _load(args)
+    trace = _solve(model, args)
+    report = build_report(model, trace)
+    size = report.write(args.output, protect=(args.model,))
+    for note in report.notes:
+        _err(f"warning: {note}")
+    _out(f"wrote {args.output}: {report.iterations} iteration"
+         f"{'s' if report.iterations != 1 else ''}, {report.frames} picture"
+         f"{'s' if report.frames != 1 else ''}, {size / 1024:.0f} KB")
+    if trace.failure is not None:
+        _err(str(trace.failure))
+        return EXIT_FAILED
+    if not trace.ok:
+        _err(f"error: {trace.message}")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 # --- the dispatcher ---------------------------------------------------------------
 
 COMMANDS = {
     "run": (_add_run, cmd_run),
     "check": (_add_check, cmd_check),
     "ops": (_add_ops, cmd_ops),
+    "report": (_add_report, cmd_report),
 }
 
 
