@@ -4,6 +4,7 @@ drives the page in test_report_browser.py."""
 
 from __future__ import annotations
 
+import html
 import html.parser
 import json
 import re
@@ -205,3 +206,29 @@ def test_cli_report_on_a_broken_model_writes_nothing(cli, tmp_path):
     r = cli("report", model, "-o", out)
     assert r.code == 2 and "bad.bp:2" in r.err and "^" in r.err
     assert not out.exists()
+
+
+def test_frames_svg_draws_many_graphs_with_one_dot_run():
+    import graphviz
+
+    from graphdsl.report import frames_svg
+
+    graphs = []
+    for k in range(4):
+        g = graphviz.Digraph()
+        g.node("a", label=f"frame-{k}")
+        g.edge("a", "b")
+        graphs.append(g)
+    calls = []
+
+    def to_svg(graph):
+        calls.append(graph)
+        return graph.pipe(format="svg").decode("utf-8")
+
+    svgs = frames_svg(graphs, to_svg)
+    assert len(calls) == 1 and len(svgs) == 4
+    for k, svg in enumerate(svgs):
+        assert svg.startswith("<svg") and svg.endswith("</svg>") and "<?xml" not in svg
+        text = html.unescape(svg)           # dot writes "-" as &#45;
+        assert f"frame-{k}" in text and all(f"frame-{j}" not in text for j in range(4) if j != k)
+    assert frames_svg([], to_svg) == []
