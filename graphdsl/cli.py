@@ -93,14 +93,27 @@ def _names(text: str) -> list[str]:
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     """Plain aligned columns (numbers right-aligned), no colour, safe in any pipe."""
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+    widths = [max(_width(h), *(_width(r[i]) for r in rows)) if rows else _width(h)
               for i, h in enumerate(header)]
-    lines = ["  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(header, widths)))]
+    lines = ["  ".join(_pad(h, w, i) for i, (h, w) in enumerate(zip(header, widths)))]
     lines.append("  ".join("-" * w for w in widths))
     for r in rows:
-        lines.append("  ".join(c.rjust(w) if i else c.ljust(w)
-                               for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+        lines.append("  ".join(_pad(c, w, i) for i, (c, w) in enumerate(zip(r, widths))).rstrip())
     return lines
+
+
+def _width(text: str) -> int:
+    """Columns a terminal gives ``text``: Chinese characters take two."""
+    if text.isascii():
+        return len(text)
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int, i: int) -> str:
+    fill = " " * (width - _width(text))
+    return fill + text if i else text + fill
 
 
 # --- run -----------------------------------------------------------------------
@@ -134,6 +147,10 @@ def _add_run(sub, common):
     p.add_argument("model", help="the .bp model file")
     _add_run_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object (the contract's shape)")
+    p.add_argument("--plot", metavar="FILE",
+                   help="also draw the run (.svg/.png/.pdf): |error| per iteration; with one "
+                        "moving param also the output against it, iterates marked")
+    _add_lang(p)
 
 
 def cmd_run(args) -> int:
@@ -142,8 +159,10 @@ def cmd_run(args) -> int:
     if args.json:
         _out(json.dumps(trace.to_json(), ensure_ascii=False, allow_nan=False))
     else:
-        for line in format_trace(trace):
+        for line in format_trace(trace, _lang(args)):
             _out(line)
+    if args.plot:
+        _plot_run(args, trace, model)
     if trace.failure is not None:
         _err(str(trace.failure))
         return EXIT_FAILED
@@ -153,9 +172,11 @@ def cmd_run(args) -> int:
     return EXIT_OK
 
 
-def format_trace(trace) -> list[str]:
-    """The run as lines of text: values and gradients, or one row per iteration."""
+def format_trace(trace, lang: str = "en") -> list[str]:
+    """The run as lines of text: values and gradients, or one row per iteration.
+    ``lang`` ("en" or "zh") picks the words (see :mod:`graphdsl.i18n`)."""
     from .engine import format_number as f
+    from .i18n import tr
 
     out = trace.output
     lines = []
@@ -163,15 +184,15 @@ def format_trace(trace) -> list[str]:
         it = trace.last
         if it is None:
             return lines
-        lines.append(f"{trace.model}: output {out}")
+        lines.append(tr("output_of", lang, model=trace.model, out=out))
         lines.append("")
         rows = [[n, f(it.values[n]), f(it.gradients[n])] for n in it.values]
-        lines += _table(["node", "value", f"∂{out}/∂node"], rows)
+        lines += _table([tr("node", lang), tr("value", lang), f"∂{out}/∂node"], rows)
         return lines
     ps = trace.params
-    header = ["iter"] + ps + [out]
+    header = [tr("iter", lang)] + ps + [out]
     if not trace.minimize:
-        header.append("error")
+        header.append(tr("error", lang))
     header += [f"∂{out}/∂{p}" for p in ps] + [f"Δ{p}" for p in ps]
     rows = []
     for it in trace.iterations:
@@ -182,26 +203,161 @@ def format_trace(trace) -> list[str]:
         steps = it.steps or {}
         row += [f(steps[p]) if p in steps else ("skip" if p in it.skipped else "") for p in ps]
         rows.append(row)
-    how = "minimise " + out if trace.minimize else f"{out} → {f(trace.target)}"
-    lines.append(f"{trace.model}: {how}, method {trace.method}"
-                 + (f", lr {f(trace.lr)}" if trace.lr is not None else ""))
+    how = tr("minimise", lang, out=out) if trace.minimize else f"{out} → {f(trace.target)}"
+    lines.append(tr("method_line", lang, model=trace.model, how=how, method=trace.method)
+                 + (tr("lr", lang, lr=f(trace.lr)) if trace.lr is not None else ""))
     lines.append("")
     lines += _table(header, rows)
     for it in trace.iterations:
         for p, why in it.skipped.items():
-            lines.append(f"iteration {it.iteration}: {p} skipped ({why})")
+            lines.append(tr("skipped", lang, it=it.iteration, p=p, why=why))
     r = trace.result()
     vals = ", ".join(f"{k} = {f(v)}" for k, v in r["values"].items())
     lines.append("")
     n = r["iterations"]
+    s = "s" if n != 1 else ""
     if trace.converged:
-        lines.append(f"converged after {n} iteration{'s' if n != 1 else ''}: {vals}"
-                     + (f" (error {f(r['error'])})" if r["error"] is not None else ""))
+        lines.append(tr("converged_after", lang, n=n, s=s, values=vals)
+                     + (tr("error_suffix", lang, e=f(r["error"])) if r["error"] is not None else ""))
         if trace.message:
             lines.append(trace.message)
     else:
-        lines.append(f"not converged after {n} iteration{'s' if n != 1 else ''}: {vals}")
+        lines.append(tr("not_converged_after", lang, n=n, s=s, values=vals))
     return lines
+
+
+def _add_lang(p):
+    p.add_argument("--lang", choices=["en", "zh"],
+                   help="language of the text: en or zh (default: from LANG/LC_ALL)")
+
+
+def _lang(args) -> str:
+    from .i18n import default_lang
+
+    return getattr(args, "lang", None) or default_lang()
+
+
+def _plot_run(args, trace, model) -> None:
+    from .i18n import tr
+    from .plot import plot_format, run_figure, save_figure
+
+    plot_format(args.plot)  # a wrong extension is a usage error even if the run failed
+    if not trace.iterations:
+        _err("warning: no iteration to plot")
+        return
+    save_figure(run_figure(trace, model), args.plot, protect=(args.model,))
+    if not args.json:
+        _out(tr("plot_written", _lang(args), path=args.plot))
+
+
+# --- explain -------------------------------------------------------------------
+
+def _add_explain(sub, common):
+    p = sub.add_parser("explain", parents=[common],
+                       help="the chain rule, path by path, with numbers",
+                       description="For each param (or --wrt P): every path from the output to "
+                                   "it, each local partial as a rule and a number, the product "
+                                   "along each path, the sum, and that the sum equals the "
+                                   "reverse-mode gradient; a symbolic check by sympy.")
+    p.add_argument("model", help="the .bp model file")
+    p.add_argument("--wrt", metavar="PARAM", help="explain only ∂output/∂PARAM")
+    p.add_argument("--format", default="text", choices=["text", "markdown", "latex", "json"],
+                   help="text (default), markdown, latex, or json (the data)")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="explain at another value")
+    _add_lang(p)
+
+
+def cmd_explain(args) -> int:
+    from .explain import FORMATS, explain
+
+    model = _load(args)
+    e = explain(model, wrt=args.wrt)
+    if args.format == "json":
+        _out(json.dumps(e.to_dict(), ensure_ascii=False, allow_nan=False))
+    else:
+        sys.stdout.write(FORMATS[args.format](e, _lang(args)))
+    return EXIT_OK if all(item.agrees for item in e.items) else EXIT_FAILED
+
+
+# --- compare -------------------------------------------------------------------
+
+def _add_compare(sub, common):
+    p = sub.add_parser("compare", parents=[common],
+                       help="run split, frozen and gd towards a target, side by side",
+                       description="Run every method towards the same target and show "
+                                   "iterations, final params, final error and whether each "
+                                   "converged in one table; --plot draws |error| per iteration.")
+    p.add_argument("model", help="the .bp model file")
+    p.add_argument("--target", type=_number, help="the value the output should reach "
+                                                  "(default: the model's own target)")
+    p.add_argument("--params", type=_names, help="comma-separated params to adjust (default: all)")
+    p.add_argument("--methods", type=_names, default=["split", "frozen", "gd"],
+                   help="comma-separated methods (default: split,frozen,gd)")
+    p.add_argument("--tol", type=_number, default=1e-4, help="stop when |error| < TOL (default 1e-4)")
+    p.add_argument("--max-iter", type=_count, default=100, help="at most this many steps (default 100)")
+    p.add_argument("--lr", type=_number, default=0.1, help="learning rate for gd (default 0.1)")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="start from another param value")
+    p.add_argument("--plot", metavar="FILE", help="draw |error| per iteration per method (.svg/.png/.pdf)")
+    _add_lang(p)
+
+
+def cmd_compare(args) -> int:
+    from .engine import format_number as f
+    from .i18n import tr
+    from .solve import METHODS
+
+    lang = _lang(args)
+    for m in args.methods:
+        if m not in METHODS:
+            raise UsageError(f"--methods: unknown method '{m}'", hint="use: " + ", ".join(METHODS))
+    if args.plot:
+        from .plot import plot_format
+
+        plot_format(args.plot)
+    model = _load(args)
+    target = args.target if args.target is not None else model.target
+    if target is None:
+        raise UsageError("compare needs a target", hint="give --target T (e.g. --target 150)")
+    traces = {m: model.solve(target=target, method=m, params=args.params, tol=args.tol,
+                             max_iter=args.max_iter, lr=args.lr)
+              for m in dict.fromkeys(args.methods)}
+    first = next(iter(traces.values()))
+    ps, out = first.params, first.output
+    header = ([tr("method", lang), tr("iterations", lang)] + ps + [out, tr("final_error", lang),
+              tr("converged", lang), tr("status", lang)])
+    rows = []
+    for m, t in traces.items():
+        r = t.result()
+        vals = r["values"]
+        rows.append([m, str(r["iterations"])] + [f(vals.get(p)) for p in ps]
+                    + [f(vals.get(out)), f(r["error"]), tr("yes" if t.converged else "no", lang),
+                       t.status])
+    _out(tr("compare_title", lang, model=model.name, out=out, target=f(float(target))))
+    _out("")
+    for line in _table(header, rows):
+        _out(line)
+    _out("")
+    done = {m: len(t.iterations) for m, t in traces.items() if t.converged}
+    if done:
+        best = min(done.values())
+        _out(tr("compare_fewest", lang, methods=", ".join(m for m, n in done.items() if n == best),
+                n=best))
+    else:
+        _out(tr("compare_none", lang))
+    for m, t in traces.items():
+        if not t.converged and t.message:
+            _out(f"{m}: {t.message}")
+        if m == "gd" and not t.converged and t.iterations:
+            # gd's step is lr·error·∂out/∂p: the error shrinks only while lr·Σ(∂out/∂p)² < 2
+            g2 = sum(t.iterations[0].gradients[p] ** 2 for p in ps)
+            if g2 > 0:
+                _out(tr("gd_hint", lang, g2=f(g2), lr=f"{1.0 / g2:.2g}", out=out))
+    if args.plot:
+        from .plot import compare_figure, save_figure
+
+        save_figure(compare_figure(traces), args.plot, protect=(args.model,))
+        _out(tr("plot_written", lang, path=args.plot))
+    return EXIT_OK if done else EXIT_FAILED
 
 
 # --- check ---------------------------------------------------------------------
@@ -254,6 +410,7 @@ def _add_report(sub, common):
     _add_run_options(p)
     p.add_argument("-o", "--output", required=True, metavar="FILE.html",
                    help="the HTML file to write")
+    _add_lang(p)
 
 
 def cmd_report(args) -> int:
@@ -261,7 +418,7 @@ def cmd_report(args) -> int:
 
     model = _load(args)
     trace = _solve(model, args)
-    report = build_report(model, trace)
+    report = build_report(model, trace, lang=_lang(args))
     size = report.write(args.output, protect=(args.model,))
     for note in report.notes:
         _err(f"warning: {note}")
@@ -283,6 +440,8 @@ COMMANDS = {
     "run": (_add_run, cmd_run),
     "check": (_add_check, cmd_check),
     "ops": (_add_ops, cmd_ops),
+    "explain": (_add_explain, cmd_explain),
+    "compare": (_add_compare, cmd_compare),
     "report": (_add_report, cmd_report),
 }
 

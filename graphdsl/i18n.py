@@ -45,6 +45,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
                       "{model}：{out} → {target}，各方法对比"),
     "compare_fewest": ("fewest iterations: {methods} ({n})", "迭代次数最少：{methods}（{n} 次）"),
     "compare_none": ("no method converged", "没有方法收敛"),
+    "gd_hint": ("gd: each step is lr·error·∂{out}/∂p; at the start Σ(∂{out}/∂p)² = {g2}, so the error "
+                "shrinks only when lr < 2/{g2} — try --lr {lr}",
+                "gd：每一步为 lr·误差·∂{out}/∂p；起点处 Σ(∂{out}/∂p)² = {g2}，只有 lr < 2/{g2} 时误差才会减小"
+                "——试试 --lr {lr}"),
     "plot_written": ("plot written to {path}", "图已写入 {path}"),
     # explain
     "explain_title": ("{model}: how reverse mode gets ∂{out}/∂p, path by path",
