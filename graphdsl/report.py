@@ -461,7 +461,7 @@ figcaption { color: var(--mute); font-size: .9rem; text-align: center; }
   body { max-width: none; padding: 0; }
   .controls, .keys { display: none; }
   #iters button.go { text-decoration: none; }
-  body.printing-all .stage { display: none; }
+  body.printing-all .stage, body.printing-all #explain-box { display: none; }
   body.printing-all #print-all { display: block; }
   .print-frame { break-after: page; page-break-after: always; }
   .print-frame .summary { font-size: 1rem; }
@@ -609,14 +609,12 @@ _TEMPLATE = """<!DOCTYPE html>
 <main>
 <div class="stage">
 <figure id="frame" aria-label="backward view: values, gradients and local partials">{frame}</figure>
-<section aria-labelledby="cur-title">
-<div id="panel">{panel}</div>
-<div id="explain-box"{explain_hidden}>
-<h3>Chain rule at this iteration</h3>
+<section id="panel" aria-labelledby="cur-title">{panel}</section>
+</div>
+<section id="explain-box" aria-labelledby="h-explain"{explain_hidden}>
+<h2 id="h-explain">The chain rule at this iteration</h2>
 <pre id="explain">{explain}</pre>
-</div>
 </section>
-</div>
 <div id="print-all"></div>
 <section aria-labelledby="h-table">
 <h2 id="h-table">Every iteration</h2>
