@@ -232,3 +232,14 @@ def test_frames_svg_draws_many_graphs_with_one_dot_run():
         text = html.unescape(svg)           # dot writes "-" as &#45;
         assert f"frame-{k}" in text and all(f"frame-{j}" not in text for j in range(4) if j != k)
     assert frames_svg([], to_svg) == []
+
+
+def test_a_run_that_fails_at_once_still_gives_a_page_that_says_why(cli, tmp_path):
+    model = tmp_path / "neg.bp"
+    model.write_text("param x = -1\ny = log(x)\n", encoding="utf-8")
+    out = tmp_path / "neg.html"
+    r = cli("report", model, "--target", "1", "-o", out)
+    assert r.code == 1 and "log(-1)" in r.err
+    page = out.read_text(encoding="utf-8")
+    assert _data(page)["trace"]["iterations"] == []
+    assert "not converged after 0 iterations" in page and "log(-1)" in page
