@@ -426,10 +426,11 @@ kbd { border: 1px solid var(--line); border-bottom-width: 2px; border-radius: .2
       padding: 0 .25rem; font: .85rem ui-monospace, monospace; }
 :focus-visible { outline: 3px solid var(--focus); outline-offset: 2px; }
 button:focus-visible { outline: 3px dashed var(--ink); box-shadow: 0 0 0 6px var(--focus); }
-.stage { display: grid; grid-template-columns: minmax(0, 3fr) minmax(18rem, 2fr); gap: 1rem;
+.stage { display: grid; grid-template-columns: minmax(0, 2fr) minmax(18rem, 1fr); gap: 1rem;
          align-items: start; }
 @media (max-width: 60rem) { .stage { grid-template-columns: 1fr; } }
 #frame { border: 1px solid var(--line); padding: .5rem; margin: 0; min-height: 8rem; overflow: auto; }
+#frame svg { width: 100%; }
 #frame svg, .print-frame svg, .plot svg { max-width: 100%; height: auto; display: block;
                                            margin: 0 auto; }
 .noframe { color: var(--mute); font-style: italic; }
@@ -456,6 +457,7 @@ th[scope=row], thead th { text-align: left; }
 figcaption { color: var(--mute); font-size: .9rem; text-align: center; }
 .notes { color: var(--mute); }
 #print-all { display: none; }
+@page { margin: 1.5cm; }
 @media print {
   :root { --mark: #fff; }
   body { max-width: none; padding: 0; }
@@ -465,6 +467,7 @@ figcaption { color: var(--mute); font-size: .9rem; text-align: center; }
   body.printing-all #print-all { display: block; }
   .print-frame { break-after: page; page-break-after: always; }
   .print-frame .summary { font-size: 1rem; }
+  .print-frame pre { white-space: pre-wrap; font: .72rem/1.3 ui-monospace, "DejaVu Sans Mono", monospace; }
   .print-frame svg { max-height: 60vh; width: auto; }
   .table-wrap { max-height: none; overflow: visible; border: 0; }
   #iters tr.current { outline: 0; font-weight: normal; }
