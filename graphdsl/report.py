@@ -128,6 +128,27 @@ def _frames(model, trace, chosen, notes) -> list[str | None]:
 _SVG = re.compile(r"<svg\b.*?</svg>", re.S)
 
 
+class _Batch:
+    """Many graphs' DOT text, piped through ``dot`` as one input.
+
+    Not ``graphviz.Source(...).pipe()``: that writes the input line by line
+    before reading any output, and with many graphs ``dot`` is already
+    writing the first pictures, so both ends block once the output fills the
+    pipe (a deadlock, seen with 300 frames of the seed). ``graphviz.pipe``
+    with bytes uses ``communicate()``, which reads while it writes. Same
+    ``pipe(format=...)`` interface, so render.to_svg still turns graphviz's
+    errors into RenderError.
+    """
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def pipe(self, format: str) -> bytes:  # noqa: A002 - graphviz's own keyword
+        import graphviz
+
+        return graphviz.pipe("dot", format, self.source.encode("utf-8"))
+
+
 def frames_svg(graphs, to_svg) -> list[str]:
     """Many graphviz graphs drawn by ONE run of ``dot``, as ``<svg>`` elements
     (prolog and DOCTYPE stripped, ready to inline in HTML).
@@ -140,11 +161,9 @@ def frames_svg(graphs, to_svg) -> list[str]:
     RenderError). Raises RenderError when ``dot`` does not give one picture
     per graph.
     """
-    import graphviz
-
     if not graphs:
         return []
-    text = to_svg(graphviz.Source("\n".join(g.source for g in graphs)))
+    text = to_svg(_Batch("\n".join(g.source for g in graphs)))
     svgs = _SVG.findall(text)
     if len(svgs) != len(graphs):
         from .errors import RenderError

@@ -234,6 +234,23 @@ def test_frames_svg_draws_many_graphs_with_one_dot_run():
     assert frames_svg([], to_svg) == []
 
 
+def test_frames_svg_does_not_deadlock_on_hundreds_of_frames():
+    # graphviz.Source.pipe deadlocks here once dot's output passes the pipe buffer
+    import graphviz
+
+    from graphdsl.report import frames_svg
+
+    graphs = []
+    for k in range(300):
+        g = graphviz.Digraph()
+        for j in range(6):
+            g.edge(f"n{j}", f"n{j + 1}", label=f"label {k} {j} " + "x" * 40)
+        graphs.append(g)
+    svgs = frames_svg(graphs, lambda graph: graph.pipe(format="svg").decode("utf-8"))
+    assert len(svgs) == 300 and sum(map(len, svgs)) > 1_000_000
+    assert "label 299 5" in svgs[-1]
+
+
 def test_a_run_that_fails_at_once_still_gives_a_page_that_says_why(cli, tmp_path):
     model = tmp_path / "neg.bp"
     model.write_text("param x = -1\ny = log(x)\n", encoding="utf-8")
