@@ -151,6 +151,8 @@ def _add_run(sub, common):
                    help="also draw the run (.svg/.png/.pdf): |error| per iteration; with one "
                         "moving param also the output against it, iterates marked")
     _add_lang(p)
+    p.add_argument("--render", metavar="DIR",
+                   help="also draw the run into DIR: start-*, iter-NNN-backward, end-* pictures")
 
 
 def cmd_run(args) -> int:
@@ -163,6 +165,8 @@ def cmd_run(args) -> int:
             _out(line)
     if args.plot:
         _plot_run(args, trace, model)
+    if args.render:
+        _render_run(model, trace, args)
     if trace.failure is not None:
         _err(str(trace.failure))
         return EXIT_FAILED
@@ -358,6 +362,69 @@ def cmd_compare(args) -> int:
         save_figure(compare_figure(traces), args.plot, protect=(args.model,))
         _out(tr("plot_written", lang, path=args.plot))
     return EXIT_OK if done else EXIT_FAILED
+# --- render --------------------------------------------------------------------
+
+def _add_render(sub, common):
+    p = sub.add_parser("render", parents=[common], help="draw the model's graph (svg, png, pdf, dot)",
+                       description="Draw the textbook's pictures with graphviz: the structure, "
+                                   "the forward values, or the backward partials.")
+    p.add_argument("model", help="the .bp model file")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="where to write (default: MODEL-VIEW.FORMAT here; - for stdout, svg/dot only)")
+    p.add_argument("--view", default="structure", choices=["structure", "forward", "backward"],
+                   help="what the picture shows (default: structure)")
+    p.add_argument("--ops", action="store_true", help="draw every primitive op and constant")
+    p.add_argument("--wrt", metavar="NODE", help="highlight every path from the output to NODE")
+    p.add_argument("--format", choices=["svg", "png", "pdf", "dot"],
+                   help="picture format (default: from -o's extension, else svg)")
+    p.add_argument("--blank", action="store_true",
+                   help="worksheet: leave computed values and partials blank")
+    p.add_argument("--focus", metavar="NODE", help="draw only the neighbourhood of NODE")
+    p.add_argument("--depth", type=_count, default=2,
+                   help="with --focus: how many steps up and down (default 2)")
+    p.add_argument("--force", action="store_true", help="draw a picture even when it is very big")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="draw at another param value")
+
+
+def cmd_render(args) -> int:
+    from . import render
+
+    if args.depth != 2 and args.focus is None:
+        raise UsageError("--depth needs --focus NODE", hint="for example --focus x --depth 1")
+    model = _load(args)
+    to_stdout = args.output == "-"
+    if args.output and not to_stdout:
+        fmt = render.format_of(args.output, args.format)
+    else:
+        fmt = args.format or "svg"
+    graph = render.build(model, args.view, ops=args.ops, wrt=args.wrt, blank=args.blank,
+                         focus=args.focus, depth=args.depth, force=args.force)
+    if to_stdout:
+        if fmt == "dot":
+            _out(graph.source.rstrip("\n"))
+        elif fmt == "svg":
+            sys.stdout.write(render.to_svg(graph))
+        else:
+            raise UsageError(f"-o - writes text only; {fmt} is binary", hint=f"give a file: -o picture.{fmt}")
+        return EXIT_OK
+    path = args.output or render.default_name(model.name, args.view, ops=args.ops, wrt=args.wrt,
+                                              blank=args.blank, fmt=fmt)
+    render.write(graph, path, fmt, protect=(args.model,))
+    _out(f"wrote {path}")
+    return EXIT_OK
+
+
+def _render_run(model, trace, args) -> None:
+    """run --render DIR: the run's pictures; a note on stderr (stdout may be JSON)."""
+    from . import render
+
+    try:
+        paths = render.write_run(model, trace, args.render, protect=(args.model,))
+    except render.PictureTooBig as e:
+        e.message = "--render: " + e.message
+        e.hint = "draw a part with `graphdsl render MODEL --focus NODE`, or drop --render"
+        raise
+    _err(f"wrote {len(paths)} pictures to {args.render}")
 
 
 # --- check ---------------------------------------------------------------------
@@ -438,6 +505,7 @@ def cmd_report(args) -> int:
 
 COMMANDS = {
     "run": (_add_run, cmd_run),
+    "render": (_add_render, cmd_render),
     "check": (_add_check, cmd_check),
     "ops": (_add_ops, cmd_ops),
     "explain": (_add_explain, cmd_explain),

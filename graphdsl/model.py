@@ -118,6 +118,24 @@ class Model:
             raise UsageError("--params names no param")
         return chosen
 
+    # -- pictures --------------------------------------------------------------
+    def render(self, view: str = "structure", **options):
+        """The model drawn as a ``graphviz.Digraph`` (it shows itself in Jupyter).
+
+        ``view``: structure, forward or backward; options: ops, wrt, blank,
+        values, gradients, focus, depth, title, force (see
+        :func:`graphdsl.render.build`). Raises UsageError for an unknown view
+        or node, or a picture too big to lay out quickly.
+
+        >>> import graphdsl
+        >>> g = graphdsl.loads("param b = 4\\ny = 2*b + 1").render("backward")
+        >>> "∂y/∂b = 2" in g.source
+        True
+        """
+        from .render import build
+
+        return build(self, view, **options)
+
     # -- solving ---------------------------------------------------------------
     def solve(self, target=None, **options):
         """Run towards ``target`` (default: the model's own ``target``); returns a Trace.

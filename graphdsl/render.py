@@ -1,0 +1,923 @@
+"""The textbook's pictures: a model (plus values and gradients) -> graphviz objects.
+
+This module is a pure builder: :func:`build` returns a ``graphviz.Digraph``
+and never prints, writes or runs ``dot``. Running ``dot`` and writing files
+are separate steps (:func:`to_svg`, :func:`write`, :func:`write_run`), so
+tests can compare ``.source`` byte for byte without ``dot`` installed.
+
+Two kinds of picture of the same DAG:
+
+- the **statement view** (default): one node per named quantity, the
+  textbook's figure. Params are rounded boxes (yellow), computed nodes
+  ellipses (blue), the output a double ellipse; constants are folded into
+  their statement. In the backward view every edge p -> c carries the local
+  partial ∂c/∂p as a rule and a number ("∂z/∂x = y = 9").
+- the **op view** (``ops=True``): every primitive op (a small circle with
+  its symbol) and every constant, as micrograd draws it. A repeated operand
+  (``a = x*x``) is two edges.
+
+Three views: ``structure`` (the graph), ``forward`` (values in the nodes) and
+``backward`` (values, ∂output/∂node in every node, local partials on the
+edges). ``wrt="b"`` highlights every path from the output to b and writes the
+sum of the path products under the title (∂z/∂b = 9·3 + 18·2 = 63).
+``blank=True`` is the worksheet: the same picture with computed values and
+partials left as blanks.
+
+One iteration of a run as an SVG string (what the HTML report embeds)::
+
+    trace = model.solve(target=150)
+    svg = render.iteration_svg(model, trace, 0)            # backward view of row 0
+    graph = render.iteration_graph(model, trace, 0, view="forward")
+
+>>> import graphdsl
+>>> m = graphdsl.load("models/linear.bp")
+>>> g = build(m, view="backward")
+>>> 'label=<∂z/∂x = y = 9>' in g.source
+True
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import weakref
+
+from .engine import format_number
+from .errors import RenderError, UsageError
+
+VIEWS = ("structure", "forward", "backward")
+FORMATS = ("svg", "png", "pdf", "dot")
+#: Past this size (drawn nodes plus labelled edges: dot lays out every edge
+#: label as one more node) a render refuses unless forced. Measured with
+#: `dot -Tsvg` on generated chains: size 530 ~0.7 s, 900 ~1.5 s, 1050 (op
+#: view) ~4 s, 1200 ~6 s, 2100 ~32 s; the time grows faster than linearly.
+MAX_SIZE = 800
+#: What a worksheet shows where a value or a partial would be.
+BLANK = "______"
+#: Okabe-Ito colours, told apart by people with colour-blind vision; the path
+#: highlight is also drawn bold, so it reads in black and white.
+PATH_COLOURS = ("#D55E00", "#0072B2", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
+#: Beyond this many paths the --wrt picture uses one colour and the caption
+#: gives the sum only.
+MAX_PATHS = len(PATH_COLOURS)
+
+FONT = "Helvetica"
+PARAM_STYLE = dict(shape="box", style="rounded,filled", fillcolor="#FFF2CC", color="#B7950B")
+CONST_STYLE = dict(shape="box", style="rounded,dashed,filled", fillcolor="#F2F2F2", color="#7F7F7F")
+COMPUTED_STYLE = dict(shape="ellipse", style="filled", fillcolor="#DAE8FC", color="#2E5C8A")
+OP_STYLE = dict(shape="circle", style="filled", fillcolor="#EEEEEE", color="#555555",
+                width="0.35", fixedsize="false", margin="0.02")
+GRAD_COLOUR = "#A93226"
+DIM_COLOUR = "#9A9A9A"
+
+
+class PictureTooBig(UsageError):
+    """A render that ``dot`` would take seconds to minutes to lay out (exit 2)."""
+
+
+# --- the numbers -----------------------------------------------------------------
+
+class _Numbers:
+    """Values and gradients of every node (hidden ones too), computed once."""
+
+    def __init__(self, model, view, values, gradients):
+        c = model.compiled
+        self.c = c
+        self.vals = self.adj = None
+        self.shown_values: dict[str, float] = {}
+        self.shown_grads: dict[str, float] = {}
+        if view == "structure":
+            return
+        overrides = dict(model.param_values)
+        if values:
+            g = model.graph
+            for k, v in values.items():
+                if k in g.nodes and g.nodes[k]["kind"] in ("param", "const"):
+                    overrides[k] = v
+        self.vals = c.forward(overrides)
+        self.shown_values = {n: self.vals[c.index[n]] for n in c.named}
+        if values:
+            self.shown_values.update({k: v for k, v in values.items() if k in self.shown_values})
+        if view == "backward":
+            self.adj = c.backward(self.vals)
+            self.shown_grads = {n: self.adj[c.index[n]] for n in c.named}
+            if gradients:
+                self.shown_grads.update(
+                    {k: v for k, v in gradients.items() if k in self.shown_grads})
+
+    def value(self, node):
+        if node in self.shown_values:
+            return self.shown_values[node]
+        return self.vals[self.c.index[node]]
+
+    def grad(self, node):
+        if node in self.shown_grads:
+            return self.shown_grads[node]
+        return self.adj[self.c.index[node]]
+
+
+# --- expressions as text and as sympy --------------------------------------------------
+
+_INFIX = {"add": ("+", 1), "sub": ("-", 1), "mul": ("·", 2), "div": ("/", 2), "pow": ("^", 4)}
+
+
+def _expr_text(graph, node, named_stop=True) -> str:
+    """The statement of ``node`` as text (2·w + 3·b), rebuilt from the graph
+    without recursion. Named operands stop the walk (they are shown by name)."""
+    nodes = graph.nodes
+    done: dict[str, tuple[str, int]] = {}
+    stack = [(node, False)]
+    while stack:
+        n, expanded = stack.pop()
+        if n in done:
+            continue
+        d = nodes[n]
+        if d["kind"] != "op" or (named_stop and n != node and d["name"] is not None):
+            done[n] = (d["name"] or format_number(d["value"]), 9)
+            continue
+        if not expanded:
+            stack.append((n, True))
+            stack.extend((a, False) for a in reversed(d["args"]) if a not in done)
+            continue
+        parts = [done[a] for a in d["args"]]
+        op = d["op"]
+        if op in _INFIX:
+            sym, prec = _INFIX[op]
+            right = op == "pow"
+            (lt, lp), (rt, rp) = parts
+            lt = f"({lt})" if lp < prec or (right and lp == prec) else lt
+            rt = f"({rt})" if rp < prec or (not right and rp == prec and op in ("sub", "div")) else rt
+            done[n] = (f"{lt} {sym} {rt}" if prec == 1 else f"{lt}{sym}{rt}", prec)
+        elif op == "neg":
+            t, p = parts[0]
+            done[n] = ("-" + (f"({t})" if p < 3 else t), 3)
+        elif op == "identity":
+            done[n] = parts[0]
+        else:
+            done[n] = (f"{op}(" + ", ".join(t for t, _p in parts) + ")", 9)
+    return done[node][0]
+
+
+#: Rules are worked out by sympy for at most this many differently shaped
+#: statements per picture (sympy needs ~50 ms per derivative); past it the
+#: edges show numbers only. Statements of the same shape share one result.
+MAX_RULE_SHAPES = 60
+
+
+_RULE_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+class _Rules:
+    """Derivative rules as text ("y", "3", "1/(2·sqrt(b))"), one sympy call per
+    statement *shape*: the statement is written with its named inputs replaced
+    by placeholders, so ``n7 = 0.5*tanh(n6)`` and ``n8 = 0.5*tanh(n7)`` cost one
+    derivative. Empty when sympy is missing or an op has no sympy form: the
+    picture then shows numbers only."""
+
+    def __init__(self, model):
+        self.model = model
+        # shared by every picture drawn with the same op registry, so the
+        # frames of a run ask sympy once per statement shape, not once per frame
+        self.cache: dict[str, dict[int, str] | None] = _RULE_CACHE.setdefault(model.registry, {})
+        self.seen: set[str] = set()
+        try:
+            import sympy  # noqa: F401
+            self.ok = True
+        except ImportError:
+            self.ok = False
+
+    def _shape(self, node, inputs):
+        """A text key of the statement with input i written as ⟦i⟧."""
+        nodes = self.model.graph.nodes
+        slot = {p: i for i, p in enumerate(inputs)}
+        done: dict[str, str] = {}
+        stack = [(node, False)]
+        while stack:
+            n, expanded = stack.pop()
+            if n in done:
+                continue
+            d = nodes[n]
+            if n != node and d["name"] is not None:
+                done[n] = f"⟦{slot[n]}⟧"
+            elif d["kind"] != "op":
+                done[n] = repr(float(d["value"]))
+            elif not expanded:
+                stack.append((n, True))
+                stack.extend((a, False) for a in reversed(d["args"]) if a not in done)
+            else:
+                done[n] = d["op"] + "(" + ",".join(done[a] for a in d["args"]) + ")"
+        return done[node]
+
+    def _derive(self, node, inputs) -> dict[int, str] | None:
+        import sympy
+        from sympy.printing.str import StrPrinter
+
+        nodes, reg = self.model.graph.nodes, self.model.registry
+        slot = {p: i for i, p in enumerate(inputs)}
+        syms = [sympy.Symbol(f"⟦{i}⟧") for i in range(len(inputs))]
+        done: dict = {}
+        stack = [(node, False)]
+        try:
+            while stack:
+                n, expanded = stack.pop()
+                if n in done:
+                    continue
+                d = nodes[n]
+                if n != node and d["name"] is not None:
+                    done[n] = syms[slot[n]]
+                elif d["kind"] != "op":
+                    v = float(d["value"])
+                    done[n] = sympy.Integer(int(v)) if v == int(v) else sympy.Float(v)
+                elif not expanded:
+                    stack.append((n, True))
+                    stack.extend((a, False) for a in reversed(d["args"]) if a not in done)
+                else:
+                    done[n] = reg.get(d["op"]).sympy(*[done[a] for a in d["args"]])
+            expr = done[node]
+            printer = _rule_printer(StrPrinter)
+            return {i: printer.doprint(sympy.diff(expr, s)).replace("**", "^").replace("*", "·")
+                    for i, s in enumerate(syms)}
+        except (NotImplementedError, TypeError, ValueError, AttributeError):
+            # an op without a sympy form (or one sympy cannot differentiate)
+            return None
+
+    def of(self, node, inputs) -> dict[str, str]:
+        """{input name: rule text} for the statement of ``node``."""
+        if not self.ok or not inputs:
+            return {}
+        key = self._shape(node, inputs)
+        if key not in self.seen:
+            # the cap counts this picture's shapes, cached or not: same model, same picture
+            if len(self.seen) >= MAX_RULE_SHAPES:
+                return {}
+            self.seen.add(key)
+        if key not in self.cache:
+            self.cache[key] = self._derive(node, inputs)
+        found = self.cache[key]
+        if found is None:
+            return {}
+        out = {}
+        for i, p in enumerate(inputs):
+            text = found[i]
+            for j, q in enumerate(inputs):
+                text = text.replace(f"⟦{j}⟧", q)
+            out[p] = text
+        return out
+
+
+def _rule_printer(base):
+    class _Printer(base):
+        def _print_Float(self, expr):
+            return format_number(float(expr))
+
+    return _Printer()
+
+
+# --- the graphs the views draw ----------------------------------------------------------
+
+def _statement_edges(model) -> dict[str, list[str]]:
+    """For each named computed node, its named inputs in order of first use."""
+    graph = model.graph
+    nodes = graph.nodes
+    inputs: dict[str, list[str]] = {}
+    for c in model.compiled.named:
+        if nodes[c]["kind"] != "op":
+            continue
+        seen: list[str] = []
+        visited = set()
+        stack = list(reversed(nodes[c]["args"]))
+        while stack:
+            a = stack.pop()
+            d = nodes[a]
+            if d["name"] is not None:
+                if a not in seen:
+                    seen.append(a)
+            elif d["kind"] == "op" and a not in visited:
+                visited.add(a)
+                stack.extend(reversed(d["args"]))
+        inputs[c] = seen
+    return inputs
+
+
+def _neighbourhood(parents, children, focus, depth) -> set:
+    """``focus`` and what lies up to ``depth`` steps above and below it."""
+    keep = {focus}
+    for links in (parents, children):
+        frontier = [focus]
+        for _ in range(depth):
+            nxt = []
+            for n in frontier:
+                for m in links.get(n, ()):
+                    if m not in keep:
+                        keep.add(m)
+                        nxt.append(m)
+            frontier = nxt
+    return keep
+
+
+def _paths(parents, output, wrt, limit) -> list[list[str]] | None:
+    """Every path output -> ... -> wrt, each as a list from the output down,
+    in a stable order; None when there are more than ``limit``."""
+    found: list[list[str]] = []
+    stack = [[output]]
+    while stack:
+        path = stack.pop()
+        last = path[-1]
+        if last == wrt:
+            found.append(path)
+            if len(found) > limit:
+                return None
+            continue
+        for p in reversed(parents.get(last, ())):
+            stack.append(path + [p])
+    return found
+
+
+def _reach(links, start) -> set:
+    seen = {start}
+    stack = [start]
+    while stack:
+        n = stack.pop()
+        for m in links.get(n, ()):
+            if m not in seen:
+                seen.add(m)
+                stack.append(m)
+    return seen
+
+
+# --- labels --------------------------------------------------------------------------
+
+def _h(text) -> str:
+    """The one place text is escaped for graphviz's HTML-like labels."""
+    return html.escape(str(text), quote=False)
+
+
+def _html(*lines) -> str:
+    return "<" + "<BR/>".join(x for x in lines if x) + ">"
+
+
+def _grad_line(out, node, text) -> str:
+    return f'<FONT COLOR="{GRAD_COLOUR}">∂{_h(out)}/∂{_h(node)} = {_h(text)}</FONT>'
+
+
+def _check_name(model, name, what) -> str:
+    if name in model.graph.nodes and model.graph.nodes[name]["name"] is not None:
+        return name
+    from .build import _did_you_mean
+
+    named = [n for n in model.compiled.named]
+    raise UsageError(f"{what}: '{name}' is not a named node of the model",
+                     hint=_did_you_mean(name, named) or "named nodes: " + ", ".join(named))
+
+
+# --- the builder ---------------------------------------------------------------------
+
+def build(model, view: str = "structure", *, ops: bool = False, wrt: str | None = None,
+          blank: bool = False, values: dict | None = None, gradients: dict | None = None,
+          focus: str | None = None, depth: int = 2, title: str | None = None,
+          force: bool = False, max_size: int = MAX_SIZE):
+    """The picture of ``model`` as a ``graphviz.Digraph`` (nothing is written or run).
+
+    ``view`` is ``structure``, ``forward`` or ``backward``; ``ops`` draws the
+    op view; ``wrt`` highlights every path from the output to that node;
+    ``blank`` leaves computed values and partials as blanks (a worksheet);
+    ``values``/``gradients`` (named node -> number, e.g. an Iteration's) give
+    the numbers to show, else the model's current params are used; ``focus``
+    and ``depth`` draw only the nodes up to ``depth`` steps above and below
+    ``focus``; ``title`` replaces the caption's bold head (newlines split it).
+
+    Raises :class:`UsageError` for an unknown view or node, or when the
+    picture would be bigger than ``max_size`` (nodes plus labelled edges) unless ``force``, and
+    :class:`NumericError` when the model cannot be evaluated at these values.
+
+    >>> import graphdsl
+    >>> g = build(graphdsl.loads("param x = 3\\na = x*x"), "forward", ops=True)
+    >>> g.source.count("x -> ")
+    2
+    """
+    if view not in VIEWS:
+        raise UsageError(f"unknown view '{view}'", hint="use one of: " + ", ".join(VIEWS))
+    if depth is None or depth < 0:
+        raise UsageError(f"--depth must be 0 or more, got {depth}")
+    if focus is not None:
+        focus = _check_name(model, focus, "--focus")
+    if wrt is not None:
+        wrt = _check_name(model, wrt, "--wrt")
+    import graphviz
+
+    nums = _Numbers(model, view, values, gradients)
+    g = graphviz.Digraph(name=os.path.splitext(os.path.basename(model.name))[0] or "model")
+    g.attr("graph", rankdir="LR", fontname=FONT, nodesep="0.45", ranksep="0.9",
+           labelloc="t", labeljust="l", fontsize="13")
+    g.attr("node", fontname=FONT, fontsize="13", penwidth="1.2")
+    g.attr("edge", fontname=FONT, fontsize="11", color="#444444", arrowsize="0.8")
+    draw = _draw_ops if ops else _draw_statements
+    caption = draw(g, model, view, nums, wrt=wrt, blank=blank, focus=focus, depth=depth,
+                   force=force, max_size=max_size)
+    head = title if title is not None else _default_title(model, view, nums, ops)
+    # each line ends in a left-aligned break: labeljust alone centres the lines
+    first, *rest = head.split("\n")
+    lines = [f"<B>{_h(first)}</B>"] + [_h(t) for t in rest] + ([caption] if caption else [])
+    g.attr("graph", label="<" + "".join(x + '<BR ALIGN="LEFT"/>' for x in lines) + ">")
+    return g
+
+
+def _default_title(model, view, nums, ops) -> str:
+    text = f"{os.path.basename(model.name)} · {view}" + (" · ops" if ops else "")
+    if view != "structure" and model.params:
+        text += " · " + ", ".join(f"{p} = {format_number(nums.value(p))}" for p in model.params)
+    return text
+
+
+def _too_big(n_nodes, n_edges, n_labels, max_size, ops):
+    hint = ["draw a part with --focus NODE --depth K"]
+    if ops:
+        hint.append("drop --ops (the statement view is smaller)")
+    hint.append("or pass --force to wait for dot anyway")
+    return PictureTooBig(
+        f"the picture would have {n_nodes} nodes and {n_edges} edges ({n_labels} labelled): "
+        f"past a size of {max_size} (nodes + labelled edges) graphviz's dot takes "
+        "seconds to minutes to lay it out",
+        hint=", ".join(hint))
+
+
+def _node_label(name, formula, value_text, grad_text, out) -> str:
+    """A statement-view node: 'w = 3' for a leaf; 'x = 2·w + 3·b' over its
+    value for a computed node; the gradient under both."""
+    if formula is None:
+        lines = [f"<B>{_h(name)}</B>" + (f" = {_h(value_text)}" if value_text is not None else "")]
+    else:
+        lines = [f"<B>{_h(name)}</B> = {_h(formula)}"]
+        if value_text is not None:
+            lines.append(f'<FONT POINT-SIZE="15"><B>{_h(value_text)}</B></FONT>')
+    if grad_text is not None:
+        lines.append(_grad_line(out, name, grad_text))
+    return _html(*lines)
+
+
+def _draw_statements(g, model, view, nums, *, wrt, blank, focus, depth, force, max_size):
+    graph = model.graph
+    nodes = graph.nodes
+    c = model.compiled
+    out = model.output
+    parents = _statement_edges(model)
+    children: dict[str, list[str]] = {}
+    for ch in c.named:
+        for p in parents.get(ch, ()):
+            children.setdefault(p, []).append(ch)
+    shown = list(c.named)
+    if focus is not None:
+        keep = _neighbourhood(parents, children, focus, depth)
+        shown = [n for n in c.named if n in keep]
+    shown_set = set(shown)
+    n_edges = sum(1 for ch in shown for p in parents.get(ch, ()) if p in shown_set)
+    n_labels = n_edges if view == "backward" else 0
+    if len(shown) + n_labels > max_size and not force:
+        raise _too_big(len(shown), n_edges, n_labels, max_size, False)
+
+    # which edges lie on a path output -> wrt, and in which colours
+    colours: dict[tuple[str, str], list[str]] = {}
+    paths = None
+    if wrt is not None:
+        paths = _paths(parents, out, wrt, MAX_PATHS)
+        if paths is None:
+            down = _reach(children, wrt)
+            up = _reach(parents, out)
+            for ch in c.named:
+                for p in parents.get(ch, ()):
+                    if p in down and ch in up:
+                        colours[(p, ch)] = [PATH_COLOURS[0]]
+        else:
+            for i, path in enumerate(paths):
+                for ch, p in zip(path, path[1:]):
+                    colours.setdefault((p, ch), []).append(PATH_COLOURS[i])
+
+    values_on = view in ("forward", "backward")
+    grads_on = view == "backward"
+    partials = nums.c.local_partials(nums.vals) if grads_on else {}
+    rules: dict[tuple[str, str], str] = {}
+    if grads_on and not blank:
+        maker = _Rules(model)
+        for ch in shown:
+            if nodes[ch]["kind"] == "op":
+                for p, r in maker.of(ch, parents.get(ch, [])).items():
+                    rules[(p, ch)] = r
+
+    params = [p for p in model.params if p in shown_set]
+    for n in shown:
+        d = nodes[n]
+        kind = d["kind"]
+        computed = kind == "op"
+        formula = _expr_text(graph, n) if computed else None
+        if formula is not None and len(formula) > 40:
+            formula = formula[:39] + "…"
+        value_text = grad_text = None
+        if values_on:
+            value_text = BLANK if (blank and computed) else format_number(nums.value(n))
+        elif kind == "const":
+            value_text = format_number(d["value"])
+        if grads_on:
+            grad_text = BLANK if blank else format_number(nums.grad(n))
+        style = dict(PARAM_STYLE if kind == "param" else CONST_STYLE if kind == "const"
+                     else COMPUTED_STYLE)
+        if n == out:
+            style["peripheries"] = "2"
+        if n == wrt:
+            style["penwidth"] = "3"
+        g.node(n, _node_label(n, formula, value_text, grad_text, out), **style)
+        for p in parents.get(n, ()):
+            if p not in shown_set:
+                continue
+            attrs = {}
+            if grads_on:
+                text = _partial_text(p, n, partials.get((p, n)), rules.get((p, n)), blank)
+                # a worksheet's blank sits on its baseline: pad it off the edge line
+                attrs["label"] = (f'<<TABLE BORDER="0" CELLPADDING="4"><TR><TD>{text}</TD></TR></TABLE>>'
+                                  if blank else _html(text))
+            if wrt is not None:
+                if (p, n) in colours:
+                    attrs.update(color=":".join(colours[(p, n)]), penwidth="2.5",
+                                 fontcolor=colours[(p, n)][0])
+                else:
+                    attrs.update(color=DIM_COLOUR, fontcolor=DIM_COLOUR, style="dashed")
+            g.edge(p, n, **attrs)
+    if focus is not None:
+        _stubs(g, shown, parents, children, shown_set)
+    _ranks(g, params, out if out in shown_set else None)
+    if wrt is None:
+        return None
+    return _wrt_caption(model, wrt, paths, partials, nums, view, blank)
+
+
+def _partial_text(p, ch, number, rule, blank) -> str:
+    head = f"∂{_h(ch)}/∂{_h(p)} = "
+    if blank:
+        return head + BLANK
+    num = format_number(number) if number is not None else "?"
+    if rule is None or rule == num or len(rule) > 40:
+        return head + _h(num)
+    try:
+        float(rule)
+        return head + _h(num)  # a constant rule: the number says it all
+    except ValueError:
+        return head + f"{_h(rule)} = {_h(num)}"
+
+
+def _wrt_caption(model, wrt, paths, partials, nums, view, blank) -> str:
+    out = model.output
+    total = None if view != "backward" else (
+        BLANK if blank else format_number(nums.adj[nums.c.index[wrt]] if nums.adj else 0.0))
+    head = f"∂{_h(out)}/∂{_h(wrt)}"
+    if wrt == out:
+        return head + " = 1"
+    if paths is None:
+        return head + (f" = {total}" if total else "") + \
+            f" (more than {MAX_PATHS} paths; the highlighted edges carry them all)"
+    if not paths:
+        return head + f" = 0: no path leads from {_h(wrt)} to {_h(out)}"
+    sym, num = [], []
+    for i, path in enumerate(paths):
+        col = PATH_COLOURS[i]
+        pairs = list(zip(path[1:], path))
+        sym.append(f'<FONT COLOR="{col}">' + "·".join(
+            f"∂{_h(ch)}/∂{_h(p)}" for p, ch in pairs) + "</FONT>")
+        if view == "backward":
+            num.append(f'<FONT COLOR="{col}">' + "·".join(
+                BLANK if blank else format_number(partials[(p, ch)]) for p, ch in pairs)
+                + "</FONT>")
+    text = head + " = " + " + ".join(sym)
+    if num:
+        text += " = " + " + ".join(num) + f" = {total}"
+    return text
+
+
+def _stubs(g, shown, parents, children, shown_set):
+    """Mark where a focused picture was cut: '… 2 more inputs', '… used by 1 more'."""
+    for n in shown:
+        up = [p for p in parents.get(n, ()) if p not in shown_set]
+        down = [c for c in children.get(n, ()) if c not in shown_set]
+        if up:
+            g.node(_id(n) + "#in", f"… {len(up)} more input{'s' if len(up) > 1 else ''}", shape="plaintext", fontcolor=DIM_COLOUR)
+            g.edge(_id(n) + "#in", _id(n), style="dashed", color=DIM_COLOUR)
+        if down:
+            g.node(_id(n) + "#out", f"… used by {len(down)} more", shape="plaintext", fontcolor=DIM_COLOUR)
+            g.edge(_id(n), _id(n) + "#out", style="dashed", color=DIM_COLOUR)
+
+
+def _ranks(g, params, output):
+    """Params on the left, the output on the right, as the textbook draws them."""
+    if params:
+        with g.subgraph(name="params") as s:
+            s.attr(rank="min")
+            for p in params:
+                s.node(p)
+    if output is not None:
+        with g.subgraph(name="output") as s:
+            s.attr(rank="max")
+            s.node(output)
+
+
+def _draw_ops(g, model, view, nums, *, wrt, blank, focus, depth, force, max_size):
+    graph = model.graph
+    nodes = graph.nodes
+    c = model.compiled
+    out = model.output
+    order = c.order
+    parents = {n: list(nodes[n]["args"]) for n in order if nodes[n]["kind"] == "op"}
+    children: dict[str, list[str]] = {}
+    for n, ps in parents.items():
+        for p in ps:
+            if n not in children.setdefault(p, []):
+                children[p].append(n)
+    shown = list(order)
+    if focus is not None:
+        keep = _neighbourhood(parents, children, focus, depth)
+        shown = [n for n in order if n in keep]
+    shown_set = set(shown)
+    n_ops = sum(1 for n in shown if nodes[n]["kind"] == "op")
+    n_args = sum(1 for n in shown for p in parents.get(n, ()) if p in shown_set)
+    n_labels = n_args if view == "backward" else 0
+    if len(shown) + n_ops + n_labels > max_size and not force:
+        raise _too_big(len(shown) + n_ops, n_ops + n_args, n_labels, max_size, True)
+
+    on_path = set()
+    if wrt is not None:
+        down = _reach(children, wrt)
+        up = _reach(parents, out)
+        on_path = down & up
+    hot = {"color": PATH_COLOURS[0], "penwidth": "2.5", "fontcolor": PATH_COLOURS[0]}
+    cold = {"color": DIM_COLOUR, "fontcolor": DIM_COLOUR, "style": "dashed"}
+
+    values_on = view in ("forward", "backward")
+    grads_on = view == "backward"
+    for n in shown:
+        d = nodes[n]
+        kind = d["kind"]
+        named = d["name"] is not None
+        if kind == "const" and not named:
+            g.node(_id(n), _html(_h(format_number(d["value"]))), **CONST_STYLE,
+                   fontsize="11", height="0.3", width="0.3")
+            continue
+        head = f"<B>{_h(n)}</B>" if named else (
+            f'<FONT COLOR="#555555"><I>{_h(_short_expr(graph, n))}</I></FONT>')
+        lines = [head]
+        if values_on or kind == "const":
+            computed = kind == "op"
+            lines.append(BLANK if (blank and computed and values_on)
+                         else format_number(nums.value(n) if values_on else d["value"]))
+        if grads_on:
+            lines.append(_grad_line(out, n if named else f"({_short_expr(graph, n)})",
+                                    BLANK if blank else format_number(nums.grad(n))))
+        style = dict(PARAM_STYLE if kind == "param" else CONST_STYLE if kind == "const"
+                     else dict(COMPUTED_STYLE, shape="box", style="rounded,filled"))
+        if not named and kind == "op":
+            style["fillcolor"] = "#EEF4FC"
+        if n == out:
+            style["peripheries"] = "2"
+        if n == wrt:
+            style["penwidth"] = "3"
+        g.node(_id(n), _html(*lines), **style)
+        if kind != "op":
+            continue
+        op = model.registry.get(d["op"])
+        op_id = _id(n) + "#op"
+        g.node(op_id, _html(_h(_op_symbol(op))), **OP_STYLE)
+        g.edge(op_id, _id(n), arrowsize="0.6",
+               **(hot if n in on_path and n != wrt else cold if wrt is not None else {}))
+        partial = None
+        if grads_on and not blank:
+            args = [nums.vals[c.index[a]] for a in d["args"]]
+            partial = op.partials(*args, nums.vals[c.index[n]])
+        for i, a in enumerate(d["args"]):
+            if a not in shown_set:
+                continue
+            attrs = {}
+            if grads_on:
+                attrs["label"] = _html("∂ = " + (BLANK if blank else _h(format_number(partial[i]))))
+            if wrt is not None:
+                attrs.update(hot if (a in on_path and n in on_path) else cold)
+            g.edge(_id(a), op_id, **attrs)
+    if focus is not None:
+        _stubs(g, shown, parents, children, shown_set)
+    params = [p for p in model.params if p in shown_set]
+    _ranks(g, params, out if out in shown_set else None)
+    if wrt is None:
+        return None
+    total = format_number(nums.adj[c.index[wrt]]) if nums.adj and not blank else BLANK
+    return f"∂{_h(out)}/∂{_h(wrt)}" + (f" = {total}" if view == "backward" else "") + \
+        " along the highlighted edges"
+
+
+def _id(n: str) -> str:
+    """The DOT id of a node. Hidden nodes are "%1", "%2"... in the graph, but
+    graphviz names its anonymous objects "%N" itself (an SVG <title> then shows
+    another number), so they are drawn as "#1", "#2"...; a user's name can
+    never start with "#"."""
+    return "#" + n[1:] if n.startswith("%") else n
+
+
+def _op_symbol(op) -> str:
+    # "×" reads better than a centred dot inside a small circle
+    if op.name == "mul":
+        return "×"
+    sym = _INFIX.get(op.name, (None,))[0]
+    return sym or op.display()
+
+
+def _short_expr(graph, n) -> str:
+    text = _expr_text(graph, n)
+    return text if len(text) <= 18 else text[:17] + "…"
+
+
+# --- iterations of a run -------------------------------------------------------------
+
+def iteration_graph(model, trace, i: int, view: str = "backward", **options):
+    """The picture of row ``i`` of a run's trace (values and gradients of that row).
+
+    Raises :class:`UsageError` when the trace has no row ``i``.
+
+    >>> import graphdsl
+    >>> m = graphdsl.load("models/linear.bp")
+    >>> t = m.solve(target=150)
+    >>> "iteration 1" in iteration_graph(m, t, 1).source
+    True
+    """
+    if not -len(trace.iterations) <= i < len(trace.iterations):
+        raise UsageError(f"the run has no iteration {i} (it has {len(trace.iterations)})")
+    it = trace.iterations[i]
+    title = options.pop("title", None)
+    if title is None:
+        shown = ", ".join(f"{p} = {format_number(it.values[p])}" for p in model.params
+                          if p in it.values)
+        title = f"{os.path.basename(model.name)} · iteration {it.iteration} · {view}"
+        if view != "structure" and shown:
+            title += " · " + shown
+        if it.error is not None and view != "structure":
+            title += f" · error {format_number(it.error)}"
+        if it.steps and view == "backward":
+            # what the run does next with these gradients, so frames can be followed
+            title += "\nnext step: " + ", ".join(
+                f"{p} ← {format_number(it.values[p])} − {format_number(d)}"
+                for p, d in it.steps.items())
+    return build(model, view, values=it.values, gradients=it.gradients, title=title, **options)
+
+
+def iteration_svg(model, trace, i: int, view: str = "backward", *, inline: bool = False,
+                  **options) -> str:
+    """Row ``i`` of a run drawn as an SVG string (for the HTML report);
+    ``inline=True`` drops the XML prolog so the text can go inside HTML.
+
+    Raises :class:`RenderError` when graphviz's ``dot`` is missing or fails.
+    """
+    return to_svg(iteration_graph(model, trace, i, view, **options), inline=inline)
+
+
+# --- running dot and writing files ------------------------------------------------------
+
+_INSTALL_HINT = ("install graphviz: `sudo apt-get install graphviz` (Debian/Ubuntu), "
+                 "`brew install graphviz` (macOS), or run ./dev setup")
+
+
+def _pipe(graph, fmt: str) -> bytes:
+    """Run ``dot`` on the graph; graphviz's own errors become RenderError."""
+    import graphviz
+
+    try:
+        return graph.pipe(format=fmt)
+    except graphviz.ExecutableNotFound:
+        raise RenderError("graphviz's `dot` program was not found, so no picture could be drawn",
+                          hint=_INSTALL_HINT) from None
+    except graphviz.CalledProcessError as e:
+        detail = (e.stderr or b"").decode("utf-8", "replace").strip().splitlines()
+        raise RenderError("graphviz's `dot` failed" + (f": {detail[-1]}" if detail else ""),
+                          hint="run again with --debug and report the model") from None
+
+
+def to_svg(graph, *, inline: bool = False) -> str:
+    """The graph drawn by ``dot`` as SVG text; ``inline=True`` starts it at
+    ``<svg`` (no XML prolog, doctype or comments), ready to put inside HTML.
+
+    Raises :class:`RenderError` when ``dot`` is missing (with an install hint) or fails.
+    """
+    text = _pipe(graph, "svg").decode("utf-8")
+    return text[text.index("<svg"):] if inline else text
+
+
+def format_of(path, fmt: str | None = None) -> str:
+    """The output format: ``fmt`` if given, else from the file's extension.
+
+    Raises UsageError for an unknown format.
+
+    >>> format_of("a.png"), format_of("a.gv"), format_of("a.svg", "pdf")
+    ('png', 'dot', 'pdf')
+    """
+    if fmt is None:
+        ext = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
+        fmt = {"gv": "dot", "": "svg"}.get(ext, ext)
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown picture format '{fmt}'",
+                         hint="use one of: " + ", ".join(FORMATS) + " (or a file ending in one)")
+    return fmt
+
+
+def write(graph, path, fmt: str | None = None, *, protect=()) -> str:
+    """Draw ``graph`` into ``path`` (svg, png, pdf, or the DOT text); returns the path.
+
+    Every file goes through :func:`graphdsl.fileio.write_atomic`. When ``dot``
+    is missing the DOT text is written beside (``name.dot``) and
+    :class:`RenderError` says so and how to install graphviz.
+    """
+    from .fileio import write_atomic
+
+    fmt = format_of(path, fmt)
+    path = os.fspath(path)
+    if fmt == "dot":
+        write_atomic(path, graph.source, protect=protect)
+        return path
+    try:
+        data = _pipe(graph, fmt)
+    except RenderError as e:
+        if "not found" in e.message:
+            dot_path = os.path.splitext(path)[0] + ".dot"
+            write_atomic(dot_path, graph.source, protect=protect)
+            e.notes.append(f"the DOT text was written to {dot_path}; "
+                           f"`dot -T{fmt} {dot_path} -o {path}` draws it once graphviz is installed")
+        raise
+    write_atomic(path, data, protect=protect)
+    return path
+
+
+def default_name(model_name: str, view: str, *, ops=False, wrt=None, blank=False,
+                 fmt: str = "svg") -> str:
+    """The file name ``graphdsl render`` writes when no -o is given.
+
+    >>> default_name("models/linear.bp", "backward", wrt="b")
+    'linear-backward-wrt-b.svg'
+    """
+    stem = os.path.splitext(os.path.basename(model_name))[0] or "model"
+    parts = [stem, view]
+    if ops:
+        parts.append("ops")
+    if wrt:
+        parts.append(f"wrt-{wrt}")
+    if blank:
+        parts.append("blank")
+    return "-".join(parts) + "." + fmt
+
+
+def run_frames(model, trace, **options) -> list[tuple[str, object]]:
+    """The pictures of a run as (file stem, Digraph) pairs, in the order to view them:
+    ``start-structure``, ``start-forward``, ``start-backward``, one
+    ``iter-NNN-backward`` per iteration (numbered so they sort), then the
+    same three views as ``end-*``."""
+    its = trace.iterations
+    frames = []
+    if not its:
+        return [("start-structure", build(model, "structure", **options))]
+    width = max(3, len(str(its[-1].iteration)))
+    for view in VIEWS:
+        frames.append((f"start-{view}", iteration_graph(model, trace, 0, view, **options)))
+    for k, it in enumerate(its):
+        frames.append((f"iter-{it.iteration:0{width}d}-backward",
+                       iteration_graph(model, trace, k, "backward", **options)))
+    for view in VIEWS:
+        frames.append((f"end-{view}", iteration_graph(model, trace, -1, view, **options)))
+    return frames
+
+
+def write_run(model, trace, directory, fmt: str = "svg", *, protect=(), **options) -> list[str]:
+    """Write :func:`run_frames` into ``directory``; returns the paths written.
+
+    ``dot`` runs for several frames at once (it is a separate process). When
+    ``dot`` is missing every frame is written as DOT text and one
+    :class:`RenderError` is raised.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    fmt = format_of("x", fmt)
+    frames = run_frames(model, trace, **options)
+    directory = os.fspath(directory)
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise UsageError(f"--render: {directory} is a file, not a folder",
+                         hint="give a folder name for the pictures")
+    paths = [os.path.join(directory, f"{stem}.{fmt}") for stem, _g in frames]
+    if fmt == "dot":
+        for (_stem, graph), path in zip(frames, paths):
+            write(graph, path, "dot", protect=protect)
+        return paths
+    # A missing `dot` is found by the first frame; the rest are then written as DOT.
+    first = frames[0][1]
+    try:
+        write(first, paths[0], fmt, protect=protect)
+    except RenderError as e:
+        if "not found" not in e.message:
+            raise
+        for (_stem, graph), path in zip(frames[1:], paths[1:]):
+            write(graph, os.path.splitext(path)[0] + ".dot", "dot", protect=protect)
+        e.notes[:] = [f"the DOT text of all {len(frames)} pictures was written to {directory}"]
+        raise
+    workers = max(1, min(4, os.cpu_count() or 1))
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(lambda fp: write(fp[0][1], fp[1], fmt, protect=protect),
+                      zip(frames[1:], paths[1:])))
+    return paths
