@@ -445,11 +445,15 @@ kbd { border: 1px solid var(--line); border-bottom-width: 2px; border-radius: .2
       padding: 0 .25rem; font: .85rem ui-monospace, monospace; }
 :focus-visible { outline: 3px solid var(--focus); outline-offset: 2px; }
 button:focus-visible { outline: 3px dashed var(--ink); box-shadow: 0 0 0 6px var(--focus); }
-.stage { display: grid; grid-template-columns: minmax(0, 2fr) minmax(18rem, 1fr); gap: 1rem;
-         align-items: start; }
-@media (max-width: 60rem) { .stage { grid-template-columns: 1fr; } }
+/* the picture gets the full width unless the screen has room beside it:
+   on a 1024- or 1280-pixel projector its labels must stay readable */
+.stage { display: grid; grid-template-columns: 1fr; gap: .5rem 1rem; align-items: start; }
+@media (min-width: 90rem) { .stage { grid-template-columns: minmax(0, 1fr) auto; }
+                            #panel { max-width: 30rem; } }
+#panel { overflow-x: auto; }
+#panel h2 { margin-top: 0; }
 #frame { border: 1px solid var(--line); padding: .5rem; margin: 0; min-height: 8rem; overflow: auto; }
-#frame svg { width: 100%; }
+#frame svg { width: 100%; max-height: 60vh; }
 #frame svg, .print-frame svg, .plot svg { max-width: 100%; height: auto; display: block;
                                            margin: 0 auto; }
 .noframe { color: var(--mute); font-style: italic; }
@@ -457,7 +461,8 @@ button:focus-visible { outline: 3px dashed var(--ink); box-shadow: 0 0 0 6px var
 table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
 th, td { padding: .15rem .5rem; border-bottom: 1px solid var(--line); text-align: right; }
 th[scope=row], thead th { text-align: left; }
-.nodes th[scope=row] { white-space: nowrap; }
+.nodes { font-size: .92rem; }
+.nodes th, .nodes td { padding: .1rem .35rem; white-space: nowrap; }
 .kind { color: var(--mute); font-weight: normal; font-size: .85rem; }
 .step { margin: .4rem 0; }
 #explain { white-space: pre-wrap; font: .9rem/1.4 ui-monospace, "DejaVu Sans Mono", monospace;
