@@ -34,15 +34,59 @@ from .errors import ModelError
 from .ops import default_registry
 
 
+#: names a learner may try for a built-in op
+OP_ALIASES = {"ln": "log", "log_e": "log", "power": "pow", "sqr": "square", "sigma": "sigmoid",
+              "logistic": "sigmoid", "ReLU": "relu", "fabs": "abs", "id": "identity"}
+#: constants a learner may expect to exist, and what to write instead
+CONSTANT_HINTS = {"e": "there is no built-in e: write exp(x) for e^x, or define `e = 2.718281828459045`",
+                  "pi": "there is no built-in pi: define `pi = 3.141592653589793`",
+                  "π": "there is no built-in π: define `π = 3.141592653589793`"}
+
+
+def _q(name: str, limit: int = 40) -> str:
+    """A name short enough for a message (a 1 MB name stays readable)."""
+    return name if len(name) <= limit else name[:limit - 3] + "..."
+
+
 def _close(name: str, candidates, n: int = 3) -> list[str]:
-    return difflib.get_close_matches(name, list(candidates), n=n, cutoff=0.5)
+    """The closest names, ignoring case first (W -> w), then by spelling."""
+    cands = [c for c in candidates if abs(len(c) - len(name)) <= 3]
+    if len(cands) > 20000:  # a huge model: compare only names with the same first letter
+        first = name[:1].lower()
+        cands = [c for c in cands if c[:1].lower() == first]
+    found = [c for c in cands if c.lower() == name.lower() and c != name]
+    found += difflib.get_close_matches(name, cands, n=n, cutoff=0.6)
+    lowered = {c.lower(): c for c in cands}
+    found += [lowered[c] for c in difflib.get_close_matches(name.lower(), list(lowered),
+                                                             n=n, cutoff=0.6)]
+    out = []
+    for c in found:
+        if c not in out and c != name:
+            out.append(c)
+    return out[:n]
 
 
 def _did_you_mean(name: str, candidates) -> str | None:
     close = _close(name, candidates)
     if not close:
         return None
-    return "did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+    return "did you mean " + " or ".join(f"'{_q(c)}'" for c in close) + "?"
+
+
+def _source_line(source: str | None, line: int) -> str | None:
+    if source is None:
+        return None
+    lines = source.split("\n")
+    if 1 <= line <= len(lines):
+        text = lines[line - 1].strip()
+        return text if len(text) <= 60 else text[:57] + "..."
+    return None
+
+
+def _stmt_where(st, source) -> str:
+    """'line 3: y = x * 2' for a statement tuple (its line is st[-2])."""
+    text = _source_line(source, st[-2])
+    return f"line {st[-2]}" + (f": {text}" if text else "")
 
 
 def build_graph(statements, *, registry=None, file: str | None = None, source: str | None = None):
@@ -67,9 +111,10 @@ def build_graph(statements, *, registry=None, file: str | None = None, source: s
             name, line, col = st[1], st[-2], st[-1]
             if name in defined:
                 first = defined[name]
-                raise err(f"'{name}' is defined twice", line, col, len(name),
-                          hint=f"rename one of them or delete one",
-                          notes=[f"first defined at line {first[-2]}, column {first[-1]}"])
+                raise err(f"'{_q(name)}' is defined twice", line, col, len(name),
+                          hint="a name has one definition: rename one of them or delete one",
+                          notes=[f"first defined at {_stmt_where(first, source)}",
+                                 f"defined again at {_stmt_where(st, source)}"])
             if name in registry and kind == "assign":
                 pass  # a node may share a name with an op: calls and names never mix
             defined[name] = st
@@ -86,7 +131,7 @@ def build_graph(statements, *, registry=None, file: str | None = None, source: s
                           hint="keep one `target NUMBER` line")
             target_stmt = st
     if not defined:
-        raise err("the model is empty: it defines nothing",
+        raise err("the model is empty: it defines nothing", 1, 1,
                   hint="write at least one statement, e.g. `param w = 3` and `z = 2*w`")
 
     g = nx.MultiDiGraph()
@@ -125,10 +170,7 @@ def build_graph(statements, *, registry=None, file: str | None = None, source: s
                 op_name, args = e[1], e[2]
                 if not expanded:
                     if op_name not in registry:
-                        hint = _did_you_mean(op_name, registry.names())
-                        raise err(f"unknown function '{op_name}'", e[3], e[4], len(op_name),
-                                  hint=(hint + " " if hint else "") +
-                                  "`graphdsl ops` lists the ops there are")
+                        raise _unknown_function(err, op_name, e, defined, registry)
                     arity = registry.get(op_name).arity
                     if len(args) != arity:
                         raise err(
@@ -141,10 +183,7 @@ def build_graph(statements, *, registry=None, file: str | None = None, source: s
                         if a[0] == "name":
                             ref = a[1]
                             if ref not in defined:
-                                hint = _did_you_mean(ref, defined)
-                                raise err(f"'{ref}' is not defined", a[2], a[3], len(ref),
-                                          hint=(hint + " Or d" if hint else "D") +
-                                          f"efine it: `{ref} = ...` or `param {ref} = NUMBER`")
+                                raise _undefined(err, ref, a, defined, registry)
                             ids.append(ref)
                         else:
                             counter += 1
@@ -179,12 +218,23 @@ def build_graph(statements, *, registry=None, file: str | None = None, source: s
             names.pop()
         # edges go operand -> user; read the cycle as "uses": x -> y means x uses y
         names.reverse()
+        # start the ring at the statement written first, as a reader meets it
+        k = min(range(len(names)), key=lambda i: defined[names[i]][-2:])
+        names = names[k:] + names[:k]
         ring = names + [names[0]]
         first = defined[names[0]]
-        lines = ", ".join(f"{n} at line {defined[n][-2]}" for n in names)
-        raise err("these statements depend on each other in a cycle: " + " -> ".join(ring),
+        notes = [_stmt_where(defined[n], source) for n in names]
+        if len(names) == 1:
+            n0 = _q(names[0])
+            raise err(f"'{n0}' is defined in terms of itself: {n0} -> {n0}",
+                      first[-2], first[-1], len(names[0]), notes=notes,
+                      hint=f"a model is a set of equations, not a program: `{n0} = {n0} + ...` "
+                           f"cannot be computed; give the new value a new name "
+                           f"(`{n0}2 = {n0} + 1`)")
+        raise err("these statements depend on each other in a cycle: "
+                  + " -> ".join(_q(n) for n in ring),
                   first[-2], first[-1], len(names[0]),
-                  notes=[lines],
+                  notes=notes,
                   hint="a model is a set of equations without loops; "
                        "break the cycle by giving one of them a value of its own")
 
@@ -192,8 +242,9 @@ def build_graph(statements, *, registry=None, file: str | None = None, source: s
     if output_stmt is not None:
         out = output_stmt[1]
         if out not in defined:
-            raise err(f"the output '{out}' is not defined", output_stmt[2], output_stmt[3],
-                      len(out), hint=_did_you_mean(out, defined))
+            raise err(f"the output '{_q(out)}' is not defined", output_stmt[2], output_stmt[3],
+                      len(out), hint=_did_you_mean(out, defined)
+                      or "name a quantity the model defines: `output z`")
     else:
         sinks = [n for n, st in defined.items()
                  if st[0] == "assign" and g.out_degree(n) == 0]
@@ -203,12 +254,12 @@ def build_graph(statements, *, registry=None, file: str | None = None, source: s
             if len(defined) == 1:
                 out = next(iter(defined))
             else:
+                st = next(iter(defined.values()))
                 raise err("there is no output: nothing is computed from the params",
+                          st[-2], st[-1], len(st[1]),
                           hint="add a statement such as `z = 2*w` and `output z`")
         else:
-            lines = ", ".join(f"{n} (line {defined[n][-2]})" for n in sinks)
-            raise err(f"which is the output? {len(sinks)} results are used by nothing: {lines}",
-                      hint=f"add `output {sinks[-1]}` (or whichever you mean)")
+            raise _several_sinks(err, sinks, defined, source)
 
     g.graph.update(
         output=out,
@@ -219,3 +270,57 @@ def build_graph(statements, *, registry=None, file: str | None = None, source: s
         source=source,
     )
     return g
+
+
+def _unknown_function(err, op_name, e, defined, registry):
+    line, col, width = e[3], e[4], len(op_name)
+    name = _q(op_name)
+    if op_name in defined:
+        return err(f"'{name}' is a quantity of the model, not a function", line, col, width,
+                   hint=f"to multiply, write the '*': {name}*(...)")
+    alias = OP_ALIASES.get(op_name) or OP_ALIASES.get(op_name.lower())
+    if alias in registry:
+        hint = f"did you mean '{alias}'?"
+    else:
+        hint = _did_you_mean(op_name, registry.names())
+    return err(f"unknown function '{name}'", line, col, width,
+               hint=(hint + " " if hint else "") + "`graphdsl ops` lists the ops there are",
+               notes=registry.unavailable(op_name))
+
+
+def _undefined(err, ref, a, defined, registry):
+    line, col, width = a[2], a[3], len(ref)
+    name = _q(ref)
+    if ref in registry:
+        return err(f"'{name}' is a function, used here without its argument", line, col, width,
+                   hint=f"call it with parentheses: {name}(x)")
+    hint = _did_you_mean(ref, defined)
+    define = f"define it: `{name} = ...` or `param {name} = NUMBER`"
+    powers = {"²": "2", "³": "3", "¹": "1", "⁰": "0", "⁴": "4"}
+    if any(ch in powers for ch in ref):
+        base = ref.rstrip("".join(powers))
+        exp = "".join(powers.get(ch, "") for ch in ref[len(base):])
+        if base and exp:
+            return err(f"'{name}' is not defined", line, col, width,
+                       hint=f"a superscript is part of a name; for a power write {base}^{exp}")
+    if ref in CONSTANT_HINTS and not hint:
+        define = CONSTANT_HINTS[ref]
+    return err(f"'{name}' is not defined", line, col, width,
+               hint=(hint + " Or " if hint else "") + define)
+
+
+def _several_sinks(err, sinks, defined, source):
+    notes = [f"'{_q(n)}' at {_stmt_where(defined[n], source)}" for n in sinks[:5]]
+    if len(sinks) > 5:
+        notes.append(f"... and {len(sinks) - 5} more")
+    keywordish = [n for n in sinks if n in ("target", "output")]
+    if keywordish:
+        word = keywordish[0]
+        hint = (f"`{word} = ...` defines a quantity named {word}; "
+                + ("to give the run's target write `target NUMBER` (no '=')" if word == "target"
+                   else "to pick the output write `output NAME` (no '=')"))
+    else:
+        hint = f"add `output {_q(sinks[-1])}` (or whichever you mean) on its own line"
+    first = defined[sinks[0]]
+    return err(f"which is the output? {len(sinks)} results are used by nothing",
+               first[-2], first[-1], len(sinks[0]), notes=notes, hint=hint)

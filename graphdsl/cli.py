@@ -39,10 +39,21 @@ def _err(text: str) -> None:
 
 # --- shared helpers -------------------------------------------------------------
 
+def _registry(args):
+    """The op registry for this command: built-ins, installed plugins and the
+    --plugin modules, built once per command (every command honours --plugin)."""
+    reg = getattr(args, "_registry", None)
+    if reg is None:
+        from .ops import default_registry
+
+        reg = args._registry = default_registry(tuple(args.plugin or ()))
+    return reg
+
+
 def _load(args):
     from .model import load
 
-    model = load(args.model, plugins=tuple(args.plugin or ()))
+    model = load(args.model, registry=_registry(args))
     for item in getattr(args, "set", None) or ():
         name, value = _parse_assignment(item)
         model.set_value(name, value)
@@ -91,14 +102,20 @@ def _names(text: str) -> list[str]:
     return names
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    """Plain aligned columns (numbers right-aligned), no colour, safe in any pipe."""
+def _table(header: list[str], rows: list[list[str]], align: str | None = None) -> list[str]:
+    """Plain aligned columns (numbers right-aligned), no colour, safe in any pipe.
+
+    ``align`` gives each column "l" or "r" (default: the first left, the rest right).
+    """
+    align = align or "l" + "r" * (len(header) - 1)
     widths = [max(_width(h), *(_width(r[i]) for r in rows)) if rows else _width(h)
               for i, h in enumerate(header)]
-    lines = ["  ".join(_pad(h, w, i) for i, (h, w) in enumerate(zip(header, widths)))]
+    lines = ["  ".join(_pad(h, w, align[i] == "r") for i, (h, w) in enumerate(zip(header, widths)))
+             .rstrip()]
     lines.append("  ".join("-" * w for w in widths))
     for r in rows:
-        lines.append("  ".join(_pad(c, w, i) for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+        lines.append("  ".join(_pad(c, w, align[i] == "r")
+                               for i, (c, w) in enumerate(zip(r, widths))).rstrip())
     return lines
 
 
@@ -111,9 +128,9 @@ def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def _pad(text: str, width: int, i: int) -> str:
+def _pad(text: str, width: int, right: bool) -> str:
     fill = " " * (width - _width(text))
-    return fill + text if i else text + fill
+    return fill + text if right else text + fill
 
 
 # --- run -----------------------------------------------------------------------
@@ -132,11 +149,15 @@ def _add_run_options(p):
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="start from another param value")
 
 
+def _target(model, args):
+    """The target a run aims at: --target, else the model's own (none with --minimize)."""
+    return args.target if args.target is not None else (None if args.minimize else model.target)
+
+
 def _solve(model, args):
     """Run ``model`` as the options of :func:`_add_run_options` say; returns the Trace."""
-    target = args.target if args.target is not None else (None if args.minimize else model.target)
-    return model.solve(target=target, method=args.method, params=args.params, tol=args.tol,
-                       max_iter=args.max_iter, lr=args.lr, minimize=args.minimize,
+    return model.solve(target=_target(model, args), method=args.method, params=args.params,
+                       tol=args.tol, max_iter=args.max_iter, lr=args.lr, minimize=args.minimize,
                        stop_below=args.stop_below)
 
 
@@ -147,27 +168,39 @@ def _add_run(sub, common):
     p.add_argument("model", help="the .bp model file")
     _add_run_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object (the contract's shape)")
+    p.add_argument("--render", metavar="DIR",
+                   help="also draw the run into DIR: start-*, iter-NNN-backward, end-* pictures")
     p.add_argument("--plot", metavar="FILE",
                    help="also draw the run (.svg/.png/.pdf): |error| per iteration; with one "
                         "moving param also the output against it, iterates marked")
     _add_lang(p)
-    p.add_argument("--render", metavar="DIR",
-                   help="also draw the run into DIR: start-*, iter-NNN-backward, end-* pictures")
 
 
 def cmd_run(args) -> int:
+    if args.plot:
+        from .plot import prepare
+
+        prepare(args.plot)  # a wrong extension or no matplotlib fails before the run
     model = _load(args)
+    target = _target(model, args)
+    if args.plot and target is None and not args.minimize and len(model.check_params(args.params)) != 1:
+        raise UsageError("run --plot draws a run, and without a target there is only one pass",
+                         hint="give --target T or --minimize")
     trace = _solve(model, args)
     if args.json:
         _out(json.dumps(trace.to_json(), ensure_ascii=False, allow_nan=False))
     else:
         for line in format_trace(trace, _lang(args)):
             _out(line)
-    if args.plot:
-        _plot_run(args, trace, model)
     if args.render:
         _render_run(model, trace, args)
+    if args.plot:
+        _plot_run(args, trace, model)
     if trace.failure is not None:
+        if args.debug and trace.failure.__traceback__ is not None:
+            import traceback
+
+            traceback.print_exception(trace.failure)
         _err(str(trace.failure))
         return EXIT_FAILED
     if not trace.ok:
@@ -225,9 +258,76 @@ def format_trace(trace, lang: str = "en") -> list[str]:
                      + (tr("error_suffix", lang, e=f(r["error"])) if r["error"] is not None else ""))
         if trace.message:
             lines.append(trace.message)
+    elif not trace.iterations:
+        lines.append("stopped before the first iteration could be computed")
     else:
         lines.append(tr("not_converged_after", lang, n=n, s=s, values=vals))
     return lines
+
+
+# --- render --------------------------------------------------------------------
+
+def _add_render(sub, common):
+    p = sub.add_parser("render", parents=[common], help="draw the model's graph (svg, png, pdf, dot)",
+                       description="Draw the textbook's pictures with graphviz: the structure, "
+                                   "the forward values, or the backward partials.")
+    p.add_argument("model", help="the .bp model file")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="where to write (default: MODEL-VIEW.FORMAT here; - for stdout, svg/dot only)")
+    p.add_argument("--view", default="structure", choices=["structure", "forward", "backward"],
+                   help="what the picture shows (default: structure)")
+    p.add_argument("--ops", action="store_true", help="draw every primitive op and constant")
+    p.add_argument("--wrt", metavar="NODE", help="highlight every path from the output to NODE")
+    p.add_argument("--format", choices=["svg", "png", "pdf", "dot"],
+                   help="picture format (default: from -o's extension, else svg)")
+    p.add_argument("--blank", action="store_true",
+                   help="worksheet: leave computed values and partials blank")
+    p.add_argument("--focus", metavar="NODE", help="draw only the neighbourhood of NODE")
+    p.add_argument("--depth", type=_count, default=2,
+                   help="with --focus: how many steps up and down (default 2)")
+    p.add_argument("--force", action="store_true", help="draw a picture even when it is very big")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="draw at another param value")
+
+
+def cmd_render(args) -> int:
+    from . import render
+
+    if args.depth != 2 and args.focus is None:
+        raise UsageError("--depth needs --focus NODE", hint="for example --focus x --depth 1")
+    model = _load(args)
+    to_stdout = args.output == "-"
+    if args.output and not to_stdout:
+        fmt = render.format_of(args.output, args.format)
+    else:
+        fmt = args.format or "svg"
+    graph = render.build(model, args.view, ops=args.ops, wrt=args.wrt, blank=args.blank,
+                         focus=args.focus, depth=args.depth, force=args.force)
+    if to_stdout:
+        if fmt == "dot":
+            _out(graph.source.rstrip("\n"))
+        elif fmt == "svg":
+            sys.stdout.write(render.to_svg(graph))
+        else:
+            raise UsageError(f"-o - writes text only; {fmt} is binary", hint=f"give a file: -o picture.{fmt}")
+        return EXIT_OK
+    path = args.output or render.default_name(model.name, args.view, ops=args.ops, wrt=args.wrt,
+                                              blank=args.blank, fmt=fmt)
+    render.write(graph, path, fmt, protect=(args.model,))
+    _out(f"wrote {path}")
+    return EXIT_OK
+
+
+def _render_run(model, trace, args) -> None:
+    """run --render DIR: the run's pictures; a note on stderr (stdout may be JSON)."""
+    from . import render
+
+    try:
+        paths = render.write_run(model, trace, args.render, protect=(args.model,))
+    except render.PictureTooBig as e:
+        e.message = "--render: " + e.message
+        e.hint = "draw a part with `graphdsl render MODEL --focus NODE`, or drop --render"
+        raise
+    _err(f"wrote {len(paths)} pictures to {args.render}")
 
 
 def _add_lang(p):
@@ -243,9 +343,8 @@ def _lang(args) -> str:
 
 def _plot_run(args, trace, model) -> None:
     from .i18n import tr
-    from .plot import plot_format, run_figure, save_figure
+    from .plot import run_figure, save_figure
 
-    plot_format(args.plot)  # a wrong extension is a usage error even if the run failed
     if not trace.iterations:
         _err("warning: no iteration to plot")
         return
@@ -315,9 +414,9 @@ def cmd_compare(args) -> int:
         if m not in METHODS:
             raise UsageError(f"--methods: unknown method '{m}'", hint="use: " + ", ".join(METHODS))
     if args.plot:
-        from .plot import plot_format
+        from .plot import prepare
 
-        plot_format(args.plot)
+        prepare(args.plot)
     model = _load(args)
     target = args.target if args.target is not None else model.target
     if target is None:
@@ -362,69 +461,6 @@ def cmd_compare(args) -> int:
         save_figure(compare_figure(traces), args.plot, protect=(args.model,))
         _out(tr("plot_written", lang, path=args.plot))
     return EXIT_OK if done else EXIT_FAILED
-# --- render --------------------------------------------------------------------
-
-def _add_render(sub, common):
-    p = sub.add_parser("render", parents=[common], help="draw the model's graph (svg, png, pdf, dot)",
-                       description="Draw the textbook's pictures with graphviz: the structure, "
-                                   "the forward values, or the backward partials.")
-    p.add_argument("model", help="the .bp model file")
-    p.add_argument("-o", "--output", metavar="FILE",
-                   help="where to write (default: MODEL-VIEW.FORMAT here; - for stdout, svg/dot only)")
-    p.add_argument("--view", default="structure", choices=["structure", "forward", "backward"],
-                   help="what the picture shows (default: structure)")
-    p.add_argument("--ops", action="store_true", help="draw every primitive op and constant")
-    p.add_argument("--wrt", metavar="NODE", help="highlight every path from the output to NODE")
-    p.add_argument("--format", choices=["svg", "png", "pdf", "dot"],
-                   help="picture format (default: from -o's extension, else svg)")
-    p.add_argument("--blank", action="store_true",
-                   help="worksheet: leave computed values and partials blank")
-    p.add_argument("--focus", metavar="NODE", help="draw only the neighbourhood of NODE")
-    p.add_argument("--depth", type=_count, default=2,
-                   help="with --focus: how many steps up and down (default 2)")
-    p.add_argument("--force", action="store_true", help="draw a picture even when it is very big")
-    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="draw at another param value")
-
-
-def cmd_render(args) -> int:
-    from . import render
-
-    if args.depth != 2 and args.focus is None:
-        raise UsageError("--depth needs --focus NODE", hint="for example --focus x --depth 1")
-    model = _load(args)
-    to_stdout = args.output == "-"
-    if args.output and not to_stdout:
-        fmt = render.format_of(args.output, args.format)
-    else:
-        fmt = args.format or "svg"
-    graph = render.build(model, args.view, ops=args.ops, wrt=args.wrt, blank=args.blank,
-                         focus=args.focus, depth=args.depth, force=args.force)
-    if to_stdout:
-        if fmt == "dot":
-            _out(graph.source.rstrip("\n"))
-        elif fmt == "svg":
-            sys.stdout.write(render.to_svg(graph))
-        else:
-            raise UsageError(f"-o - writes text only; {fmt} is binary", hint=f"give a file: -o picture.{fmt}")
-        return EXIT_OK
-    path = args.output or render.default_name(model.name, args.view, ops=args.ops, wrt=args.wrt,
-                                              blank=args.blank, fmt=fmt)
-    render.write(graph, path, fmt, protect=(args.model,))
-    _out(f"wrote {path}")
-    return EXIT_OK
-
-
-def _render_run(model, trace, args) -> None:
-    """run --render DIR: the run's pictures; a note on stderr (stdout may be JSON)."""
-    from . import render
-
-    try:
-        paths = render.write_run(model, trace, args.render, protect=(args.model,))
-    except render.PictureTooBig as e:
-        e.message = "--render: " + e.message
-        e.hint = "draw a part with `graphdsl render MODEL --focus NODE`, or drop --render"
-        raise
-    _err(f"wrote {len(paths)} pictures to {args.render}")
 
 
 # --- check ---------------------------------------------------------------------
@@ -448,19 +484,93 @@ def cmd_check(args) -> int:
 # --- ops -----------------------------------------------------------------------
 
 def _add_ops(sub, common):
-    sub.add_parser("ops", parents=[common], help="list the registered ops and where each came from")
+    p = sub.add_parser("ops", parents=[common],
+                       help="list the registered ops and where each came from; --check tests them",
+                       description="List every op (built-in, installed plugins, --plugin modules): "
+                                   "name, arity, derivative rule and origin. With --check, test "
+                                   "each op's partials against finite differences and sympy.")
+    p.add_argument("names", nargs="*", metavar="NAME", help="only these ops (default: all)")
+    p.add_argument("--check", action="store_true",
+                   help="run the conformance check; exit 1 when an op fails it")
 
 
 def cmd_ops(args) -> int:
-    from .ops import default_registry
-    from .ops.registry import plugin_problems
+    reg = _registry(args)
+    if args.names:
+        items = []
+        for name in args.names:
+            if name not in reg:
+                from .build import _did_you_mean
 
-    reg = default_registry(tuple(args.plugin or ()))
-    rows = [[name, str(op.arity), origin, op.doc or ""] for name, op, origin in reg.items()]
-    for line in _table(["op", "arity", "origin", "what"], rows):
+                notes = reg.unavailable(name)
+                raise UsageError(f"no op named '{name}'", notes=notes,
+                                 hint=_did_you_mean(name, reg.names())
+                                 or "`graphdsl ops` lists the ops there are")
+            items.append((name, reg.get(name), reg.origin(name)))
+    else:
+        items = reg.items()
+    problems = [p for p in reg.problems()
+                if not args.names or any(f"'{n}'" in p.message for n in args.names)]
+    if args.check:
+        code = _check_ops(items)
+        if problems:
+            # an installed op that cannot be loaded fails its check too
+            for problem in problems:
+                _err(f"error: {problem.message}" + (f" ({problem.hint})" if problem.hint else ""))
+            return EXIT_FAILED
+    else:
+        from .ops.check import derivative_rule
+
+        rows = []
+        for name, op, origin in items:
+            rule = derivative_rule(op) or (f"({op.doc})" if op.doc else "-")
+            rows.append([name, str(op.arity), rule, origin])
+        for line in _table(["op", "arity", "derivative", "origin"], rows, "lrll"):
+            _out(line)
+        code = EXIT_OK
+    for problem in problems:
+        _err(f"warning: {problem.message}" + (f" ({problem.hint})" if problem.hint else ""))
+    return code
+
+
+def _check_ops(items) -> int:
+    """Print the conformance check of each op; EXIT_FAILED if any fails."""
+    from .ops.check import check_op
+
+    shown_per_kind = 2
+    failed = []
+    rows = []
+    details = []
+    for name, op, origin in items:
+        r = check_op(op, origin)
+        rows.append([name, "ok" if r.ok else "FAIL", str(len(r.points)), ", ".join(r.checks), origin])
+        if not r.ok:
+            failed.append(name)
+            details.append(f"{name} ({origin}):")
+            # the first two of each kind (finite differences, sympy, ...), not 14 alike
+            shown = []
+            for kind in dict.fromkeys(f.check for f in r.failures):
+                shown += [f for f in r.failures if f.check == kind][:shown_per_kind]
+            for f in shown:
+                details.append(f"  {f.message}")
+            if len(r.failures) > len(shown):
+                more = len(r.failures) - len(shown)
+                details.append(f"  ... and {more} more like these")
+            for note in r.notes:
+                details.append(f"  note: {note}")
+    for line in _table(["op", "check", "points", "checked", "origin"], rows, "llrll"):
         _out(line)
-    for problem in plugin_problems():
-        _err(f"warning: {problem.message}")
+    if details:
+        _out("")
+        for line in details:
+            _out(line)
+    n = len(items)
+    if failed:
+        _err(f"error: {len(failed)} of {n} op{'s' if n != 1 else ''} failed the check: "
+             + ", ".join(failed))
+        return EXIT_FAILED
+    _out("")
+    _out(f"{n} op{'s' if n != 1 else ''} checked: all passed")
     return EXIT_OK
 
 
@@ -545,6 +655,8 @@ def main(argv=None) -> int:
         if not args.command:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
+        if args.plugin:
+            _registry(args)  # a --plugin that cannot load stops every command, not only some
         return COMMANDS[args.command][1](args)
     except GraphdslError as e:
         if debug:
@@ -573,6 +685,13 @@ def main(argv=None) -> int:
             raise
         _err("error: not enough memory for this model")
         return EXIT_USAGE
+    except Exception as e:  # the boundary: a bug (ours or a plugin's) still gets one message
+        if debug:
+            raise
+        _err(f"internal error: {type(e).__name__}: {e}\n"
+             f"   = help: this is a bug in graphdsl or in a plugin, not in your model; "
+             f"rerun with --debug to see the traceback and report it")
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover

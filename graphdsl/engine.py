@@ -150,24 +150,48 @@ class Compiled:
                 reason = op.domain(*args)
             except Exception:  # a plugin's domain check failing is no excuse to crash
                 reason = None
+        hint = ("keep every value inside its op's domain: start from other params "
+                "(--set NAME=VALUE) or change the model")
         if op is None:
-            what = f"the value of '{node}' is {_short(vals[i])}"
+            what = f"the value of '{node}' is {_describe_nonfinite(vals[i])}"
+            hint = ("a param became too large: the steps grew without bound; try a smaller "
+                    "--lr, another --method, or other starting values (--set)")
         elif backward:
             what = (f"the derivative of {op.name}({shown}) in statement '{stmt}' "
                     f"is not a finite number" + (f" ({exc})" if exc else ""))
+            hint = ("the op has no finite slope at this point (e.g. sqrt at 0); start from "
+                    "other params (--set NAME=VALUE)")
         elif reason:
-            what = f"{reason}: {op.name}({shown}) in statement '{stmt}'"
+            what = f"{op.name}({shown}) in statement '{stmt}': {reason}"
+        elif isinstance(exc, OverflowError):
+            what = (f"{op.name}({shown}) in statement '{stmt}' overflows: the result is "
+                    f"beyond the largest float (about 1.8e308)")
+            hint = ("the values grew too large; start from smaller params (--set NAME=VALUE), "
+                    "or use a smaller --lr")
+        elif isinstance(exc, ZeroDivisionError):
+            what = f"{op.name}({shown}) in statement '{stmt}': division by zero"
+        elif isinstance(exc, ValueError):
+            what = f"{op.name}({shown}) in statement '{stmt}' is undefined ({exc})"
         elif exc is not None:
             what = f"{op.name}({shown}) in statement '{stmt}' fails: {exc}"
         else:
-            what = f"{op.name}({shown}) in statement '{stmt}' gives {_short(vals[i])}"
+            what = (f"{op.name}({shown}) in statement '{stmt}' gives "
+                    f"{_describe_nonfinite(vals[i])}")
         params = ", ".join(f"{p} = {_short(vals[self.index[p]])}" for p in self.params)
         return NumericError(
             what, file=g.graph.get("file"), line=d["line"], column=d["column"],
             source=g.graph.get("source"),
             notes=[f"with {params}"] if params else (),
-            hint="change the params (--set) or the model so every value stays in its op's domain",
+            hint=hint,
         )
+
+
+def _describe_nonfinite(v: float) -> str:
+    if v != v:
+        return "nan (not a number)"
+    if v in (math.inf, -math.inf):
+        return f"{v} (beyond the largest float)"
+    return _short(v)
 
 
 def _short(v: float) -> str:

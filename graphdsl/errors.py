@@ -84,7 +84,11 @@ class GraphdslError(Exception):
             out.append(f" {pad} |")
             out.append(f" {num} | {shown}")
             if col is not None:
-                out.append(f" {pad} | " + " " * (col - 1) + "^" * min(self.width, 80))
+                # the caret goes under the character: wide (CJK) characters take two cells
+                indent = _display_width(shown[:col - 1])
+                width = min(self.width, 80, max(1, len(shown) - col + 1))
+                under = _display_width(shown[col - 1:col - 1 + width]) or 1
+                out.append(f" {pad} | " + " " * indent + "^" * under)
         for note in self.notes:
             out.append(f"   = note: {note}")
         if self.hint:
@@ -103,9 +107,27 @@ def _line_of(source: str, line: int | None) -> str | None:
     return None
 
 
+def _display_width(text: str) -> int:
+    """Terminal cells ``text`` takes: East Asian wide characters count two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _printable(ch: str) -> str:
+    # control and invisible characters would move the terminal's cursor or hide
+    # the caret's target: show each as one visible replacement cell instead
+    if ch == "\t":
+        return " "
+    if ch.isprintable() or ch == " ":
+        return ch
+    return "\ufffd"
+
+
 def _clip(text: str, column: int | None, limit: int = 100) -> tuple[str, int | None]:
-    """Show at most ``limit`` characters of a long line around the column."""
-    text = text.expandtabs(1)
+    """Show at most ``limit`` characters of a long line around the column,
+    with control characters made visible (one cell each, so the caret stays put)."""
+    text = "".join(map(_printable, text))
     if len(text) <= limit:
         return text, column
     col = column or 1

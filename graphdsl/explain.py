@@ -230,7 +230,13 @@ def explain(model, wrt: str | None = None, values: dict[str, float] | None = Non
             import sympy as sp  # noqa: F811 - optional, imported only here
         except ImportError:
             sp = None
-    rules = _rules(sp, c, nodes, inputs, value_of) if sp is not None else {}
+    deep = False
+    try:
+        rules = _rules(sp, c, nodes, inputs, value_of) if sp is not None else {}
+    except RecursionError:
+        # sympy's own tree walks recurse: a statement nested thousands deep has
+        # numbers but no printable rule
+        rules, deep = {}, True
 
     partials: dict[tuple[str, str], Partial] = {}
     for child in named:
@@ -258,8 +264,16 @@ def explain(model, wrt: str | None = None, values: dict[str, float] | None = Non
     if sp is None:
         e.sympy_missing = use_sympy
         e.symbolic_note = "sympy is not installed" if use_sympy else "not asked for"
+    elif deep:
+        e.symbolic_note = "the expressions are nested too deeply for sympy to print them"
     else:
-        _symbolic(sp, e, c, nodes, current, vals)
+        try:
+            _symbolic(sp, e, c, nodes, current, vals)
+        except RecursionError:
+            e.expression = e.expression_latex = None
+            for item in e.items:
+                item.symbolic = None
+            e.symbolic_note = "the expressions are nested too deeply for sympy to expand them"
     return e
 
 
@@ -374,7 +388,7 @@ def _rules(sp, c, nodes, inputs, value_of) -> dict:
     def symbol(name):
         s = sym.get(name)
         if s is None:
-            s = sym[name] = sp.Symbol(name)
+            s = sym[name] = sp.Symbol(name, real=True)
         return s
 
     for k, nid in enumerate(c.order):
@@ -419,7 +433,8 @@ def _symbolic(sp, e: Explanation, c, nodes, current, vals) -> None:
         op = c.ops[k]
         d = nodes[nid]
         if op is None:
-            full[k] = sp.Symbol(nid) if d["kind"] == "param" else _number(sp, vals[k])
+            full[k] = (sp.Symbol(nid, real=True) if d["kind"] == "param"
+                       else _number(sp, vals[k]))
             continue
         try:
             full[k] = op.sympy(*[full[j] for j in c.args[k]])
@@ -427,16 +442,15 @@ def _symbolic(sp, e: Explanation, c, nodes, current, vals) -> None:
             e.symbolic_note = f"the op '{op.name}' has no sympy form"
             return
     expr = full[c.output]
-    try:
-        expanded = sp.expand(expr)
-        if sp.count_ops(expanded) <= 4 * max(1, sp.count_ops(expr)) + 20:
-            expr, e.expanded = expanded, True
-    except Exception:  # sympy may give up on an odd expression; keep the unexpanded one
-        pass
+    symbols = [sp.Symbol(p, real=True) for p in current]
+    # expand polynomials only (the chapter's 6b² + 3b + 4wb + 2w); expanding a
+    # sigmoid's powers makes it longer, not clearer
+    if expr.is_polynomial(*symbols):
+        expr, e.expanded = sp.expand(expr), True
     e.expression, e.expression_latex = pretty(expr), sp.latex(expr)
-    subs = {sp.Symbol(p): _number(sp, v) for p, v in current.items()}
+    subs = {sp.Symbol(p, real=True): _number(sp, v) for p, v in current.items()}
     for item in e.items:
-        d = sp.diff(expr, sp.Symbol(item.param))
+        d = sp.diff(expr, sp.Symbol(item.param, real=True))
         if e.expanded:
             d = sp.expand(d)
         value = None
@@ -547,10 +561,10 @@ def _lines(e: Explanation, lang: str, style: str) -> list[str]:
     md = style == "markdown"
     out = e.output
     code = (lambda s: f"`{s}`") if md else (lambda s: s)
-    bullet = "- " if md else "  "
+    bullet = "- " if md else "    "
     sub = "  - " if md else "    "
     lines = [("# " if md else "") + tr("explain_title", lang, model=e.model, out=out), ""]
-    lines.append(tr("at_values", lang, values=_values_text(e), out=out,
+    lines.append(tr("at_values", lang, values=_values_text(e) or tr("no_params", lang), out=out,
                     value=format_number(e.values[out])))
     if e.sympy_missing:
         lines += ["", tr("no_sympy", lang)]
@@ -559,11 +573,12 @@ def _lines(e: Explanation, lang: str, style: str) -> list[str]:
         lines += ["", ("## " if md else "") + d(out, p) + ("" if md else ":")]
         if md:
             lines.append("")
+        ind = "" if md else "  "
         if item.mode == "none":
-            lines.append(tr("no_path", lang, out=out, p=p))
+            lines.append(ind + tr("no_path", lang, out=out, p=p))
         elif item.mode == "paths":
             s = "" if item.path_count == 1 or lang == "zh" else "s"
-            lines.append(tr("n_paths", lang, n=item.path_count, s=s, out=out, p=p))
+            lines.append(ind + tr("n_paths", lang, n=item.path_count, s=s, out=out, p=p))
             if md:
                 lines.append("")
             for path in item.paths:
@@ -585,10 +600,10 @@ def _lines(e: Explanation, lang: str, style: str) -> list[str]:
                 if md:
                     lines.append("")
                 for q in used:
-                    lines.append(bullet + code(_partial_line(q)))
+                    lines.append((bullet if md else sub) + code(_partial_line(q)))
         else:
-            lines.append(tr("too_many_paths", lang, n=item.path_count, out=out, p=p,
-                            limit=e.path_limit))
+            lines.append(ind + tr("too_many_paths", lang, n=item.path_count, out=out, p=p,
+                                  limit=e.path_limit))
             if md:
                 lines.append("")
             for st in item.steps:
@@ -604,6 +619,8 @@ def _lines(e: Explanation, lang: str, style: str) -> list[str]:
             lines.append(("" if md else "  ") + tr("zero_path", lang, path=" → ".join(path.nodes),
                                                    factors=factors))
         key = "engine_agrees" if item.agrees else "engine_differs"
+        if item.mode == "nodes":
+            key += "_nodes"
         lines.append(("" if md else "  ") + tr(key, lang, out=out, p=p,
                                                g=format_number(item.gradient),
                                                s=format_number(item.total)))

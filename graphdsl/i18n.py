@@ -54,6 +54,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "explain_title": ("{model}: how reverse mode gets ∂{out}/∂p, path by path",
                       "{model}：反向传播如何逐条路径求出 ∂{out}/∂p"),
     "at_values": ("at {values}: {out} = {value}", "在 {values} 时：{out} = {value}"),
+    "no_params": ("(the model has no param)", "（模型没有参数）"),
     "local_partials": ("local partials (the statement view's edges):",
                        "局部偏导数（语句视图中的边）："),
     "n_paths": ("{n} path{s} from {out} to {p}:", "从 {out} 到 {p} 共 {n} 条路径："),
@@ -72,6 +73,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
                       "反向传播（引擎）：∂{out}/∂{p} = {g} —— 与各路径之和相等 ✓"),
     "engine_differs": ("reverse mode (the engine): ∂{out}/∂{p} = {g} — DIFFERS from the sum of the paths {s} ✗",
                        "反向传播（引擎）：∂{out}/∂{p} = {g} —— 与各路径之和 {s} 不相等 ✗"),
+    "engine_agrees_nodes": ("reverse mode (the engine): ∂{out}/∂{p} = {g} — equal to the node-by-node sum ✓",
+                            "反向传播（引擎）：∂{out}/∂{p} = {g} —— 与逐节点求和的结果相等 ✓"),
+    "engine_differs_nodes": ("reverse mode (the engine): ∂{out}/∂{p} = {g} — DIFFERS from the node-by-node sum {s} ✗",
+                             "反向传播（引擎）：∂{out}/∂{p} = {g} —— 与逐节点求和的结果 {s} 不相等 ✗"),
     "too_many_paths": ("{n} paths lead from {out} to {p}, more than {limit}: listing them would repeat the same "
                        "products over and over. Reverse mode never lists paths; it goes node by node from {out}, "
                        "giving each node v the sum ∂{out}/∂v = Σ ∂{out}/∂c·∂c/∂v over the nodes c that use v, "

@@ -15,6 +15,9 @@ from functools import cached_property
 
 from .errors import UsageError, ModelError
 
+#: the largest model file graphdsl reads (a 10^6-statement model is about 25 MB)
+MAX_MODEL_BYTES = 256 * 2**20
+
 
 class Model:
     """A model: its graph (networkx), its output, its params and their current values."""
@@ -81,11 +84,16 @@ class Model:
     def set_value(self, name: str, value: float) -> None:
         g = self.graph
         if name not in g.nodes or g.nodes[name].get("name") is None:
-            from .build import _did_you_mean
+            from .build import _did_you_mean, _q
 
-            hint = _did_you_mean(name, self.params) or (
-                "params: " + ", ".join(self.params) if self.params else None)
-            raise UsageError(f"cannot set '{name}': the model has no such name", hint=hint)
+            settable = [n for n in g.graph.get("definitions", {})
+                        if g.nodes[n]["kind"] in ("param", "const")]
+            hint = _did_you_mean(name, settable)
+            listing = ("it can set: " + ", ".join(_q(n) for n in settable[:10])
+                       + (" ..." if len(settable) > 10 else "")) if settable else \
+                "the model has no param to set"
+            raise UsageError(f"--set {_q(name)}: the model has no such name",
+                             hint=(hint + " " if hint else "") + listing)
         kind = g.nodes[name]["kind"]
         if kind == "param":
             self.param_values[name] = float(value)
@@ -93,25 +101,39 @@ class Model:
             # a named constant: change it in the compiled form only
             self.compiled.init[self.compiled.index[name]] = float(value)
         else:
-            raise UsageError(f"cannot set '{name}': it is computed, not a param",
-                             hint="only params (and named constants) can be set")
+            line = g.nodes[name].get("line")
+            raise UsageError(f"--set {name}: '{name}' is computed (line {line}), not a param",
+                             hint="only params (and named constants) can be set; to start from "
+                                  "another value, set the params it is computed from")
 
     def check_params(self, params=None) -> list[str]:
         """The params a run adjusts: all of them, or the ones named (validated)."""
         if params is None:
             if not self.params:
-                raise UsageError("the model has no param to adjust",
-                                 hint="declare one with `param NAME = NUMBER`")
+                g = self.graph
+                consts = [n for n in g.graph.get("definitions", {})
+                          if g.nodes[n]["kind"] == "const"]
+                hint = "declare one with `param NAME = NUMBER`"
+                if consts:
+                    c = consts[0]
+                    hint = (f"`{c} = {g.nodes[c]['value']:g}` is a constant; write "
+                            f"`param {c} = {g.nodes[c]['value']:g}` to let the run adjust it")
+                raise UsageError("the model has no param to adjust", hint=hint)
             return list(self.params)
         chosen = []
         for p in params:
             if p not in self.param_values:
                 from .build import _did_you_mean
 
-                what = "is computed, not a param" if p in self.graph.nodes else "is not in the model"
+                what = ("is computed, not a param" if p in self.graph.nodes
+                        and self.graph.nodes[p]["kind"] == "op" else
+                        "is a constant, not a param" if p in self.graph.nodes
+                        and self.graph.nodes[p]["name"] is not None else "is not in the model")
+                close = _did_you_mean(p, self.params)
+                listing = ("the params are: " + ", ".join(self.params)) if self.params else \
+                    "the model has no params"
                 raise UsageError(f"--params: '{p}' {what}",
-                                 hint=_did_you_mean(p, self.params)
-                                 or "params: " + ", ".join(self.params))
+                                 hint=(close + " " if close else "") + listing)
             if p not in chosen:
                 chosen.append(p)
         if not chosen:
@@ -178,7 +200,9 @@ def load(path, *, registry=None, plugins=()) -> Model:
     path = os.fspath(path)
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            # read one byte past the limit to know it is exceeded, without reading
+            # all of a huge file (or an endless device such as /dev/zero)
+            data = f.read(MAX_MODEL_BYTES + 1)
     except FileNotFoundError:
         raise UsageError(f"no such file: {path}", hint="check the path") from None
     except IsADirectoryError:
@@ -186,14 +210,27 @@ def load(path, *, registry=None, plugins=()) -> Model:
                          hint="give a .bp file, e.g. models/linear.bp") from None
     except OSError as e:
         raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
+    if len(data) > MAX_MODEL_BYTES:
+        raise UsageError(f"{path} is larger than {MAX_MODEL_BYTES // 2**20} MB: too large for a model",
+                         hint="is this the right file? a model of 10^6 statements is about 25 MB")
+    if b"\0" in data[:8192]:
+        raise ModelError(f"{path} is a binary file, not a .bp model (it contains NUL bytes)",
+                         file=path, line=data[:data.index(b"\0")].count(b"\n") + 1,
+                         column=data.index(b"\0") - (data.rfind(b"\n", 0, data.index(b"\0")) + 1) + 1,
+                         hint="give a text file of statements such as `z = 2*w`")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[:e.start].count(b"\n") + 1
-        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-        raise ModelError(f"the file is not UTF-8 text (byte 0x{data[e.start]:02x})",
-                         file=path, line=line, column=col,
-                         hint="save the model as UTF-8") from None
+        line_start = data.rfind(b"\n", 0, e.start) + 1
+        line_end = data.find(b"\n", e.start)
+        raw = data[line_start:line_end if line_end >= 0 else len(data)]
+        shown = raw.decode("utf-8", errors="replace")
+        # the column in characters, as an editor counts them
+        col = len(data[line_start:e.start].decode("utf-8", errors="replace")) + 1
+        raise ModelError(f"the file is not UTF-8 text (byte 0x{data[e.start]:02x} at line {line})",
+                         file=path, line=line, column=col, source=shown,
+                         hint="save the model as UTF-8 (most editors: \"Save with encoding\")") from None
     if text.startswith("\ufeff"):
         text = text[1:]
     return loads(text, name=path, registry=registry, plugins=plugins)

@@ -67,6 +67,8 @@ def _number(tok, sign=None) -> float:
 def _make_transformer():
     from lark import Transformer
 
+    from . import diagnostics
+
     class ToStatements(Transformer):
         """Inline transformer: every rule returns a plain tuple (see module doc)."""
 
@@ -83,29 +85,19 @@ def _make_transformer():
         def keyword_assign(self, items):
             kw, name, _eq, (value, _l, _c) = items
             if kw != "param":
-                raise _keyword_error(kw, "param", "param NAME = NUMBER")
+                raise diagnostics.keyword_assign_error(kw, name, value)
             return ("param", str(name), value, name.line, name.column)
 
         def keyword_number(self, items):
             kw, (value, _l, _c) = items
             if kw != "target":
-                raise ModelSyntaxError(
-                    f"'{kw}' followed by a number is not a statement",
-                    line=kw.line, column=kw.column, width=len(kw),
-                    hint="write `target NUMBER` for a target, or `NAME = EXPR` "
-                         "for a named quantity (with an operator between factors: 2*w)",
-                )
+                raise diagnostics.keyword_number_error(kw, value)
             return ("target", value, kw.line, kw.column)
 
         def keyword_name(self, items):
             kw, name = items
             if kw != "output":
-                raise ModelSyntaxError(
-                    f"'{kw} {name}' is not a statement",
-                    line=kw.line, column=kw.column, width=len(kw),
-                    hint="write `output NAME` to pick the output, `param NAME = NUMBER` for a "
-                         "param, or `NAME = EXPR`; two names need an operator between them",
-                )
+                raise diagnostics.keyword_name_error(kw, name)
             return ("output", str(name), name.line, name.column)
 
         def assign(self, items):
@@ -160,14 +152,6 @@ class _ParenNewlines:
             elif tok.type in ("_NL", "SEMI"):
                 depth = 0
             yield tok
-
-
-def _keyword_error(word, expected, form):
-    return ModelSyntaxError(
-        f"'{word}' is not a keyword",
-        line=word.line, column=word.column, width=len(word),
-        hint=f"did you mean `{form}`?" if expected else None,
-    )
 
 
 @lru_cache(maxsize=None)

@@ -67,6 +67,14 @@ def plot_format(path) -> str:
     return ext
 
 
+def prepare(path) -> str:
+    """Check, before any work, that ``path`` can get a plot: a known extension
+    and matplotlib installed. Returns the format; raises UsageError otherwise."""
+    fmt = plot_format(path)
+    _mpl()
+    return fmt
+
+
 def _new_figure(width, height):
     mpl = _mpl()
     from matplotlib.figure import Figure
@@ -86,11 +94,13 @@ def _error_panel(ax, trace, label=None, colour=None, marker="o", clip=None, zord
     Values above ``clip`` are drawn at the clip with an arrow: a diverging run
     must not squash the others into a flat line."""
     its = [it.iteration for it in trace.iterations]
+    # dozens of full-size markers merge into a thick band: shrink them on long runs
+    size = 6 if len(its) <= 15 else (3.5 if len(its) <= 40 else 2)
     if trace.minimize:
         ys = [it.values[trace.output] for it in trace.iterations]
         if all(y > 0 for y in ys):
             ax.set_yscale("log")
-        ax.plot(its, ys, marker=marker, color=colour, label=label)
+        ax.plot(its, ys, marker=marker, markersize=size, color=colour, label=label)
         ax.set_ylabel(f"{trace.output} (minimised)")
         return
     ys = _positive([it.error for it in trace.iterations])
@@ -101,15 +111,16 @@ def _error_panel(ax, trace, label=None, colour=None, marker="o", clip=None, zord
         cut = next(k for k, y in enumerate(ys) if y is not None and y > clip)
         shown = shown[:cut + 1]
         shown[cut] = clip
-    ax.plot(its[:len(shown)], shown, marker=marker, color=colour, label=label, zorder=zorder)
+    ax.plot(its[:len(shown)], shown, marker=marker, markersize=size, color=colour, label=label,
+            zorder=zorder)
     if cut is not None:
         worst = max(y for y in ys if y is not None)
         ax.annotate(f"{trace.method} diverges: |error| reaches {worst:.3g}",
                     (its[cut], clip), xytext=(10, -4), textcoords="offset points",
                     ha="left", va="top", fontsize=8, color=colour,
                     arrowprops={"arrowstyle": "-|>", "color": colour, "lw": 0.8})
-    for i, y in zip(its, ys):
-        if y is None:  # reached the target exactly: a log axis has no 0, so say it
+    for i, y, it in zip(its, ys, trace.iterations):
+        if y is None and it.error == 0.0:  # reached the target exactly: a log axis has no 0
             ax.annotate("error 0", (i, min(v for v in ys if v) if any(ys) else 1.0),
                         color=colour, fontsize=8, ha="center", va="top")
     ax.set_ylabel(f"|error| = |{trace.output} − target|")
@@ -134,8 +145,18 @@ def run_figure(trace, model=None):
         raise UsageError("the run has no iteration to plot")
     mpl = _mpl()
     one = model is not None and len(trace.params) == 1
+    evaluated = trace.method is None  # no target: one pass, nothing iterated
+    if evaluated and not one:
+        raise UsageError("nothing to plot: without a target the run is one pass",
+                         hint="give --target T or --minimize (a one-param model also "
+                              "gets the curve of its output)")
     with mpl.rc_context(_STYLE):
-        if one:
+        if evaluated:
+            fig = _new_figure(6.4, 4.6)
+            grid = fig.add_gridspec(3, 1)
+            curve = fig.add_subplot(grid[:2, 0])
+            deriv = fig.add_subplot(grid[2, 0], sharex=curve)
+        elif one:
             fig = _new_figure(11, 4.6)
             grid = fig.add_gridspec(3, 2, width_ratios=[1, 1.25])
             ax = fig.add_subplot(grid[:, 0])
@@ -144,14 +165,16 @@ def run_figure(trace, model=None):
         else:
             fig = _new_figure(6, 4)
             ax = fig.add_subplot()
-        method = trace.method or "evaluation"
-        _error_panel(ax, trace, colour=COLOURS.get(method, "#1f77b4"))
-        _tol_line(ax, trace)
-        ax.set_xlabel("iteration")
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        goal = (f"minimise {trace.output}" if trace.minimize
-                else f"{trace.output} → {trace.target:g}")
-        ax.set_title(f"{os.path.basename(trace.model)}: {goal}, method {method}", fontsize=10)
+        if not evaluated:
+            method = trace.method
+            _error_panel(ax, trace, colour=COLOURS.get(method, "#1f77b4"))
+            _tol_line(ax, trace)
+            ax.set_xlabel("iteration")
+            ax.xaxis.get_major_locator().set_params(integer=True)
+            goal = (f"minimise {trace.output}" if trace.minimize
+                    else f"{trace.output} → {trace.target:g}")
+            ax.set_title(f"{os.path.basename(trace.model)}: {goal}, method {method}",
+                         fontsize=10)
         if one:
             _curve_panels(curve, deriv, trace, model)
     return fig
@@ -167,6 +190,8 @@ def _curve_panels(ax, dax, trace, model):
     span = hi - lo
     # wide enough to see the curve's shape, not just the last tiny steps ...
     pad = max(span * 0.3, 0.15 * max(abs(lo), abs(hi), 1.0))
+    if len(xs_it) == 1:  # one point (no run): show the curve's shape around it
+        pad = max(abs(lo), 1.0)
     first = trace.iterations[0].values
     base = {q: first[q] for q in model.params if q in first}
     xs, ys, ds = _curve(c, base, p, lo - pad, hi + pad)
@@ -197,7 +222,9 @@ def _curve_panels(ax, dax, trace, model):
         else:
             ax.annotate("", (xs_it[k + 1], ys_it[k + 1]), (xs_it[k], ys_it[k]),
                         arrowprops={"arrowstyle": "->", "color": colour, "lw": 0.9})
-    ax.plot(xs_it, ys_it, "o", color=colour, markersize=5, zorder=3, label="iterates")
+    single = len(xs_it) == 1
+    ax.plot(xs_it, ys_it, "o", color=colour, markersize=5, zorder=3,
+            label=f"{p} = {xs_it[0]:g}" if single else "iterates")
     # number the iterates, skipping those that would sit on the previous label
     yfin = [y for y in ys + ys_it if math.isfinite(y)]
     yspan = (max(yfin) - min(yfin)) or 1.0
@@ -208,7 +235,8 @@ def _curve_panels(ax, dax, trace, model):
                         color=colour, ha="right")
             last = (x, y)
     ax.set_ylabel(out)
-    ax.set_title(f"{out} as a function of {p}; the iterates {p}₀, {p}₁, …", fontsize=10)
+    ax.set_title(f"{out} as a function of {p}" if single else
+                 f"{out} as a function of {p}; the iterates {p}₀, {p}₁, …", fontsize=10)
     ax.legend(fontsize=8, loc="best")
     ax.tick_params(labelbottom=False)
     dax.plot(xs, ds, color="#9467bd", linewidth=1.2)

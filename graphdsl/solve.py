@@ -60,6 +60,16 @@ def solve(model, target=None, *, method="split", params=None, tol=1e-4, max_iter
             adj = c.backward(vals)
         except NumericError as e:
             e.message = f"{e.message} (iteration {it})"
+            if trace.iterations and trace.iterations[-1].steps:
+                before = trace.iterations[-1]
+                moved = ", ".join(f"{p} from {_f(before.values[p])} to {_f(current[p])}"
+                                  for p in before.steps)
+                e.notes.append(f"the step of iteration {before.iteration} moved {moved}")
+            if growing >= 2:
+                e.notes.append(f"|error| had grown {growing} iterations in a row: "
+                               "the run was diverging")
+                if method == "gd" or minimize:
+                    e.hint = "try a smaller --lr"
             trace.status, trace.failure = "numeric", e
             trace.message = str(e.message)
             return trace
@@ -95,6 +105,10 @@ def solve(model, target=None, *, method="split", params=None, tol=1e-4, max_iter
                                      f"(now {abs(error):.6g}): the run is diverging")
                     if method == "gd":
                         trace.message += "; try a smaller --lr"
+                    trace.failure = _stop(model, trace, hint=(
+                        "try a smaller --lr" if method == "gd" else
+                        "try --method gd with a small --lr, a target within reach, or other "
+                        "starting values (--set NAME=VALUE)"))
                     return trace
             else:
                 growing = 0
@@ -103,6 +117,9 @@ def solve(model, target=None, *, method="split", params=None, tol=1e-4, max_iter
             trace.status = "max-iter"
             trace.message = (f"no convergence after {max_iter} iterations "
                              + (f"(error {error:.6g})" if error is not None else ""))
+            trace.failure = _stop(model, trace, hint=(
+                f"allow more with --max-iter (now {max_iter}), or loosen --tol (now {tol:g})"
+                + ("; a larger --lr takes bigger steps" if method == "gd" or minimize else "")))
             return trace
         if method == "frozen" and frozen is None:
             frozen = dict(partial)
@@ -122,6 +139,10 @@ def solve(model, target=None, *, method="split", params=None, tol=1e-4, max_iter
                 trace.status = "stopped"
                 trace.message = (f"every partial ∂{out_name}/∂p is 0 at iteration {it}: "
                                  f"no param can move {out_name} towards the target")
+                trace.failure = _stop(model, trace, at=chosen[0], hint=(
+                    f"{out_name} does not change when the params move a little (a flat spot, "
+                    f"e.g. relu below 0 or the bottom of x^2): start from other values "
+                    f"(--set {chosen[0]}=...), or the target may be out of reach"))
                 return trace
             n = len(movable)
             steps = {p: (error / n) / use[p] for p in movable}
@@ -129,6 +150,25 @@ def solve(model, target=None, *, method="split", params=None, tol=1e-4, max_iter
         for p, s in steps.items():
             current[p] = current[p] - s
     return trace  # pragma: no cover - the loop always returns
+
+
+def _f(v):
+    from .engine import format_number
+
+    return format_number(v)
+
+
+def _stop(model, trace, hint, at=None) -> NumericError:
+    """The one message for a run that stopped without converging (exit 1).
+
+    ``at`` names a param whose statement the message points at."""
+    g = model.graph
+    pos = g.graph.get("definitions", {}).get(at) if at is not None else None
+    e = NumericError(trace.message, file=model.name,
+                     line=pos[0] if pos else None, column=pos[1] if pos else None,
+                     source=g.graph.get("source") if pos else None, hint=hint)
+    e.kind = "error"  # the run ended without a result, but no number went wrong
+    return e
 
 
 __all__ = ["solve", "METHODS", "GraphdslError"]

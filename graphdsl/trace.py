@@ -44,7 +44,8 @@ class Trace:
     """Everything a run did, in order. ``status`` is one of ``"converged"``,
     ``"evaluated"`` (no target: one pass), ``"max-iter"``, ``"stopped"``
     (for instance every partial is zero), ``"diverging"`` or ``"numeric"``
-    (a numeric failure, kept in ``failure``)."""
+    (a numeric failure). For every status but the first two, ``failure`` holds
+    the one :class:`~graphdsl.errors.NumericError` the CLI prints (exit 1)."""
 
     model: str
     output: str

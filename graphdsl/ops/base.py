@@ -9,7 +9,12 @@ cannot drift apart. Everything else is optional:
 - ``domain(*args)``: a message when the operands are outside the op's domain,
   else None (log of a non-positive number is a clear error, not a NaN);
 - ``sympy(*args)``: the op as a sympy expression, used for derivative rules in
-  text and for checking the partials against sympy's derivative.
+  text and for checking the partials against sympy's derivative;
+- ``rule``: the derivative rule in words, shown by ``graphdsl ops`` when the op
+  gives no sympy form (or sympy is not installed);
+- ``sample_points``: points (tuples of operands) where ``graphdsl ops --check``
+  compares the partials with finite differences, for an op whose domain or
+  kinks the default points would miss.
 
 The smallest op:
 
@@ -37,6 +42,10 @@ class Op:
     label: str | None = None
     #: one-line description shown by ``graphdsl ops``
     doc: str | None = None
+    #: the derivative rule as text, e.g. "d/dx = 3 x^2" (optional)
+    rule: str | None = None
+    #: where ``graphdsl ops --check`` tests the op, e.g. ((0.5,), (2.0,)) (optional)
+    sample_points: tuple | None = None
 
     def forward(self, *args: float) -> float:
         raise NotImplementedError

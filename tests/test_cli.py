@@ -1,0 +1,169 @@
+"""The command line of DESIGN.md §5: run (table and --json), check, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import MODELS, ROOT
+
+
+def test_run_without_target_prints_values_and_gradients(cli, linear_path):
+    r = cli("run", linear_path)
+    assert r.code == 0 and r.err == ""
+    rows = {line.split()[0]: line.split()[1:] for line in r.out.splitlines()[4:] if line.strip()}
+    assert rows == {"w": ["3", "18"], "b": ["4", "63"], "x": ["18", "9"],
+                    "y": ["9", "18"], "z": ["162", "1"]}
+    assert "∂z/∂node" in r.out
+
+
+def test_run_with_target_prints_rows_and_summary(cli, linear_path):
+    r = cli("run", linear_path, "--target", "150")
+    assert r.code == 0
+    lines = r.out.splitlines()
+    header = next(l for l in lines if l.startswith("iter"))
+    assert header.split() == ["iter", "w", "b", "z", "error", "∂z/∂w", "∂z/∂b", "Δw", "Δb"]
+    row0 = next(l for l in lines if l.startswith("0 ")).split()
+    assert row0 == ["0", "3", "4", "162", "12", "18", "63", "0.3333333", "0.0952381"]
+    assert "converged after 3 iterations" in r.out
+
+
+def test_run_params_b_takes_the_seeds_step(cli, linear_path):
+    r = cli("run", linear_path, "--target", "150", "--params", "b")
+    assert r.code == 0
+    row1 = next(l for l in r.out.splitlines() if l.startswith("1 ")).split()
+    assert row1[:3] == ["1", "3.809524", "150.2177"]
+    assert "b = 3.805938" in r.out
+
+
+def test_frozen_takes_more_iterations_on_the_command_line(cli, linear_path):
+    split = json.loads(cli("run", linear_path, "--target", "150", "--params", "b", "--json").out)
+    frozen = json.loads(cli("run", linear_path, "--target", "150", "--params", "b",
+                            "--method", "frozen", "--json").out)
+    assert frozen["result"]["iterations"] > split["result"]["iterations"]
+
+
+# The contract's JSON shape (DESIGN.md §5), checked field by field.
+def check_shape(d, *, solving):
+    assert set(d) >= {"model", "output", "target", "method", "params", "converged",
+                      "iterations", "result"}
+    assert isinstance(d["model"], str) and isinstance(d["output"], str)
+    assert isinstance(d["params"], list) and all(isinstance(p, str) for p in d["params"])
+    assert isinstance(d["converged"], bool)
+    assert isinstance(d["iterations"], list) and d["iterations"]
+    names = None
+    for k, it in enumerate(d["iterations"]):
+        assert it["iteration"] == k
+        assert set(it) <= {"iteration", "values", "error", "gradients", "steps", "skipped"}
+        names = names or list(it["values"])
+        assert list(it["values"]) == names and list(it["gradients"]) == names
+        assert all(isinstance(v, float) for v in it["values"].values())
+        assert all(isinstance(v, float) for v in it["gradients"].values())
+        if solving and k < len(d["iterations"]) - 1:
+            assert set(it["steps"]) <= set(d["params"])
+        else:
+            assert "steps" not in it        # absent on the last iteration
+    r = d["result"]
+    assert set(r) == {"values", "error", "iterations"}
+    assert r["iterations"] == len(d["iterations"])
+    assert set(r["values"]) == set(d["params"]) | {d["output"]}
+    if not solving:
+        assert d["target"] is None and len(d["iterations"]) == 1
+
+
+def test_json_has_the_contracts_shape_and_numbers(cli, linear_path):
+    r = cli("run", linear_path, "--target", "150", "--json")
+    assert r.code == 0 and r.err == ""
+    d = json.loads(r.out)                      # exactly one JSON object, nothing else
+    assert r.out.count("\n") == 1
+    check_shape(d, solving=True)
+    assert (d["model"], d["output"], d["target"], d["method"]) == (
+        str(linear_path), "z", 150.0, "split")
+    assert d["params"] == ["w", "b"] and d["converged"] is True
+    it0 = d["iterations"][0]
+    assert it0["values"] == {"w": 3.0, "b": 4.0, "x": 18.0, "y": 9.0, "z": 162.0}
+    assert it0["error"] == 12.0
+    assert it0["gradients"] == {"w": 18.0, "b": 63.0, "x": 9.0, "y": 18.0, "z": 1.0}
+    assert it0["steps"] == {"w": 0.3333333333333333, "b": 0.09523809523809523}
+    assert round(d["result"]["values"]["w"], 4) == 2.6615
+    assert round(d["result"]["values"]["b"], 4) == 3.9033
+    assert round(d["result"]["values"]["z"], 3) == 150.0
+    assert d["result"]["iterations"] == 3
+
+
+def test_json_without_target(cli, linear_path):
+    d = json.loads(cli("run", linear_path, "--json").out)
+    check_shape(d, solving=False)
+    assert d["method"] is None and d["converged"] is True
+
+
+def test_json_of_a_failed_run_is_still_one_object_and_exit_1(cli, tmp_path):
+    model = tmp_path / "m.bp"
+    model.write_text("param x = 0.5\ny = log(x)\n")
+    r = cli("run", model, "--target", "-10", "--json")
+    assert r.code == 1
+    d = json.loads(r.out)
+    assert d["converged"] is False and d["status"] == "numeric"
+    assert "logarithm" in r.err and "m.bp:2:5" in r.err
+
+
+def test_not_converging_exits_1_with_the_table(cli, linear_path):
+    r = cli("run", linear_path, "--target", "150", "--method", "frozen", "--max-iter", "1")
+    assert r.code == 1
+    assert "not converged" in r.out and "no convergence after 1" in r.err
+
+
+def test_check(cli, linear_path):
+    r = cli("check", linear_path)
+    assert r.code == 0 and "ok" in r.out and "params w, b" in r.out and "output z" in r.out
+
+
+def test_ops_lists_builtins(cli):
+    r = cli("ops")
+    assert r.code == 0
+    names = {l.split()[0] for l in r.out.splitlines()[2:]}
+    assert {"add", "mul", "pow", "log", "sigmoid", "relu", "tanh"} <= names
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["run", "models/nope.bp"], "no such file"),
+    (["run", "models"], "is a directory"),
+    (["run", "models/linear.bp", "--target", "abc"], "'abc' is not a number"),
+    (["run", "models/linear.bp", "--target", "150", "--params", "q"], "'q' is not in the model"),
+    (["run", "models/linear.bp", "--set", "w"], "NAME=VALUE"),
+    (["run", "models/linear.bp", "--set", "zz=1"], "no such name"),
+    (["run", "models/linear.bp", "--method", "newton"], "invalid choice"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_usage_errors_exit_2_without_traceback(cli, argv, fragment):
+    argv = [str(ROOT / a) if a.startswith("models") else a for a in argv]
+    r = cli(*argv)
+    assert r.code == 2
+    assert fragment in r.err
+    assert "Traceback" not in r.err and r.out == ""
+
+
+def test_model_error_exit_2_with_caret(cli, tmp_path):
+    model = tmp_path / "bad.bp"
+    model.write_text("param w = 3\nz = 2*q\n")
+    r = cli("run", model)
+    assert r.code == 2
+    assert f"{model}:2:7" in r.err and "^" in r.err and "'q' is not defined" in r.err
+
+
+def test_debug_shows_the_traceback(cli, tmp_path):
+    model = tmp_path / "bad.bp"
+    model.write_text("z = 2*q\n")
+    assert "Traceback" in cli("run", model, "--debug").err
+
+
+def test_the_console_script_runs_as_a_process():
+    exe = ROOT / ".venv" / "bin" / "graphdsl"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "graphdsl.cli"]
+    p = subprocess.run(cmd + ["run", str(MODELS / "linear.bp"), "--target", "150", "--json"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["converged"] is True

@@ -1,0 +1,171 @@
+"""The .bp language of DESIGN.md §1 and the graph of §2."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import graphdsl
+from graphdsl.ops import Op, Registry
+
+
+def values(text, **params):
+    m = graphdsl.loads(text)
+    if params:
+        m.set(**params)
+    return m.forward()
+
+
+def test_statements_end_at_newline_or_semicolon_and_comments_are_ignored():
+    v = values("param a = 2; b = a*3  # three a\n\n\nc = b + 1 ; ; \n# the end\n")
+    assert v == {"a": 2.0, "b": 6.0, "c": 7.0}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("3", 3.0), ("-1.5e-3", -1.5e-3), ("2.", 2.0), (".5", 0.5), ("1E3", 1000.0),
+    ("+4", 4.0), ("6.02e+23", 6.02e23),
+])
+def test_param_numbers_in_every_usual_form(text, expected):
+    assert graphdsl.loads(f"param p = {text}\nq = p").forward()["p"] == expected
+
+
+@pytest.mark.parametrize("expr, expected", [
+    ("2 + 3 * 4", 14.0),
+    ("(2 + 3) * 4", 20.0),
+    ("2 ^ 3 ^ 2", 512.0),           # right associative: 2^(3^2)
+    ("2 ** 3 ** 2", 512.0),
+    ("-2 ^ 2", -4.0),               # power binds tighter than unary minus
+    ("-x ^ 2", -9.0),
+    ("2 ^ -1", 0.5),                # a unary minus in the exponent
+    ("10 - 4 - 3", 3.0),            # left associative
+    ("100 / 10 / 5", 2.0),
+    ("--x", 3.0),
+    ("x - -x", 6.0),
+    ("2 * -x", -6.0),
+    ("(1 +\n  2) * x", 9.0),        # a newline inside parentheses continues
+    ("1 + \\\n 2", 3.0),            # so does a backslash at the end of a line
+])
+def test_precedence_matches_python(expr, expected):
+    v = graphdsl.loads(f"param x = 3\nr = {expr}\noutput r").forward()
+    assert v["r"] == expected
+    # and Python agrees, where Python can write it
+    if "\\" not in expr and "\n" not in expr:
+        assert eval(expr.replace("^", "**"), {"x": 3.0}) == expected  # test oracle only
+
+
+def test_operand_order_is_kept():
+    m = graphdsl.loads("param a = 8\nparam b = 2\nd = a / b\ns = a - b\np = a ^ b\nr = d + s + p")
+    v, g = m.forward(), m.gradients()
+    assert (v["d"], v["s"], v["p"]) == (4.0, 6.0, 64.0)
+    # r = a/b + a - b + a^b
+    assert g["a"] == pytest.approx(1 / 2 + 1 + 2 * 8)
+    assert g["b"] == pytest.approx(-8 / 4 - 1 + 64 * math.log(8))
+
+
+def test_a_repeated_operand_gets_both_contributions():
+    m = graphdsl.loads("param x = 3\na = x*x")
+    assert m.gradients()["x"] == 6.0
+    assert m.graph.number_of_edges("x", "a") == 2
+    assert [d["arg"] for _u, _v, d in m.graph.in_edges("a", data=True)] == [0, 1]
+
+
+def test_order_is_free():
+    a = graphdsl.loads("z = x * y\nx = 2*w + 3*b\ny = 2*b + 1\nparam w = 3\nparam b = 4")
+    assert a.forward()["z"] == 162.0 and a.output == "z"
+
+
+def test_unicode_names():
+    m = graphdsl.loads("param θ = 2\nparam 学习率 = 0.5\nη = θ * 学习率\noutput η")
+    assert m.forward()["η"] == 1.0
+    assert m.gradients()["学习率"] == 2.0
+
+
+def test_keywords_are_soft():
+    m = graphdsl.loads("param w = 2\noutput = w * 3\nparamx = output + 1\noutput paramx")
+    assert m.forward() == {"w": 2.0, "output": 6.0, "paramx": 7.0}
+
+
+def test_output_and_target_statements():
+    m = graphdsl.loads("param w = 1\na = w*2\nb = w*3\noutput a\ntarget 10")
+    assert m.output == "a" and m.target == 10.0
+    t = m.solve()                     # the model's own target
+    assert t.target == 10.0 and t.converged
+    assert t.result()["values"]["a"] == pytest.approx(10.0, abs=1e-4)
+
+
+def test_calls_resolve_through_the_registry():
+    v = values("param x = 0.5\ny = sigmoid(x) + tanh(x) + exp(x) + log(x) + sqrt(x) + "
+               "sin(x) + cos(x) + tan(x) + relu(x) + abs(-x) + square(x)")
+    expected = (1 / (1 + math.exp(-0.5)) + math.tanh(0.5) + math.exp(0.5) + math.log(0.5)
+                + math.sqrt(0.5) + math.sin(0.5) + math.cos(0.5) + math.tan(0.5) + 0.5 + 0.5
+                + 0.25)
+    assert v["y"] == pytest.approx(expected, rel=1e-15)
+
+
+def test_an_op_added_to_the_registry_is_callable_with_no_grammar_change():
+    class Cube(Op):
+        name = "cube"
+        arity = 1
+
+        def forward(self, x):
+            return x ** 3
+
+        def partials(self, x, out):
+            return (3 * x * x,)
+
+    reg = Registry.with_builtins()
+    reg.register(Cube, "test")
+    m = graphdsl.loads("param x = 2\ny = cube(x) + 1", registry=reg)
+    assert m.forward()["y"] == 9.0 and m.gradients()["x"] == 12.0
+    with pytest.raises(graphdsl.ModelError, match="unknown function 'cube'"):
+        graphdsl.loads("param x = 2\ny = cube(x)", registry=Registry.with_builtins())
+
+
+def test_nodes_keep_their_source_positions():
+    m = graphdsl.loads("param w = 3\n\nz = 2 * log(w)")
+    g = m.graph
+    assert (g.nodes["z"]["line"], g.nodes["z"]["column"]) == (3, 7)       # the '*'
+    log_node = next(n for n, d in g.nodes(data=True) if d.get("op") == "log")
+    assert (g.nodes[log_node]["line"], g.nodes[log_node]["column"]) == (3, 9)
+    assert g.graph["definitions"]["z"] == (3, 1)
+
+
+def test_the_graph_is_plain_data():
+    m = graphdsl.loads("param w = 3\nz = 2*w")
+    for _n, d in m.graph.nodes(data=True):
+        for v in d.values():
+            assert v is None or isinstance(v, (str, int, float, tuple))
+
+
+@pytest.mark.parametrize("text, fragment, where", [
+    ("x = y + 1\ny = x * 2", "cycle: x -> y -> x", (1, 1)),
+    ("a = b\nb = c\nc = a + 1\nd = 1", "a -> b -> c -> a", (1, 1)),
+    ("x = q + 1", "'q' is not defined", (1, 5)),
+    ("x = 1\nx = 2", "'x' is defined twice", (2, 1)),
+    ("x = nope(1)", "unknown function 'nope'", (1, 5)),
+    ("x = sin(1, 2)", "sin() takes 1 argument, got 2", (1, 5)),
+    ("param w = 1\na = w\nb = w", "which is the output?", None),
+    ("# nothing\n", "the model is empty", None),
+    ("x = 2 w", "expected an operator", (1, 7)),
+])
+def test_model_mistakes_name_the_place(text, fragment, where):
+    with pytest.raises(graphdsl.GraphdslError) as info:
+        graphdsl.loads(text, name="m.bp")
+    e = info.value
+    assert fragment in str(e)
+    assert e.exit_code == 2
+    if where:
+        assert (e.line, e.column) == where
+        assert f"m.bp:{where[0]}:{where[1]}" in str(e)
+        assert "^" in str(e)
+
+
+def test_nothing_in_a_model_runs_python():
+    # names that would mean something to Python are just names here
+    m = graphdsl.loads("param __import__ = 1\nparam os = 2\nexec = __import__ + os")
+    assert m.forward()["exec"] == 3.0
+    with pytest.raises(graphdsl.ModelError, match="unknown function 'eval'"):
+        graphdsl.loads("x = eval(1)")
+    with pytest.raises(graphdsl.ModelSyntaxError):
+        graphdsl.loads("x = open('/etc/passwd')")

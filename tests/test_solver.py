@@ -1,0 +1,122 @@
+"""The solver of DESIGN.md §4: split, frozen, gd, --params, --minimize, and its stops."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import graphdsl
+from conftest import MODELS
+
+
+def test_nonlinear_example_reaches_its_target():
+    m = graphdsl.load(MODELS / "nonlinear.bp")
+    v = m.forward()
+    assert (v["a"], round(v["b"], 4), round(v["c"], 4)) == (4.0, 1.3863, 1.1774)
+    # dc/dx = 1 / (x·√(ln x²)) at x = 2
+    assert m.gradients()["x"] == pytest.approx(1 / (2 * math.sqrt(math.log(4))), rel=1e-14)
+    t = m.solve()                       # the model's `target 2.13`
+    assert t.target == 2.13 and t.converged
+    x = t.result()["values"]["x"]
+    assert x == pytest.approx(math.exp(2.13 ** 2 / 2), abs=1e-4)   # c = 2.13 exactly there
+    # one param: split is Newton's method, so the error shrinks faster than linearly at the end
+    errs = [abs(it.error) for it in t.iterations]
+    assert errs[-1] < errs[-2] ** 1.5
+
+
+def test_gradient_descent_on_x_squared():
+    m = graphdsl.load(MODELS / "gd_square.bp")
+    t = m.solve(minimize=True, lr=0.3, tol=0.01)
+    xs = [it.values["x"] for it in t.iterations]
+    assert xs[0] == 1.2
+    for a, b in zip(xs, xs[1:]):
+        assert b == pytest.approx(0.4 * a, rel=1e-14)      # x ← x − 0.3·2x
+    assert t.converged and abs(2 * xs[-1]) < 0.01 <= abs(2 * xs[-2])
+    assert t.method == "gd" and t.iterations[0].error is None
+
+
+def test_gradient_descent_two_variables():
+    m = graphdsl.load(MODELS / "gd_two_vars.bp")
+    t = m.solve(minimize=True, lr=0.1, tol=0.01)
+    first = t.iterations[0]
+    assert first.gradients["x"] == 6.0
+    assert first.gradients["y"] == pytest.approx(2 * math.sin(1) * math.cos(1), rel=1e-14)
+    assert first.steps == {"x": pytest.approx(0.6), "y": pytest.approx(0.1 * math.sin(2))}
+    assert t.converged and t.last.values["J"] < 1e-3
+
+
+def test_stop_below():
+    t = graphdsl.load(MODELS / "gd_square.bp").solve(minimize=True, lr=0.3, stop_below=0.05)
+    assert t.converged and t.last.values["J"] < 0.05 <= t.iterations[-2].values["J"]
+
+
+def test_gd_on_the_seed_with_a_small_rate():
+    m = graphdsl.load(MODELS / "linear.bp")
+    t = m.solve(150, method="gd", lr=1e-4, max_iter=500)
+    first = t.iterations[0]
+    assert first.steps["b"] == pytest.approx(1e-4 * 12 * 63)
+    assert first.steps["w"] == pytest.approx(1e-4 * 12 * 18)
+    assert t.converged
+
+
+def test_gd_with_a_large_rate_is_called_diverging():
+    t = graphdsl.load(MODELS / "linear.bp").solve(150, method="gd", lr=0.01)
+    assert not t.converged and t.status in ("diverging", "numeric")
+
+
+def test_max_iter_stops_without_converging():
+    t = graphdsl.load(MODELS / "linear.bp").solve(150, method="frozen", max_iter=2)
+    assert t.status == "max-iter" and not t.converged
+    assert len(t.iterations) == 3 and t.iterations[-1].steps is None
+
+
+def test_a_zero_partial_is_skipped_and_said():
+    # at w = 0, ∂z/∂u = 2w = 0 while ∂z/∂v = 1: only v moves
+    m = graphdsl.loads("param w = 0\nparam u = 1\nparam v = 1\nz = 2*w*u + v")
+    t = m.solve(5, params=["u", "v"])
+    first = t.iterations[0]
+    assert "u" in first.skipped and "= 0" in first.skipped["u"]
+    assert first.steps == {"v": -4.0}      # the whole error goes to v
+    assert t.converged
+
+
+def test_all_partials_zero_stops_with_a_message():
+    m = graphdsl.loads("param w = 0\nz = w*w + 1")
+    t = m.solve(5)
+    assert t.status == "stopped" and not t.converged
+    assert "every partial" in t.message
+
+
+def test_params_must_be_params():
+    m = graphdsl.load(MODELS / "linear.bp")
+    with pytest.raises(graphdsl.UsageError, match="'x' is computed"):
+        m.solve(150, params=["x"])
+    with pytest.raises(graphdsl.UsageError, match="did you mean 'b'"):
+        m.solve(150, params=["bb"])
+
+
+def test_a_domain_failure_is_kept_in_the_trace():
+    m = graphdsl.loads("param x = 0.5\ny = log(x)")
+    t = m.solve(-10)          # Newton steps push x below zero
+    assert t.status == "numeric" and isinstance(t.failure, graphdsl.NumericError)
+    assert "logarithm" in str(t.failure) and "iteration" in str(t.failure)
+    assert len(t.iterations) >= 1
+
+
+def test_set_changes_the_start():
+    m = graphdsl.load(MODELS / "linear.bp").set(w=2.5)
+    assert m.forward()["x"] == 2 * 2.5 + 3 * 4
+    with pytest.raises(graphdsl.UsageError, match="no such name"):
+        m.set(q=1)
+    with pytest.raises(graphdsl.UsageError, match="computed"):
+        m.set(x=1)
+
+
+def test_trace_is_plain_data_and_json_roundtrips():
+    import json
+
+    t = graphdsl.load(MODELS / "linear.bp").solve(150)
+    d = t.to_json()
+    assert json.loads(json.dumps(d)) == d
+    assert "<Trace" in repr(t) and "converged" in repr(t)
