@@ -585,8 +585,8 @@ def _add_report(sub, common):
                                    "plots, stepped with buttons, a slider or the arrow keys.")
     p.add_argument("model", help="the .bp model file")
     _add_run_options(p)
-    p.add_argument("-o", "--output", required=True, metavar="FILE.html",
-                   help="the HTML file to write")
+    p.add_argument("-o", "--output", metavar="FILE.html",
+                   help="the HTML file to write (default: MODEL-report.html here)")
     _add_lang(p)
 
 
@@ -596,10 +596,11 @@ def cmd_report(args) -> int:
     model = _load(args)
     trace = _solve(model, args)
     report = build_report(model, trace, lang=_lang(args))
-    size = report.write(args.output, protect=(args.model,))
+    path = args.output or os.path.splitext(os.path.basename(args.model))[0] + "-report.html"
+    size = report.write(path, protect=(args.model,))
     for note in report.notes:
         _err(f"warning: {note}")
-    _out(f"wrote {args.output}: {report.iterations} iteration"
+    _out(f"wrote {path}: {report.iterations} iteration"
          f"{'s' if report.iterations != 1 else ''}, {report.frames} picture"
          f"{'s' if report.frames != 1 else ''}, {size / 1024:.0f} KB")
     if trace.failure is not None:

@@ -185,9 +185,13 @@ def test_cli_report_not_converged_still_writes_and_exits_1(cli, linear_path, tmp
     assert "Traceback" not in r.err
 
 
-def test_cli_report_needs_an_output_file(cli, linear_path):
+def test_cli_report_without_o_writes_model_report_html_here(cli, linear_path, tmp_path,
+                                                            monkeypatch):
+    monkeypatch.chdir(tmp_path)
     r = cli("report", linear_path, "--target", "150")
-    assert r.code == 2 and "-o" in r.err and "Traceback" not in r.err
+    assert r.code == 0, r.err
+    assert r.out.startswith("wrote linear-report.html: 3 iterations")
+    assert _data((tmp_path / "linear-report.html").read_text(encoding="utf-8"))["trace"]["converged"]
 
 
 def test_cli_report_never_overwrites_the_model(cli, linear_path, tmp_path):
