@@ -91,12 +91,14 @@ def build_report(model, trace, *, title: str | None = None, pictures: bool = Tru
         texts = _explanations(model, trace, chosen, lang, notes)
     figures = _plots(model, trace, notes) if plots and n else []
 
-    panels = [_panel(trace, i) for i in range(n)]
+    held = [p for p in model.params if p not in trace.params]
+    panels = [_panel(trace, i, held) for i in range(n)]
     data = {
         "trace": _plain(trace.to_json()),
         "frames": [s or "" for s in frames],
         "panels": panels,
         "explanations": [t or "" for t in texts],
+        "lang": lang if lang in ("en", "zh") else "en",
     }
     page = _page(model, trace, title=title, data=data, frames=frames, panels=panels,
                  texts=texts, figures=figures, notes=notes)
@@ -205,7 +207,8 @@ def _plots(model, trace, notes) -> list[tuple[str, str]]:
         fig = plot.run_figure(trace, model)
         svg = plot.figure_bytes(fig, "svg").decode("utf-8")
     except GraphdslError as e:
-        notes.append(f"plots left out: {e.message}")
+        if trace.method is not None:  # one pass of a many-param model has nothing to plot
+            notes.append(f"plots left out: {e.message}")
         return []
     what = (f"{trace.output} per iteration" if trace.minimize
             else "|error| per iteration (log scale)")
@@ -283,9 +286,9 @@ def _summary(trace, it) -> str:
     return ", ".join(f"{n} = {_f(it.values[n])}" for n in names if n in it.values)
 
 
-def _panel(trace, i: int) -> str:
+def _panel(trace, i: int, held=()) -> str:
     """The current-iteration panel: summary line, error, and every named node's
-    value, gradient and step, as HTML."""
+    value, gradient and step, as HTML. ``held`` are params the run does not move."""
     it = trace.iterations[i]
     last = len(trace.iterations) - 1
     out = trace.output
@@ -298,7 +301,8 @@ def _panel(trace, i: int) -> str:
     rows = []
     steps = it.steps or {}
     for name, value in it.values.items():
-        kind = "param" if name in trace.params else ("output" if name == out else "")
+        kind = ("param" if name in trace.params else "param, held" if name in held
+                else "output" if name == out else "")
         if name in steps:
             step = _f(steps[name])
         elif name in it.skipped:
@@ -409,7 +413,7 @@ def _page(model, trace, *, title, data, frames, panels, texts, figures, notes) -
         last=last, n=n,
         frame=first_frame, panel=first_panel,
         explain=_e(first_text),
-        explain_hidden="" if first_text else " hidden",
+        explain_hidden="" if first_text else " hidden", lang=data["lang"],
         table=_table(trace), source=_source(model),
         plots=plots_html or "<p>No plot in this report.</p>",
         notes=notes_html, css=_CSS, js=_JS, data=script_json(data),
@@ -477,7 +481,7 @@ th[scope=row], thead th { text-align: left; }
           font: .9rem/1.4 ui-monospace, "DejaVu Sans Mono", monospace; }
 .source .ln { color: var(--mute); user-select: none; }
 .plots { display: flex; flex-wrap: wrap; gap: 1rem; }
-.plot { margin: 0; flex: 1 1 24rem; max-width: 40rem; }
+.plot { margin: 0; flex: 1 1 24rem; max-width: 64rem; }
 figcaption { color: var(--mute); font-size: .9rem; text-align: center; }
 .notes { color: var(--mute); }
 #print-all { display: none; }
@@ -583,7 +587,7 @@ _JS = r"""
     for (var i = 0; i < n; i++) {
       parts.push('<section class="print-frame">' + data.panels[i] +
                  '<div class="pf">' + (data.frames[i] || NOFRAME) + '</div>' +
-                 '<pre class="pe"></pre></section>');
+                 '<pre class="pe" lang="' + data.lang + '"></pre></section>');
     }
     printAll.innerHTML = parts.join("");
     var pes = printAll.querySelectorAll("pre.pe");
@@ -640,7 +644,7 @@ _TEMPLATE = """<!DOCTYPE html>
 </div>
 <section id="explain-box" aria-labelledby="h-explain"{explain_hidden}>
 <h2 id="h-explain">The chain rule at this iteration</h2>
-<pre id="explain">{explain}</pre>
+<pre id="explain" lang="{lang}">{explain}</pre>
 </section>
 <div id="print-all"></div>
 <section aria-labelledby="h-table">

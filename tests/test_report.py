@@ -264,3 +264,25 @@ def test_a_run_that_fails_at_once_still_gives_a_page_that_says_why(cli, tmp_path
     page = out.read_text(encoding="utf-8")
     assert _data(page)["trace"]["iterations"] == []
     assert "not converged after 0 iterations" in page and "log(-1)" in page
+
+
+def test_cli_report_in_chinese_with_one_moving_param(cli, linear_path, tmp_path):
+    out = tmp_path / "zh.html"
+    r = cli("report", linear_path, "--target", "150", "--params", "b", "--lang", "zh", "-o", out)
+    assert r.code == 0, r.err
+    page = out.read_text(encoding="utf-8")
+    data = _data(page)
+    assert data["lang"] == "zh" and '<pre id="explain" lang="zh">' in page
+    first = data["explanations"][0]
+    assert "条路径" in first and "9·3 + 18·2 = 63" in first     # the seed's line, for b only
+    assert "∂z/∂w" not in first
+    assert "w <span class=\"kind\">(param, held)</span>" in data["panels"][0]
+
+
+def test_report_docstring_examples_hold():
+    import doctest
+
+    import graphdsl.report
+
+    result = doctest.testmod(graphdsl.report)
+    assert result.attempted >= 5 and result.failed == 0
