@@ -599,3 +599,20 @@ def test_fuzz_cli_exit_codes(tmp_path, data):
         assert "Traceback" not in r.err and "internal error" not in r.err, r.err
         if r.code:
             assert r.err.count("error: ") == 1, r.err  # exactly one message
+
+
+def test_written_files_get_the_usual_mode(tmp_path):
+    import os
+    import stat
+
+    from graphdsl.fileio import write_atomic
+
+    old = os.umask(0o022)
+    try:
+        write_atomic(tmp_path / "a.svg", "<svg/>")
+        assert stat.S_IMODE(os.stat(tmp_path / "a.svg").st_mode) == 0o644
+        os.chmod(tmp_path / "a.svg", 0o600)
+        write_atomic(tmp_path / "a.svg", "<svg></svg>")   # replacing keeps the mode
+        assert stat.S_IMODE(os.stat(tmp_path / "a.svg").st_mode) == 0o600
+    finally:
+        os.umask(old)
