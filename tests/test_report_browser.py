@@ -13,7 +13,6 @@ import shutil
 
 import pytest
 
-from graphdsl.cli import main as _main  # noqa: F401  (the CLI builds the page, as a user would)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
