@@ -135,11 +135,8 @@ def _pad(text: str, width: int, right: bool) -> str:
 
 # --- run -----------------------------------------------------------------------
 
-def _add_run(sub, common):
-    p = sub.add_parser("run", parents=[common], help="evaluate, differentiate, or solve for a target",
-                       description="Forward and backward pass; with --target (or the model's "
-                                   "own target) iterate until the output reaches it.")
-    p.add_argument("model", help="the .bp model file")
+def _add_run_options(p):
+    """The options that say how to run a model (shared by run and report)."""
     p.add_argument("--target", type=_number, help="the value the output should reach")
     p.add_argument("--method", default="split", choices=["split", "frozen", "gd"],
                    help="how params move (default: split)")
@@ -150,6 +147,26 @@ def _add_run(sub, common):
     p.add_argument("--minimize", action="store_true", help="gradient descent on the output itself")
     p.add_argument("--stop-below", type=_number, help="with --minimize: stop once the output is below this")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="start from another param value")
+
+
+def _target(model, args):
+    """The target a run aims at: --target, else the model's own (none with --minimize)."""
+    return args.target if args.target is not None else (None if args.minimize else model.target)
+
+
+def _solve(model, args):
+    """Run ``model`` as the options of :func:`_add_run_options` say; returns the Trace."""
+    return model.solve(target=_target(model, args), method=args.method, params=args.params,
+                       tol=args.tol, max_iter=args.max_iter, lr=args.lr, minimize=args.minimize,
+                       stop_below=args.stop_below)
+
+
+def _add_run(sub, common):
+    p = sub.add_parser("run", parents=[common], help="evaluate, differentiate, or solve for a target",
+                       description="Forward and backward pass; with --target (or the model's "
+                                   "own target) iterate until the output reaches it.")
+    p.add_argument("model", help="the .bp model file")
+    _add_run_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object (the contract's shape)")
     p.add_argument("--render", metavar="DIR",
                    help="also draw the run into DIR: start-*, iter-NNN-backward, end-* pictures")
@@ -165,13 +182,11 @@ def cmd_run(args) -> int:
 
         prepare(args.plot)  # a wrong extension or no matplotlib fails before the run
     model = _load(args)
-    target = args.target if args.target is not None else (None if args.minimize else model.target)
+    target = _target(model, args)
     if args.plot and target is None and not args.minimize and len(model.check_params(args.params)) != 1:
         raise UsageError("run --plot draws a run, and without a target there is only one pass",
                          hint="give --target T or --minimize")
-    trace = model.solve(target=target, method=args.method, params=args.params, tol=args.tol,
-                        max_iter=args.max_iter, lr=args.lr, minimize=args.minimize,
-                        stop_below=args.stop_below)
+    trace = _solve(model, args)
     if args.json:
         _out(json.dumps(trace.to_json(), ensure_ascii=False, allow_nan=False))
     else:
@@ -559,6 +574,44 @@ def _check_ops(items) -> int:
     return EXIT_OK
 
 
+# --- report ----------------------------------------------------------------------
+
+def _add_report(sub, common):
+    p = sub.add_parser("report", parents=[common],
+                       help="one self-contained HTML page that steps through a run",
+                       description="Run the model (the same options as `run`) and write one HTML "
+                                   "file that needs nothing else: the model, the table, the "
+                                   "backward view of every iteration, the chain rule and the "
+                                   "plots, stepped with buttons, a slider or the arrow keys.")
+    p.add_argument("model", help="the .bp model file")
+    _add_run_options(p)
+    p.add_argument("-o", "--output", metavar="FILE.html",
+                   help="the HTML file to write (default: MODEL-report.html here)")
+    _add_lang(p)
+
+
+def cmd_report(args) -> int:
+    from .report import build_report
+
+    model = _load(args)
+    trace = _solve(model, args)
+    report = build_report(model, trace, lang=_lang(args))
+    path = args.output or os.path.splitext(os.path.basename(args.model))[0] + "-report.html"
+    size = report.write(path, protect=(args.model,))
+    for note in report.notes:
+        _err(f"warning: {note}")
+    _out(f"wrote {path}: {report.iterations} iteration"
+         f"{'s' if report.iterations != 1 else ''}, {report.frames} picture"
+         f"{'s' if report.frames != 1 else ''}, {size / 1024:.0f} KB")
+    if trace.failure is not None:
+        _err(str(trace.failure))
+        return EXIT_FAILED
+    if not trace.ok:
+        _err(f"error: {trace.message}")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 # --- the dispatcher ---------------------------------------------------------------
 
 COMMANDS = {
@@ -568,6 +621,7 @@ COMMANDS = {
     "ops": (_add_ops, cmd_ops),
     "explain": (_add_explain, cmd_explain),
     "compare": (_add_compare, cmd_compare),
+    "report": (_add_report, cmd_report),
 }
 
 

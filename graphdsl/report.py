@@ -1,0 +1,668 @@
+"""One self-contained HTML page that steps through a run.
+
+A pure builder: (Model, Trace) in, one HTML string out. The page needs
+nothing else (no network, no separate files): the run's data travels inside
+it as JSON (``trace.to_json()``, the contract's ``run --json`` object), the
+backward-view picture of every iteration as an SVG string drawn by graphviz's
+own ``dot`` (through :mod:`graphdsl.render`), the chain-rule explanation of
+every iteration (through :mod:`graphdsl.explain`) and the plots as inline
+SVG. Only the current iteration's picture is put into the DOM, so a run of
+hundreds of iterations stays usable; printing puts every frame in, one per
+page.
+
+>>> import graphdsl
+>>> m = graphdsl.loads("param b = 4\\ny = 2*b + 1")
+>>> r = build_report(m, m.solve(target=5), pictures=False, explanations=False, plots=False)
+>>> r.html.startswith("<!DOCTYPE html>"), "y = 5" in r.html
+(True, True)
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+from dataclasses import dataclass, field
+
+from .engine import format_number as _f
+from .errors import GraphdslError
+
+#: more frames than this are thinned out (evenly, first and last kept): each
+#: frame is a `dot` layout and a few KB of SVG
+MAX_FRAMES = 500
+
+
+@dataclass
+class Report:
+    """A built report: the page, and what the page could not include (and why)."""
+
+    html: str
+    iterations: int
+    frames: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def write(self, path, *, protect=()) -> int:
+        """Write the page atomically (see :func:`graphdsl.fileio.write_atomic`);
+        returns its size in bytes. Raises UsageError when the file cannot be
+        written or is protected (the model file)."""
+        from .fileio import write_atomic
+
+        data = self.html.encode("utf-8")
+        write_atomic(path, data, protect=protect)
+        return len(data)
+
+    def __repr__(self) -> str:
+        return (f"<Report {len(self.html.encode('utf-8')) / 1024:.0f} KB: {self.iterations} "
+                f"iteration(s), {self.frames} frame(s)>")
+
+
+def build_report(model, trace, *, title: str | None = None, pictures: bool = True,
+                 explanations: bool = True, plots: bool = True,
+                 max_frames: int = MAX_FRAMES, lang: str = "en") -> Report:
+    """Build the HTML page of ``trace``, a run of ``model``.
+
+    ``pictures``, ``explanations`` and ``plots`` switch the parts that need
+    graphviz's ``dot``, :mod:`graphdsl.explain` and matplotlib. A part that
+    cannot be made (``dot`` missing, a model too big to draw) is left out of
+    the page with a sentence saying why, and the reason is added to
+    ``Report.notes``; nothing is raised for it. The model is not changed.
+    ``lang`` (``"en"`` or ``"zh"``) is the language of the explanations.
+
+    >>> import graphdsl
+    >>> m = graphdsl.loads("param w = 3\\nz = 2*w")
+    >>> build_report(m, m.solve(target=4), pictures=False, explanations=False,
+    ...              plots=False).iterations
+    2
+    """
+    notes: list[str] = []
+    n = len(trace.iterations)
+    # past max_frames iterations, pictures and explanations are made for an
+    # evenly spaced selection: each costs a `dot` layout or a symbolic pass
+    chosen = _thin(n, max_frames)
+    if len(chosen) < n and (pictures or explanations):
+        notes.append(f"pictures and explanations made for {len(chosen)} of {n} iterations "
+                     f"(evenly spaced, first and last included; at most {max_frames})")
+    frames: list[str | None] = [None] * n
+    if pictures and n:
+        frames = _frames(model, trace, chosen, notes)
+    texts: list[str | None] = [None] * n
+    if explanations and n:
+        texts = _explanations(model, trace, chosen, lang, notes)
+    figures = _plots(model, trace, notes) if plots and n else []
+
+    held = [p for p in model.params if p not in trace.params]
+    panels = [_panel(trace, i, held) for i in range(n)]
+    data = {
+        "trace": _plain(trace.to_json()),
+        "frames": [s or "" for s in frames],
+        "panels": panels,
+        "explanations": [t or "" for t in texts],
+        "lang": lang if lang in ("en", "zh") else "en",
+    }
+    page = _page(model, trace, title=title, data=data, frames=frames, panels=panels,
+                 texts=texts, figures=figures, notes=notes)
+    return Report(html=page, iterations=n, frames=sum(1 for s in frames if s), notes=notes)
+
+
+# --- the parts ------------------------------------------------------------------
+
+def _frames(model, trace, chosen, notes) -> list[str | None]:
+    """One backward-view SVG per chosen iteration (None where none was drawn)."""
+    n = len(trace.iterations)
+    try:
+        from . import render
+    except ImportError:
+        notes.append("pictures left out: this graphdsl has no renderer (graphdsl.render)")
+        return [None] * n
+    try:
+        svgs = frames_svg([render.iteration_graph(model, trace, i, "backward") for i in chosen],
+                          render.to_svg)
+    except GraphdslError as e:
+        notes.append(f"pictures left out: {e.message}")
+        return [None] * n
+    out: list[str | None] = [None] * n
+    for i, svg in zip(chosen, svgs):
+        out[i] = svg
+    return out
+
+
+_SVG = re.compile(r"<svg\b.*?</svg>", re.S)
+
+
+class _Batch:
+    """Many graphs' DOT text, piped through ``dot`` as one input.
+
+    Not ``graphviz.Source(...).pipe()``: that writes the input line by line
+    before reading any output, and with many graphs ``dot`` is already
+    writing the first pictures, so both ends block once the output fills the
+    pipe (a deadlock, seen with 300 frames of the seed). ``graphviz.pipe``
+    with bytes uses ``communicate()``, which reads while it writes. Same
+    ``pipe(format=...)`` interface, so render.to_svg still turns graphviz's
+    errors into RenderError.
+    """
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def pipe(self, format: str) -> bytes:  # noqa: A002 - graphviz's own keyword
+        import graphviz
+
+        return graphviz.pipe("dot", format, self.source.encode("utf-8"))
+
+
+def frames_svg(graphs, to_svg) -> list[str]:
+    """Many graphviz graphs drawn by ONE run of ``dot``, as ``<svg>`` elements
+    (prolog and DOCTYPE stripped, ready to inline in HTML).
+
+    ``dot`` lays out every graph of its input in turn and writes one SVG
+    document per graph: a single process for a whole run instead of one per
+    iteration (20 frames of the seed: ~0.14 s instead of ~1.8 s).
+    ``to_svg`` runs ``dot`` on one graphviz object and returns its text
+    (:func:`graphdsl.render.to_svg`, which turns graphviz's errors into
+    RenderError). Raises RenderError when ``dot`` does not give one picture
+    per graph.
+    """
+    if not graphs:
+        return []
+    text = to_svg(_Batch("\n".join(g.source for g in graphs)))
+    svgs = _SVG.findall(text)
+    if len(svgs) != len(graphs):
+        from .errors import RenderError
+
+        raise RenderError(f"graphviz's `dot` drew {len(svgs)} pictures for {len(graphs)} graphs")
+    return svgs
+
+
+def _explanations(model, trace, chosen, lang, notes) -> list[str | None]:
+    """The chain rule at every chosen iteration, as plain text (graphdsl.explain)."""
+    n = len(trace.iterations)
+    try:
+        from . import explain
+    except ImportError:
+        notes.append("chain-rule explanation left out: this graphdsl has no graphdsl.explain")
+        return [None] * n
+    # a run that moves one param is about that param; otherwise explain them all
+    wrt = trace.params[0] if len(trace.params) == 1 and len(model.params) > 1 else None
+    out: list[str | None] = [None] * n
+    try:
+        for i in chosen:
+            it = trace.iterations[i]
+            e = explain.explain(model, wrt=wrt, values={p: it.values[p] for p in trace.params})
+            out[i] = explain.format_text(e, lang)
+    except GraphdslError as e:
+        notes.append(f"chain-rule explanation left out: {e.message}")
+        return [None] * n
+    return out
+
+
+def _plots(model, trace, notes) -> list[tuple[str, str]]:
+    """(caption, inline SVG) for each plot of the run (graphdsl.plot, matplotlib)."""
+    try:
+        from . import plot
+    except ImportError:
+        notes.append("plots left out: this graphdsl has no plotting module (graphdsl.plot)")
+        return []
+    try:
+        fig = plot.run_figure(trace, model)
+        svg = plot.figure_bytes(fig, "svg").decode("utf-8")
+    except GraphdslError as e:
+        if trace.method is not None:  # one pass of a many-param model has nothing to plot
+            notes.append(f"plots left out: {e.message}")
+        return []
+    what = (f"{trace.output} per iteration" if trace.minimize
+            else "|error| per iteration (log scale)")
+    if len(trace.params) == 1 and trace.method is not None:
+        p = trace.params[0]
+        what += f"; {trace.output} as a function of {p}, with the iterates marked, and its derivative"
+    return [(what, strip_prolog(svg))]
+
+
+def _thin(n: int, limit: int) -> list[int]:
+    """At most ``limit`` indices of range(n), evenly spaced, first and last kept.
+
+    >>> _thin(5, 10), _thin(10, 4)
+    ([0, 1, 2, 3, 4], [0, 3, 6, 9])
+    """
+    if n <= limit:
+        return list(range(n))
+    if limit <= 1:
+        return [0][:limit]
+    return sorted({round(k * (n - 1) / (limit - 1)) for k in range(limit)})
+
+
+_PROLOG = re.compile(r"<svg\b.*</svg>", re.S)
+
+
+def strip_prolog(svg: str) -> str:
+    """The ``<svg>…</svg>`` element of an SVG document, without the XML
+    prolog, DOCTYPE and leading comments that do not belong inside HTML.
+
+    Raises ValueError when there is no ``<svg>`` element.
+
+    >>> strip_prolog('<?xml version="1.0"?>\\n<!DOCTYPE svg>\\n<svg x="1"></svg>\\n')
+    '<svg x="1"></svg>'
+    """
+    m = _PROLOG.search(svg)
+    if m is None:
+        raise ValueError("not an SVG document: no <svg> element")
+    return m.group(0)
+
+
+# --- HTML -----------------------------------------------------------------------
+
+def _e(text) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def script_json(obj) -> str:
+    """JSON that is safe inside ``<script type="application/json">``: no ``<``,
+    ``>`` or ``&`` appears literally, so neither ``</script>`` nor ``<!--`` can
+    end or confuse the element; ``JSON.parse`` reads it back unchanged.
+
+    >>> script_json({"a": "</script><!--"})
+    '{"a": "\\\\u003c/script\\\\u003e\\\\u003c!--"}'
+    """
+    text = json.dumps(obj, ensure_ascii=False, allow_nan=False)
+    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def _plain(obj):
+    """The trace's JSON with non-finite numbers (a run that blew up) as strings,
+    since JSON has no NaN or infinity."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def _summary(trace, it) -> str:
+    """'w = 2.661519, b = 3.903263, z = 150.0000': the params and the output."""
+    names = list(trace.params) + ([trace.output] if trace.output not in trace.params else [])
+    return ", ".join(f"{n} = {_f(it.values[n])}" for n in names if n in it.values)
+
+
+def _panel(trace, i: int, held=()) -> str:
+    """The current-iteration panel: summary line, error, and every named node's
+    value, gradient and step, as HTML. ``held`` are params the run does not move."""
+    it = trace.iterations[i]
+    last = len(trace.iterations) - 1
+    out = trace.output
+    where = " (start)" if i == 0 and last else (" (last)" if i == last and last else "")
+    parts = [f'<h2 id="cur-title">Iteration {it.iteration} of {trace.iterations[last].iteration}'
+             f'{where}</h2>',
+             f'<p class="summary"><strong>{_e(_summary(trace, it))}</strong></p>']
+    if it.error is not None:
+        parts.append(f'<p>error = {_e(out)} − target = {_e(_f(it.error))}</p>')
+    rows = []
+    steps = it.steps or {}
+    for name, value in it.values.items():
+        kind = ("param" if name in trace.params else "param, held" if name in held
+                else "output" if name == out else "")
+        if name in steps:
+            step = _f(steps[name])
+        elif name in it.skipped:
+            step = "skipped: " + it.skipped[name]
+        else:
+            step = ""
+        rows.append(f"<tr><th scope=\"row\">{_e(name)}"
+                    + (f' <span class="kind">({kind})</span>' if kind else "")
+                    + f"</th><td>{_e(_f(value))}</td><td>{_e(_f(it.gradients.get(name)))}</td>"
+                    f"<td>{_e(step)}</td></tr>")
+    parts.append('<table class="nodes"><caption class="vh">values, gradients and steps at '
+                 f'iteration {it.iteration}</caption><thead><tr><th scope="col">node</th>'
+                 f'<th scope="col">value</th><th scope="col">∂{_e(out)}/∂node</th>'
+                 f'<th scope="col">step Δ</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+    if it.steps:
+        moves = ", ".join(f"{p} ← {_f(it.values[p])} − {_f(s)} = {_f(it.values[p] - s)}"
+                          for p, s in it.steps.items())
+        parts.append(f'<p class="step">next: {_e(moves)}</p>')
+    elif i == last:
+        parts.append(f'<p class="step">{_e(_ending(trace))}</p>')
+    return "".join(parts)
+
+
+def _ending(trace) -> str:
+    n = len(trace.iterations)
+    s = "s" if n != 1 else ""
+    if trace.status == "converged":
+        return f"converged after {n} iteration{s}"
+    if trace.status == "evaluated":
+        return "one forward and one backward pass (no target)"
+    why = trace.message or (str(trace.failure).splitlines()[0] if trace.failure else trace.status)
+    return f"not converged after {n} iteration{s}: {why}"
+
+
+def _headline(trace) -> str:
+    out = trace.output
+    if trace.method is None:
+        how = f"output {out}, no target: one forward and one backward pass"
+    elif trace.minimize:
+        how = f"minimise {out}, gradient descent"
+    else:
+        how = f"{out} → {_f(trace.target)}, method {trace.method}"
+    if trace.lr is not None:
+        how += f", lr {_f(trace.lr)}"
+    return how
+
+
+def _table(trace, current: int = 0) -> str:
+    """The run's table (the CLI's columns), one row per iteration, the current
+    row marked by text (▶) and aria-current, not by colour alone."""
+    ps, out = trace.params, trace.output
+    head = ["", "iter"] + ps + [out]
+    show_error = any(it.error is not None for it in trace.iterations)
+    if show_error:
+        head.append("error")
+    head += [f"∂{out}/∂{p}" for p in ps] + [f"Δ{p}" for p in ps]
+    ths = "".join(f'<th scope="col">{_e(h) if h else "<span class=vh>current</span>"}</th>'
+                  for h in head)
+    body = []
+    for k, it in enumerate(trace.iterations):
+        steps = it.steps or {}
+        cells = [_f(it.values[p]) for p in ps] + [_f(it.values[out])]
+        if show_error:
+            cells.append(_f(it.error))
+        cells += [_f(it.gradients[p]) for p in ps]
+        cells += [_f(steps[p]) if p in steps else ("skip" if p in it.skipped else "") for p in ps]
+        mark = k == current
+        body.append(
+            f'<tr data-i="{k}"' + (' class="current" aria-current="step"' if mark else "") + ">"
+            f'<td class="mark" aria-hidden="true">{"▶" if mark else ""}</td>'
+            f'<th scope="row"><button type="button" class="go" data-i="{k}" '
+            f'aria-label="show iteration {it.iteration}">{it.iteration}</button></th>'
+            + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
+    return (f'<table id="iters"><thead><tr>{ths}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table>')
+
+
+def _source(model) -> str:
+    text = model.source or ""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    width = len(str(len(lines)))
+    numbered = "\n".join(f'<span class="ln" aria-hidden="true">{k:>{width}}</span> {_e(line)}'
+                         for k, line in enumerate(lines, 1))
+    return f'<pre class="source"><code>{numbered}</code></pre>'
+
+
+def _page(model, trace, *, title, data, frames, panels, texts, figures, notes) -> str:
+    n = len(trace.iterations)
+    name = trace.model
+    title = title or f"graphdsl report: {name}"
+    last = max(n - 1, 0)
+    first_frame = frames[0] if n and frames[0] else _no_frame(n and frames[0] is None, notes)
+    first_panel = panels[0] if n else "<p>The run has no iteration.</p>"
+    first_text = texts[0] if n and texts[0] else ""
+    plots_html = "".join(
+        f'<figure class="plot">{svg}<figcaption>{_e(caption)}</figcaption></figure>'
+        for caption, svg in figures)
+    notes_html = ("<ul class=\"notes\">" + "".join(f"<li>{_e(x)}</li>" for x in notes) + "</ul>"
+                  if notes else "")
+    r = trace.result()
+    end = _ending(trace)
+    final = ", ".join(f"{k} = {_f(v)}" for k, v in r["values"].items())
+    return _TEMPLATE.format(
+        title=_e(title), name=_e(name), headline=_e(_headline(trace)),
+        ending=_e(end), final=_e(final), status=_e(trace.status),
+        last=last, n=n,
+        frame=first_frame, panel=first_panel,
+        explain=_e(first_text),
+        explain_hidden="" if first_text else " hidden", lang=data["lang"],
+        table=_table(trace), source=_source(model),
+        plots=plots_html or "<p>No plot in this report.</p>",
+        notes=notes_html, css=_CSS, js=_JS, data=script_json(data),
+        first_label=_e(f"iteration {trace.iterations[0].iteration} of "
+                       f"{trace.iterations[last].iteration}") if n else "no iteration",
+    )
+
+
+def _no_frame(missing: bool, notes) -> str:
+    return '<p class="noframe">No picture for this iteration.</p>'
+
+
+_CSS = """
+:root { --ink: #111; --paper: #fff; --mute: #555; --line: #999; --mark: #fff1b8;
+        --focus: #0b57d0; font-family: system-ui, -apple-system, "Segoe UI", Roboto,
+        "Noto Sans", "Noto Sans CJK SC", sans-serif; color: var(--ink); background: var(--paper); }
+body { margin: 0 auto; max-width: 84rem; padding: 0 1rem 3rem; line-height: 1.45; }
+h1 { font-size: 1.5rem; margin: 1rem 0 .2rem; }
+h2 { font-size: 1.15rem; margin: 1.2rem 0 .4rem; }
+.sub { margin: 0 0 .6rem; color: var(--mute); }
+.vh { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0);
+      white-space: nowrap; }
+.controls { position: sticky; top: 0; z-index: 2; background: var(--paper);
+            border-bottom: 2px solid var(--ink); padding: .5rem 0; display: flex;
+            flex-wrap: wrap; gap: .5rem; align-items: center; }
+.controls button { font: inherit; padding: .3rem .7rem; border: 2px solid var(--ink);
+                   border-radius: .3rem; background: var(--paper); color: var(--ink); cursor: pointer; }
+.controls button[aria-disabled="true"] { opacity: .45; cursor: default; }
+.controls input[type=range] { flex: 1 1 12rem; min-width: 8rem; }
+#where { font-weight: bold; min-width: 9rem; }
+.keys { color: var(--mute); font-size: .9rem; }
+kbd { border: 1px solid var(--line); border-bottom-width: 2px; border-radius: .2rem;
+      padding: 0 .25rem; font: .85rem ui-monospace, monospace; }
+:focus-visible { outline: 3px solid var(--focus); outline-offset: 2px; }
+button:focus-visible { outline: 3px dashed var(--ink); box-shadow: 0 0 0 6px var(--focus); }
+/* the picture gets the full width unless the screen has room beside it:
+   on a 1024- or 1280-pixel projector its labels must stay readable */
+.stage { display: grid; grid-template-columns: 1fr; gap: .5rem 1rem; align-items: start; }
+@media (min-width: 90rem) { .stage { grid-template-columns: minmax(0, 1fr) auto; }
+                            #panel { max-width: 30rem; } }
+#panel { overflow-x: auto; }
+#panel h2 { margin-top: 0; }
+#frame { border: 1px solid var(--line); padding: .5rem; margin: 0; min-height: 8rem; overflow: auto; }
+#frame svg { width: 100%; max-height: 60vh; }
+#frame svg, .print-frame svg, .plot svg { max-width: 100%; height: auto; display: block;
+                                           margin: 0 auto; }
+.noframe { color: var(--mute); font-style: italic; }
+.summary { font-size: 1.15rem; margin: .2rem 0; }
+table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
+th, td { padding: .15rem .5rem; border-bottom: 1px solid var(--line); text-align: right; }
+th[scope=row], thead th { text-align: left; }
+.nodes { font-size: .92rem; }
+.nodes th, .nodes td { padding: .1rem .35rem; white-space: nowrap; }
+.kind { color: var(--mute); font-weight: normal; font-size: .85rem; }
+.step { margin: .4rem 0; }
+#explain { white-space: pre-wrap; font: .9rem/1.4 ui-monospace, "DejaVu Sans Mono", monospace;
+           border-left: 4px solid var(--line); padding: .3rem .6rem; margin: .4rem 0; }
+.table-wrap { max-height: 24rem; overflow: auto; border: 1px solid var(--line); }
+#iters thead th { position: sticky; top: 0; background: var(--paper); border-bottom: 2px solid var(--ink); }
+#iters tr.current { background: var(--mark); font-weight: bold; outline: 2px solid var(--ink); }
+#iters td.mark { width: 1.2rem; text-align: center; }
+#iters button.go { font: inherit; border: 0; background: none; text-decoration: underline;
+                   cursor: pointer; color: inherit; padding: 0 .2rem; }
+.source { border: 1px solid var(--line); padding: .5rem; overflow: auto;
+          font: .9rem/1.4 ui-monospace, "DejaVu Sans Mono", monospace; }
+.source .ln { color: var(--mute); user-select: none; }
+.plots { display: flex; flex-wrap: wrap; gap: 1rem; }
+.plot { margin: 0; flex: 1 1 24rem; max-width: 64rem; }
+figcaption { color: var(--mute); font-size: .9rem; text-align: center; }
+.notes { color: var(--mute); }
+#print-all { display: none; }
+@page { margin: 1.5cm; }
+@media print {
+  :root { --mark: #fff; }
+  body { max-width: none; padding: 0; }
+  .controls, .keys { display: none; }
+  #iters button.go { text-decoration: none; }
+  body.printing-all .stage, body.printing-all #explain-box { display: none; }
+  body.printing-all #print-all { display: block; }
+  .print-frame { break-after: page; page-break-after: always; }
+  .print-frame .summary { font-size: 1rem; }
+  .print-frame pre { white-space: pre-wrap; font: .72rem/1.3 ui-monospace, "DejaVu Sans Mono", monospace; }
+  .print-frame svg { max-height: 60vh; width: auto; }
+  .table-wrap { max-height: none; overflow: visible; border: 0; }
+  #iters tr.current { outline: 0; font-weight: normal; }
+  #iters td.mark { visibility: hidden; }
+  section { break-inside: avoid-page; }
+  .source, #frame { overflow: visible; }
+}
+"""
+
+# Only the current frame lives in the DOM; print puts every frame in, then
+# takes them out again, so a long run stays light while it is browsed.
+_JS = r"""
+(function () {
+  "use strict";
+  var data = JSON.parse(document.getElementById("graphdsl-data").textContent);
+  var n = data.panels.length;
+  if (!n) return;
+  var its = data.trace.iterations;
+  var cur = 0;
+  var $ = function (id) { return document.getElementById(id); };
+  var frame = $("frame"), panel = $("panel"), explain = $("explain"), explainBox = $("explain-box"),
+      slider = $("slider"), where = $("where"), live = $("live");
+  var rows = document.querySelectorAll("#iters tbody tr");
+  var wrap = document.querySelector(".table-wrap");
+  var NOFRAME = '<p class="noframe">No picture for this iteration.</p>';
+  var lastNo = its[n - 1].iteration;
+
+  function label(i) { return "iteration " + its[i].iteration + " of " + lastNo; }
+
+  function show(i, announce) {
+    i = Math.max(0, Math.min(n - 1, i | 0));
+    var old = rows[cur];
+    if (old) { old.classList.remove("current"); old.removeAttribute("aria-current");
+               old.firstElementChild.textContent = ""; }
+    cur = i;
+    frame.innerHTML = data.frames[i] || NOFRAME;
+    panel.innerHTML = data.panels[i];
+    var t = data.explanations[i];
+    explain.textContent = t; explainBox.hidden = !t;
+    slider.value = String(i);
+    slider.setAttribute("aria-valuetext", label(i));
+    where.textContent = "Iteration " + its[i].iteration + " / " + lastNo;
+    var row = rows[i];
+    if (row) {
+      row.classList.add("current"); row.setAttribute("aria-current", "step");
+      row.firstElementChild.textContent = "\u25B6";
+      // keep the marked row in view inside its own scroll box, not the page
+      var top = row.offsetTop, head = row.parentNode.previousElementSibling.offsetHeight;
+      if (top - head < wrap.scrollTop) wrap.scrollTop = top - head;
+      else if (top + row.offsetHeight > wrap.scrollTop + wrap.clientHeight)
+        wrap.scrollTop = top + row.offsetHeight - wrap.clientHeight;
+    }
+    $("first").setAttribute("aria-disabled", String(i === 0));
+    $("prev").setAttribute("aria-disabled", String(i === 0));
+    $("next").setAttribute("aria-disabled", String(i === n - 1));
+    $("last").setAttribute("aria-disabled", String(i === n - 1));
+    if (announce) live.textContent = "Showing " + label(i);
+    try { history.replaceState(null, "", "#iteration-" + its[i].iteration); } catch (e) {}
+  }
+
+  $("first").addEventListener("click", function () { show(0, true); });
+  $("prev").addEventListener("click", function () { show(cur - 1, true); });
+  $("next").addEventListener("click", function () { show(cur + 1, true); });
+  $("last").addEventListener("click", function () { show(n - 1, true); });
+  slider.addEventListener("input", function () { show(+slider.value, true); });
+  document.getElementById("iters").addEventListener("click", function (e) {
+    var b = e.target.closest("button.go");
+    if (b) show(+b.getAttribute("data-i"), true);
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
+    if (e.target === slider) return;          // the slider moves itself; "input" follows
+    var tag = e.target.tagName;
+    if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || e.target.isContentEditable) return;
+    var to;
+    if (e.key === "ArrowRight") to = cur + 1;
+    else if (e.key === "ArrowLeft") to = cur - 1;
+    else if (e.key === "Home") to = 0;
+    else if (e.key === "End") to = n - 1;
+    else return;
+    e.preventDefault();
+    show(to, true);
+  });
+
+  // Printing: every iteration on its own page (frame, values, chain rule).
+  var printAll = $("print-all");
+  function fill() {
+    var parts = [];
+    for (var i = 0; i < n; i++) {
+      parts.push('<section class="print-frame">' + data.panels[i] +
+                 '<div class="pf">' + (data.frames[i] || NOFRAME) + '</div>' +
+                 '<pre class="pe" lang="' + data.lang + '"></pre></section>');
+    }
+    printAll.innerHTML = parts.join("");
+    var pes = printAll.querySelectorAll("pre.pe");
+    for (var k = 0; k < pes.length; k++) {
+      pes[k].textContent = data.explanations[k];
+      if (!data.explanations[k]) pes[k].hidden = true;
+    }
+    document.body.classList.add("printing-all");
+  }
+  function empty() { printAll.innerHTML = ""; document.body.classList.remove("printing-all"); }
+  window.addEventListener("beforeprint", fill);
+  window.addEventListener("afterprint", empty);
+  window.graphdslReport = { show: show, current: function () { return cur; },
+                            preparePrint: fill, endPrint: empty };
+
+  var m = /^#iteration-(\d+)$/.exec(location.hash);
+  var start = 0;
+  if (m) for (var j = 0; j < n; j++) if (its[j].iteration === +m[1]) start = j;
+  show(start, false);
+})();
+"""
+
+_TEMPLATE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
+<meta name="generator" content="graphdsl">
+<title>{title}</title>
+<style>{css}</style>
+</head>
+<body>
+<header>
+<h1>{name}</h1>
+<p class="sub">{headline}. Result: {ending}: {final}.</p>
+</header>
+<nav class="controls" aria-label="step through the run">
+<button type="button" id="first" aria-keyshortcuts="Home">« First</button>
+<button type="button" id="prev" aria-keyshortcuts="ArrowLeft">◀ Previous</button>
+<label class="vh" for="slider">iteration</label>
+<input type="range" id="slider" min="0" max="{last}" step="1" value="0" aria-valuetext="{first_label}">
+<button type="button" id="next" aria-keyshortcuts="ArrowRight">Next ▶</button>
+<button type="button" id="last" aria-keyshortcuts="End">Last »</button>
+<span id="where" aria-hidden="true"></span>
+<span class="keys">Keys: <kbd>←</kbd> <kbd>→</kbd> <kbd>Home</kbd> <kbd>End</kbd></span>
+</nav>
+<p id="live" class="vh" aria-live="polite"></p>
+<noscript><p>JavaScript is off: this page shows iteration 0; the table below has every iteration.</p></noscript>
+<main>
+<div class="stage">
+<figure id="frame" aria-label="backward view: values, gradients and local partials">{frame}</figure>
+<section id="panel" aria-labelledby="cur-title">{panel}</section>
+</div>
+<section id="explain-box" aria-labelledby="h-explain"{explain_hidden}>
+<h2 id="h-explain">The chain rule at this iteration</h2>
+<pre id="explain" lang="{lang}">{explain}</pre>
+</section>
+<div id="print-all"></div>
+<section aria-labelledby="h-table">
+<h2 id="h-table">Every iteration</h2>
+<div class="table-wrap" tabindex="0" aria-label="table of every iteration">{table}</div>
+</section>
+<section aria-labelledby="h-plots">
+<h2 id="h-plots">Plots</h2>
+<div class="plots">{plots}</div>
+</section>
+<section aria-labelledby="h-source">
+<h2 id="h-source">The model</h2>
+{source}
+</section>
+{notes}
+</main>
+<script type="application/json" id="graphdsl-data">{data}</script>
+<script>{js}</script>
+</body>
+</html>
+"""

@@ -1,0 +1,150 @@
+"""The HTML report in a real browser: Debian's headless chromium driven by
+Playwright (./dev test installs both; `playwright install` is never used).
+
+The page is opened from a file:// URL with the network off in every way the
+browser allows, and every request it makes is recorded: the only one allowed
+is the file itself.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+class Opened:
+    def __init__(self, page, url, requests, errors):
+        self.page, self.url, self.requests, self.errors = page, url, requests, errors
+
+    def panel(self) -> str:
+        return self.page.locator("#panel").inner_text()
+
+    def current_rows(self) -> list[str]:
+        return self.page.eval_on_selector_all(
+            "#iters tbody tr[aria-current]", "rs => rs.map(r => r.getAttribute('data-i'))")
+
+
+@pytest.fixture
+def open_report(browser, tmp_path, cli):
+    """Build a report with the CLI, open it; afterwards check it stayed offline."""
+    pages = []
+
+    def opener(*run_args, name="report.html", page_file=None):
+        out = page_file
+        if out is None:
+            out = tmp_path / name
+            r = cli("report", *run_args, "-o", out)
+            assert r.code in (0, 1), r.err
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        requests, errors = [], []
+        page.on("request", lambda req: requests.append(req.url))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        url = out.resolve().as_uri()
+        page.goto(url)
+        opened = Opened(page, url, requests, errors)
+        pages.append((opened, context))
+        return opened
+
+    yield opener
+    for opened, context in pages:
+        context.close()
+        assert opened.errors == []
+        assert opened.requests and set(opened.requests) == {opened.url}, opened.requests
+
+
+def test_arrow_keys_step_to_the_seeds_iteration_2(open_report, linear_path):
+    o = open_report(linear_path, "--target", "150")
+    page = o.page
+    assert "Iteration 0 of 2" in o.panel() and "w = 3, b = 4, z = 162" in o.panel()
+    assert o.current_rows() == ["0"]
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    text = o.panel()
+    assert "Iteration 2 of 2" in text
+    for shown in ("w = 2.661519", "b = 3.903263", "z = 150.0000"):
+        assert shown in text
+    assert o.current_rows() == ["2"]
+    assert page.locator("#iters tr[aria-current] td.mark").inner_text() == "▶"
+    assert page.locator("#slider").input_value() == "2"
+    assert page.locator("#slider").get_attribute("aria-valuetext") == "iteration 2 of 2"
+    # the picture in view is iteration 2's (only one frame is in the page)
+    assert page.locator("svg").count() - page.locator(".plot svg").count() == 1
+    assert "150.0000" in (page.locator("#frame svg").text_content() or "")
+    page.keyboard.press("ArrowRight")                     # past the end: stays
+    assert o.current_rows() == ["2"]
+
+
+def test_home_end_buttons_slider_and_table(open_report, linear_path):
+    o = open_report(linear_path, "--target", "150")
+    page = o.page
+    page.keyboard.press("End")
+    assert o.current_rows() == ["2"]
+    page.keyboard.press("Home")
+    assert o.current_rows() == ["0"] and "z = 162" in o.panel()
+    page.get_by_role("button", name="Next ▶").click()
+    assert o.current_rows() == ["1"] and "z = 150.1814" in o.panel()
+    page.get_by_role("button", name="show iteration 2").click()
+    assert o.current_rows() == ["2"]
+    # the slider moves by itself with the arrow keys, exactly one step each
+    page.locator("#slider").focus()
+    page.keyboard.press("ArrowLeft")
+    assert o.current_rows() == ["1"]
+    # the page can be stepped with the keyboard alone, focus visible on the way
+    page.locator("#first").focus()
+    page.keyboard.press("Enter")
+    assert o.current_rows() == ["0"]
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("none", "")
+
+
+def test_print_gives_one_page_per_frame(open_report, linear_path):
+    o = open_report(linear_path, "--target", "150")
+    pdf = o.page.pdf(format="A4")
+    pages = len(re.findall(rb"/Type\s*/Page(?!s)", pdf))
+    assert pages >= 3 + 1, pages          # three iterations, then the table and the model
+    # afterwards the page is light again: one frame in the DOM
+    o.page.evaluate("window.dispatchEvent(new Event('afterprint'))")
+    assert o.page.locator("#print-all section").count() == 0
+
+
+def test_hundreds_of_iterations_stay_light(open_report, linear_path, tmp_path):
+    import graphdsl
+    from graphdsl.report import build_report
+
+    m = graphdsl.load(linear_path)
+    trace = m.solve(target=150, method="gd", lr=0.000002, max_iter=299)
+    # the explanations are not what this test is about; they cost a symbolic pass each
+    out = tmp_path / "long.html"
+    build_report(m, trace, explanations=False, plots=False).write(out)
+    o = open_report(page_file=out)
+    page = o.page
+    assert page.locator("#iters tbody tr").count() == 300
+    page.keyboard.press("End")
+    assert o.current_rows() == ["299"] and "Iteration 299 of 299" in o.panel()
+    assert page.locator("#frame svg").count() <= 1
+    assert page.locator("svg").count() - page.locator(".plot svg").count() <= 1
+    # the marked row is scrolled into its box
+    visible = page.evaluate("""() => {
+        const w = document.querySelector('.table-wrap'), r = w.querySelector('tr[aria-current]');
+        const a = w.getBoundingClientRect(), b = r.getBoundingClientRect();
+        return b.top >= a.top && b.bottom <= a.bottom; }""")
+    assert visible
