@@ -234,7 +234,11 @@ def _build_flat(statements, registry, file, source):
         names = names[k:] + names[:k]
         ring = names + [names[0]]
         first = defined[names[0]]
-        notes = [_stmt_where(defined[n], source) for n in names]
+        # a ring of thousands of statements: show its ends, count the middle
+        shown = names if len(names) <= 12 else names[:6] + names[-5:]
+        notes = [_stmt_where(defined[n], source) for n in shown]
+        if len(shown) < len(names):
+            notes.insert(6, f"... {len(names) - len(shown)} more statements of the cycle ...")
         if len(names) == 1:
             n0 = _q(names[0])
             raise err(f"'{n0}' is defined in terms of itself: {n0} -> {n0}",
@@ -242,8 +246,9 @@ def _build_flat(statements, registry, file, source):
                       hint=f"a model is a set of equations, not a program: `{n0} = {n0} + ...` "
                            f"cannot be computed; give the new value a new name "
                            f"(`{n0}2 = {n0} + 1`)")
-        raise err("these statements depend on each other in a cycle: "
-                  + " -> ".join(_q(n) for n in ring),
+        shown_ring = ring if len(ring) <= 13 else ring[:6] + ["..."] + ring[-6:]
+        raise err(f"these {len(names)} statements depend on each other in a cycle: "
+                  + " -> ".join(n if n == "..." else _q(n) for n in shown_ring),
                   first[-2], first[-1], len(names[0]),
                   notes=notes,
                   hint="a model is a set of equations without loops; "
@@ -288,21 +293,22 @@ def _build_flat(statements, registry, file, source):
 
 
 def _find_cycle(g):
-    """One cycle as networkx's ``find_cycle`` gives it, searched only among the
-    nodes a topological sort could not order (networkx's search over the whole
-    graph takes quadratic time on long models)."""
-    import networkx as nx
-
-    sub = nx.MultiDiGraph()
+    """One cycle, as a list of (operand id, user id) edges in the direction of
+    the data, found in linear time among the nodes a topological sort could not
+    order: each of those has an operand that is also unordered, so walking from
+    operand to operand must come back to a node already seen."""
     rest = g.remaining_after_sort()
-    keep = set(rest)
-    for k in rest:
-        sub.add_node(g.ids[k])
-    for k in rest:
-        for i, j in enumerate(g.args[k]):
-            if j in keep:
-                sub.add_edge(g.ids[j], g.ids[k], key=i)
-    return nx.find_cycle(sub)
+    stuck = set(rest)
+    seen: dict[int, int] = {}
+    walk: list[int] = []
+    k = rest[0]
+    while k not in seen:
+        seen[k] = len(walk)
+        walk.append(k)
+        k = next(j for j in g.args[k] if j in stuck)
+    ring = walk[seen[k]:] + [k]          # each next one is an operand of the one before
+    ring.reverse()                       # now in the direction of the data
+    return [(g.ids[u], g.ids[v]) for u, v in zip(ring, ring[1:])]
 
 
 def _unknown_function(err, op_name, e, defined, registry):
