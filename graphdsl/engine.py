@@ -193,7 +193,8 @@ class Compiled:
                 if op is not None:
                     f = fwd.get(id(op))
                     if f is None:
-                        f, p = fwd[id(op)], par[id(op)] = op.forward, op.partials
+                        f = fwd[id(op)] = op.forward
+                        par[id(op)] = op.partials
                     steps.append((k, f, par[id(op)], self.args[k]))
             self._steps = steps
         return steps

@@ -224,7 +224,6 @@ def explain(model, wrt: str | None = None, values: dict[str, float] | None = Non
             users[parent].append(child)
 
     sp = None
-    note = None
     if use_sympy:
         try:
             import sympy as sp  # noqa: F811 - optional, imported only here

@@ -4,12 +4,13 @@ stdout, stderr and the exit code in-process."""
 from __future__ import annotations
 
 import io
-import sys
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from graphdsl.ops import Op
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
@@ -39,3 +40,16 @@ def cli():
 @pytest.fixture
 def linear_path():
     return MODELS / "linear.bp"
+
+
+class Cube(Op):
+    """The DESIGN.md §3 plugin shape: no symbol, no sympy form, no templates."""
+
+    name = "cube"
+    arity = 1
+
+    def forward(self, x):
+        return x ** 3
+
+    def partials(self, x, out):
+        return (3 * x * x,)

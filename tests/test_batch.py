@@ -12,7 +12,7 @@ from graphdsl.batch import evaluate
 from graphdsl.errors import UsageError
 from graphdsl.ops import Op, default_registry
 
-from test_engine_compiled import Cube, random_text, registry
+from test_engine_compiled import random_text, registry
 
 
 @pytest.mark.parametrize("seed", range(6))
