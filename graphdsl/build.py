@@ -179,6 +179,8 @@ def _build_flat(statements, registry, file, source):
             stack = [(expr, name, False)]
             while stack:
                 e, node_id, expanded = stack.pop()
+                if e[0] == "name":          # an undefined name, met in reading order
+                    raise _undefined(err, e[1], e, defined, registry)
                 if e[0] == "num":
                     add_node(node_id, kind="const", value=e[1], name=None, stmt=name,
                              line=e[2], column=e[3])
@@ -199,7 +201,9 @@ def _build_flat(statements, registry, file, source):
                         if a[0] == "name":
                             ref = a[1]
                             if ref not in defined:
-                                raise _undefined(err, ref, a, defined, registry)
+                                # reported when reached, so that a mistake further
+                                # left (an unknown function) is reported first
+                                children.append((a, None, False))
                             ids.append(ref)
                         else:
                             counter += 1

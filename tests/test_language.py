@@ -161,3 +161,13 @@ def test_nothing_in_a_model_runs_python():
         graphdsl.loads("x = eval(1)")
     with pytest.raises(graphdsl.ModelSyntaxError):
         graphdsl.loads("x = open('/etc/passwd')")
+
+
+@pytest.mark.parametrize("text, first", [
+    ("param w = 3\nz = lg(w) * y", "unknown function 'lg'"),
+    ("param w = 3\nz = y * lg(w)", "'y' is not defined"),
+    ("param w = 3\nz = sin(q) + cos(r)", "'q' is not defined"),
+])
+def test_the_leftmost_mistake_is_reported_first(text, first):
+    with pytest.raises(graphdsl.ModelError, match=first):
+        graphdsl.loads(text)
