@@ -115,8 +115,11 @@ def solve(model, target=None, *, method="split", params=None, tol=1e-4, max_iter
             previous = error
         if it == max_iter:
             trace.status = "max-iter"
-            trace.message = (f"no convergence after {max_iter} iterations "
-                             + (f"(error {error:.6g})" if error is not None else ""))
+            if error is not None:
+                where = f" (error {error:.6g})"
+            else:
+                where = f" (largest |∂{out_name}/∂p| = {max(abs(v) for v in partial.values()):.6g})"
+            trace.message = f"no convergence after {max_iter} iterations{where}"
             trace.failure = _stop(model, trace, hint=(
                 f"allow more with --max-iter (now {max_iter}), or loosen --tol (now {tol:g})"
                 + ("; a larger --lr takes bigger steps" if method == "gd" or minimize else "")))

@@ -120,3 +120,10 @@ def test_trace_is_plain_data_and_json_roundtrips():
     d = t.to_json()
     assert json.loads(json.dumps(d)) == d
     assert "<Trace" in repr(t) and "converged" in repr(t)
+
+
+def test_max_iter_under_minimize_says_how_far_the_gradient_is():
+    t = graphdsl.load(MODELS / "gd_square.bp").solve(minimize=True, lr=0.1, tol=1e-9, max_iter=2)
+    assert t.status == "max-iter"
+    # x: 1.2 -> 0.96 -> 0.768; dJ/dx = 2x = 1.536 at the last row
+    assert t.message == "no convergence after 2 iterations (largest |∂J/∂p| = 1.536)"
