@@ -97,7 +97,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                  "（安装：pip install 'graphdsl[explain]'）"),
     # the HTML report's own words (graphdsl report --lang)
     "r_title": ("graphdsl report: {name}", "graphdsl 报告：{name}"),
-    "r_sub": ("{headline}. Result: {ending}: {final}.", "{headline}。结果：{ending}：{final}。"),
+    "r_sub": ("{headline}. Result: {ending}: {final}.", "{headline}。结果：{ending}，{final}。"),
     "r_how_evaluated": ("output {out}, no target: one forward and one backward pass",
                         "输出 {out}，没有目标：一次前向、一次反向传播"),
     "r_how_minimise": ("minimise {out}, gradient descent", "最小化 {out}，梯度下降"),

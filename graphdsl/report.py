@@ -317,8 +317,11 @@ def _panel(trace, i: int, held=(), lang: str = "en") -> str:
             step = tr("r_skipped", lang, why=it.skipped[name])
         else:
             step = ""
+        # full-width brackets bring their own space
+        gap = "" if lang == "zh" else " "
         rows.append(f"<tr><th scope=\"row\">{_e(name)}"
-                    + (f' <span class="kind">{_e(tr("r_kind", lang, kind=kind))}</span>' if kind else "")
+                    + (f'{gap}<span class="kind">{_e(tr("r_kind", lang, kind=kind))}</span>'
+                       if kind else "")
                     + f"</th><td>{_e(_f(value))}</td><td>{_e(_f(it.gradients.get(name)))}</td>"
                     f"<td>{_e(step)}</td></tr>")
     parts.append(f'<table class="nodes"><caption class="vh">{_e(tr("r_caption", lang, i=it.iteration))}'

@@ -276,7 +276,7 @@ def test_cli_report_in_chinese_with_one_moving_param(cli, linear_path, tmp_path)
     first = data["explanations"][0]
     assert "条路径" in first and "9·3 + 18·2 = 63" in first     # the seed's line, for b only
     assert "∂z/∂w" not in first
-    assert "w <span class=\"kind\">（参数，不变）</span>" in data["panels"][0]
+    assert "w<span class=\"kind\">（参数，不变）</span>" in data["panels"][0]
 
 
 def test_the_chinese_page_has_chinese_words_and_the_english_page_none(cli, linear_path, tmp_path):
