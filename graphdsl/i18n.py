@@ -164,6 +164,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "v_no_path": (" = 0: no path leads from {p} to {out}", " = 0：没有从 {p} 通向 {out} 的路径"),
     "v_more_input": ("… {n} more input", "… 另有 {n} 个输入"),
     "v_more_inputs": ("… {n} more inputs", "… 另有 {n} 个输入"),
+    "v_along": (" along the highlighted edges", "（沿高亮的边）"),
     "v_used_by": ("… used by {n} more", "… 另有 {n} 处使用"),
 }
 

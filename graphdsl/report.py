@@ -89,7 +89,7 @@ headings, controls, table headers, notes on the plots and the explanations
                      f"(evenly spaced, first and last included; at most {max_frames})")
     frames: list[str | None] = [None] * n
     if pictures and n:
-        frames = _frames(model, trace, chosen, notes)
+        frames = _frames(model, trace, chosen, notes, lang)
     texts: list[str | None] = [None] * n
     if explanations and n:
         texts = _explanations(model, trace, chosen, lang, notes)
@@ -114,7 +114,7 @@ headings, controls, table headers, notes on the plots and the explanations
 
 # --- the parts ------------------------------------------------------------------
 
-def _frames(model, trace, chosen, notes) -> list[str | None]:
+def _frames(model, trace, chosen, notes, lang="en") -> list[str | None]:
     """One backward-view SVG per chosen iteration (None where none was drawn)."""
     n = len(trace.iterations)
     try:
@@ -123,7 +123,7 @@ def _frames(model, trace, chosen, notes) -> list[str | None]:
         notes.append("pictures left out: this graphdsl has no renderer (graphdsl.render)")
         return [None] * n
     try:
-        svgs = frames_svg([render.iteration_graph(model, trace, i, "backward") for i in chosen],
+        svgs = frames_svg([render.iteration_graph(model, trace, i, "backward", lang=lang) for i in chosen],
                           render.to_svg)
     except GraphdslError as e:
         notes.append(f"pictures left out: {e.message}")
