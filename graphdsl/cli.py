@@ -287,6 +287,7 @@ def _add_render(sub, common):
                    help="with --focus: how many steps up and down (default 2)")
     p.add_argument("--force", action="store_true", help="draw a picture even when it is very big")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="draw at another param value")
+    _add_lang(p)
 
 
 def cmd_render(args) -> int:
@@ -301,7 +302,7 @@ def cmd_render(args) -> int:
     else:
         fmt = args.format or "svg"
     graph = render.build(model, args.view, ops=args.ops, wrt=args.wrt, blank=args.blank,
-                         focus=args.focus, depth=args.depth, force=args.force)
+                         focus=args.focus, depth=args.depth, force=args.force, lang=_lang(args))
     if to_stdout:
         if fmt == "dot":
             _out(graph.source.rstrip("\n"))
@@ -322,7 +323,7 @@ def _render_run(model, trace, args) -> None:
     from . import render
 
     try:
-        paths = render.write_run(model, trace, args.render, protect=(args.model,))
+        paths = render.write_run(model, trace, args.render, protect=(args.model,), lang=_lang(args))
     except render.PictureTooBig as e:
         e.message = "--render: " + e.message
         e.hint = "draw a part with `graphdsl render MODEL --focus NODE`, or drop --render"

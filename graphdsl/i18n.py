@@ -1,9 +1,10 @@
 """The words graphdsl prints in English and in Chinese (the course is Chinese).
 
 One table, ``MESSAGES``: key -> (English, Chinese). :func:`tr` picks one and
-fills in its ``{fields}``; :func:`default_lang` reads the locale. Only
-``explain``, ``compare`` and ``run``'s table and summary are translated;
-error messages stay English (they are searched for on the web).
+fills in its ``{fields}``; :func:`default_lang` reads the locale. Translated:
+``explain``, ``compare``, ``run``'s table and summary, the HTML report's own
+words (``r_*``) and the pictures' titles and captions (``v_*``); error
+messages stay English (they are searched for on the web).
 
 >>> tr("converged_after", "zh", n=3, s="", values="b = 3.9")
 '3 次迭代后收敛：b = 3.9'
@@ -94,6 +95,77 @@ MESSAGES: dict[str, tuple[str, str]] = {
                  "(install it with: pip install 'graphdsl[explain]')",
                  "未安装 sympy：局部偏导数只显示数值，且跳过符号验证"
                  "（安装：pip install 'graphdsl[explain]'）"),
+    # the HTML report's own words (graphdsl report --lang)
+    "r_title": ("graphdsl report: {name}", "graphdsl 报告：{name}"),
+    "r_sub": ("{headline}. Result: {ending}: {final}.", "{headline}。结果：{ending}，{final}。"),
+    "r_how_evaluated": ("output {out}, no target: one forward and one backward pass",
+                        "输出 {out}，没有目标：一次前向、一次反向传播"),
+    "r_how_minimise": ("minimise {out}, gradient descent", "最小化 {out}，梯度下降"),
+    "r_how_target": ("{out} → {target}, method {method}", "{out} → {target}，方法 {method}"),
+    "r_converged": ("converged after {n} iteration{s}", "{n} 次迭代后收敛"),
+    "r_evaluated": ("one forward and one backward pass (no target)",
+                    "一次前向、一次反向传播（没有目标）"),
+    "r_not_converged": ("not converged after {n} iteration{s}: {why}", "{n} 次迭代后未收敛：{why}"),
+    "r_nav": ("step through the run", "逐步查看这次运行"),
+    "r_first": ("« First", "« 第一步"),
+    "r_prev": ("◀ Previous", "◀ 上一步"),
+    "r_next": ("Next ▶", "下一步 ▶"),
+    "r_last": ("Last »", "最后一步 »"),
+    "r_slider": ("iteration", "迭代"),
+    "r_keys": ("Keys:", "按键："),
+    "r_noscript": ("JavaScript is off: this page shows iteration 0; the table below has every iteration.",
+                   "JavaScript 已关闭：本页只显示第 0 次迭代；下面的表格列出了每一次迭代。"),
+    "r_frame": ("backward view: values, gradients and local partials",
+                "反向视图：值、梯度和局部偏导数"),
+    "r_h_explain": ("The chain rule at this iteration", "本次迭代的链式法则"),
+    "r_h_table": ("Every iteration", "每一次迭代"),
+    "r_table": ("table of every iteration", "每一次迭代的表格"),
+    "r_h_plots": ("Plots", "图表"),
+    "r_h_source": ("The model", "模型"),
+    "r_of": ("iteration {i} of {n}", "迭代 {i} / {n}"),
+    # iterations count from 0, so "of {n}" names the last one: "共 {n} 次" would be one short
+    "r_heading": ("Iteration {i} of {n}", "迭代 {i} / {n}"),
+    "r_where": ("Iteration {i} / {n}", "迭代 {i} / {n}"),
+    "r_showing": ("Showing {label}", "正在显示：{label}"),
+    "r_no_iteration": ("no iteration", "没有迭代"),
+    "r_start": (" (start)", "（起点）"),
+    "r_end": (" (last)", "（最后）"),
+    "r_error_is": ("error = {out} − target = {e}", "误差 = {out} − 目标 = {e}"),
+    "r_kind": ("({kind})", "（{kind}）"),
+    "r_param": ("param", "参数"),
+    "r_held": ("param, held", "参数，不变"),
+    "r_output": ("output", "输出"),
+    "r_skipped": ("skipped: {why}", "跳过：{why}"),
+    "r_caption": ("values, gradients and steps at iteration {i}", "第 {i} 次迭代的值、梯度和步长"),
+    "r_grad_node": ("∂{out}/∂node", "∂{out}/∂节点"),
+    "r_step": ("step Δ", "步长 Δ"),
+    "r_next_move": ("next: {moves}", "下一步：{moves}"),
+    "r_current": ("current", "当前"),
+    "r_skip": ("skip", "跳过"),
+    "r_show": ("show iteration {i}", "显示第 {i} 次迭代"),
+    "r_empty_run": ("The run has no iteration.", "这次运行没有迭代。"),
+    "r_no_frame": ("No picture for this iteration.", "这次迭代没有图。"),
+    "r_no_plot": ("No plot in this report.", "本报告没有图表。"),
+    "r_plot_minimise": ("{out} per iteration", "每次迭代的 {out}"),
+    "r_plot_error": ("|error| per iteration (log scale)", "每次迭代的 |误差|（对数坐标）"),
+    "r_plot_curve": ("; {out} as a function of {p}, with the iterates marked, and its derivative",
+                     "；{out} 作为 {p} 的函数（标出了每次迭代的点）及其导数"),
+    "r_plot_ring": ("; the red ring marks the current iteration", "；红圈标出当前迭代"),
+    # the pictures' titles and captions (graphdsl render --lang, run --render)
+    "v_structure": ("structure", "结构"),
+    "v_forward": ("forward", "前向"),
+    "v_backward": ("backward", "反向"),
+    "v_ops": ("ops", "运算"),
+    "v_iteration": ("iteration {i}", "第 {i} 次迭代"),
+    "v_error": ("error {e}", "误差 {e}"),
+    "v_next_step": ("next step: ", "下一步："),
+    "v_many_paths": (" (more than {n} paths; the highlighted edges carry them all)",
+                     "（超过 {n} 条路径；高亮的边包含了全部路径）"),
+    "v_no_path": (" = 0: no path leads from {p} to {out}", " = 0：没有从 {p} 通向 {out} 的路径"),
+    "v_more_input": ("… {n} more input", "… 另有 {n} 个输入"),
+    "v_more_inputs": ("… {n} more inputs", "… 另有 {n} 个输入"),
+    "v_along": (" along the highlighted edges", "（沿高亮的边）"),
+    "v_used_by": ("… used by {n} more", "… 另有 {n} 处使用"),
 }
 
 

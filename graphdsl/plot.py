@@ -92,7 +92,8 @@ def _positive(values):
 def _error_panel(ax, trace, label=None, colour=None, marker="o", clip=None, zorder=2):
     """One run's |error| (or output, for --minimize) per iteration on ``ax``.
     Values above ``clip`` are drawn at the clip with an arrow: a diverging run
-    must not squash the others into a flat line."""
+    must not squash the others into a flat line. Returns the y drawn for each
+    iteration (None where no point is drawn)."""
     its = [it.iteration for it in trace.iterations]
     # dozens of full-size markers merge into a thick band: shrink them on long runs
     size = 6 if len(its) <= 15 else (3.5 if len(its) <= 40 else 2)
@@ -102,7 +103,7 @@ def _error_panel(ax, trace, label=None, colour=None, marker="o", clip=None, zord
             ax.set_yscale("log")
         ax.plot(its, ys, marker=marker, markersize=size, color=colour, label=label)
         ax.set_ylabel(f"{trace.output} (minimised)")
-        return
+        return ys
     ys = _positive([it.error for it in trace.iterations])
     ax.set_yscale("log")
     shown = [y if y is not None else math.nan for y in ys]
@@ -124,6 +125,7 @@ def _error_panel(ax, trace, label=None, colour=None, marker="o", clip=None, zord
             ax.annotate("error 0", (i, min(v for v in ys if v) if any(ys) else 1.0),
                         color=colour, fontsize=8, ha="center", va="top")
     ax.set_ylabel(f"|error| = |{trace.output} − target|")
+    return [None if y is None or math.isnan(y) else y for y in shown] + [None] * (len(its) - len(shown))
 
 
 def _tol_line(ax, trace):
@@ -134,12 +136,27 @@ def _tol_line(ax, trace):
                     va="bottom")
 
 
-def run_figure(trace, model=None):
+def _rings(ax, xs, ys, tag):
+    """One hollow red ring per iteration, each its own SVG group with the id
+    ``gdmark-<tag>-<k>`` (k = the row of the trace), for a page that shows only
+    the current one (the HTML report). The axes' limits are not moved."""
+    for k, (x, y) in enumerate(zip(xs, ys)):
+        if x is None or y is None or not (math.isfinite(x) and math.isfinite(y)):
+            continue
+        ax.plot([x], [y], marker="o", markersize=15, markerfacecolor="none",
+                markeredgecolor="#d62728", markeredgewidth=2.5, linestyle="none",
+                zorder=6, gid=f"gdmark-{tag}-{k}", scalex=False, scaley=False)
+
+
+def run_figure(trace, model=None, *, marks: bool = False):
     """The figure of one run (a matplotlib Figure, not yet written).
 
     With ``model`` given and exactly one param moved, it adds the curve panel
     (output against that param, iterates and steps marked) and the derivative
-    panel. Raises UsageError when matplotlib is missing or the trace is empty.
+    panel. ``marks`` adds a ring around every iterate, one SVG element per
+    iteration with the id ``gdmark-e-K`` (error plot) or ``gdmark-c-K``
+    (curve), all drawn: the HTML report's script shows only the current one.
+    Raises UsageError when matplotlib is missing or the trace is empty.
     """
     if not trace.iterations:
         raise UsageError("the run has no iteration to plot")
@@ -167,7 +184,9 @@ def run_figure(trace, model=None):
             ax = fig.add_subplot()
         if not evaluated:
             method = trace.method
-            _error_panel(ax, trace, colour=COLOURS.get(method, "#1f77b4"))
+            shown = _error_panel(ax, trace, colour=COLOURS.get(method, "#1f77b4"))
+            if marks:
+                _rings(ax, [it.iteration for it in trace.iterations], shown, "e")
             _tol_line(ax, trace)
             ax.set_xlabel("iteration")
             ax.xaxis.get_major_locator().set_params(integer=True)
@@ -177,6 +196,10 @@ def run_figure(trace, model=None):
                          fontsize=10)
         if one:
             _curve_panels(curve, deriv, trace, model)
+            if marks and not evaluated:
+                p, out = trace.params[0], trace.output
+                _rings(curve, [it.values[p] for it in trace.iterations],
+                       [it.values[out] for it in trace.iterations], "c")
     return fig
 
 

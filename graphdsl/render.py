@@ -44,6 +44,7 @@ import weakref
 
 from .engine import format_number
 from .errors import RenderError, UsageError
+from .i18n import tr
 
 VIEWS = ("structure", "forward", "backward")
 FORMATS = ("svg", "png", "pdf", "dot")
@@ -375,7 +376,7 @@ def _check_name(model, name, what) -> str:
 def build(model, view: str = "structure", *, ops: bool = False, wrt: str | None = None,
           blank: bool = False, values: dict | None = None, gradients: dict | None = None,
           focus: str | None = None, depth: int = 2, title: str | None = None,
-          force: bool = False, max_size: int = MAX_SIZE):
+          force: bool = False, max_size: int = MAX_SIZE, lang: str = "en"):
     """The picture of ``model`` as a ``graphviz.Digraph`` (nothing is written or run).
 
     ``view`` is ``structure``, ``forward`` or ``backward``; ``ops`` draws the
@@ -384,7 +385,10 @@ def build(model, view: str = "structure", *, ops: bool = False, wrt: str | None 
     ``values``/``gradients`` (named node -> number, e.g. an Iteration's) give
     the numbers to show, else the model's current params are used; ``focus``
     and ``depth`` draw only the nodes up to ``depth`` steps above and below
-    ``focus``; ``title`` replaces the caption's bold head (newlines split it).
+    ``focus``; ``title`` replaces the caption's bold head (newlines split it);
+    ``lang`` ("en" or "zh") is the language of the words in the title and
+    caption (see :mod:`graphdsl.i18n`; the maths stays as it is, and "en"
+    gives the same bytes as before there was a choice).
 
     Raises :class:`UsageError` for an unknown view or node, or when the
     picture would be bigger than ``max_size`` (nodes plus labelled edges) unless ``force``, and
@@ -406,6 +410,7 @@ def build(model, view: str = "structure", *, ops: bool = False, wrt: str | None 
     import graphviz
 
     nums = _Numbers(model, view, values, gradients)
+    nums.lang = lang if lang in ("en", "zh") else "en"  # the drawing helpers' words
     g = graphviz.Digraph(name=os.path.splitext(os.path.basename(model.name))[0] or "model")
     g.attr("graph", rankdir="LR", fontname=FONT, nodesep="0.45", ranksep="0.9",
            labelloc="t", labeljust="l", fontsize="13")
@@ -414,7 +419,7 @@ def build(model, view: str = "structure", *, ops: bool = False, wrt: str | None 
     draw = _draw_ops if ops else _draw_statements
     caption = draw(g, model, view, nums, wrt=wrt, blank=blank, focus=focus, depth=depth,
                    force=force, max_size=max_size)
-    head = title if title is not None else _default_title(model, view, nums, ops)
+    head = title if title is not None else _default_title(model, view, nums, ops, nums.lang)
     # each line ends in a left-aligned break: labeljust alone centres the lines
     first, *rest = head.split("\n")
     lines = [f"<B>{_h(first)}</B>"] + [_h(t) for t in rest] + ([caption] if caption else [])
@@ -422,8 +427,9 @@ def build(model, view: str = "structure", *, ops: bool = False, wrt: str | None 
     return g
 
 
-def _default_title(model, view, nums, ops) -> str:
-    text = f"{os.path.basename(model.name)} · {view}" + (" · ops" if ops else "")
+def _default_title(model, view, nums, ops, lang="en") -> str:
+    text = (f"{os.path.basename(model.name)} · {tr('v_' + view, lang)}"
+            + (" · " + tr("v_ops", lang) if ops else ""))
     if view != "structure" and model.params:
         text += " · " + ", ".join(f"{p} = {format_number(nums.value(p))}" for p in model.params)
     return text
@@ -542,7 +548,7 @@ def _draw_statements(g, model, view, nums, *, wrt, blank, focus, depth, force, m
                     attrs.update(color=DIM_COLOUR, fontcolor=DIM_COLOUR, style="dashed")
             g.edge(p, n, **attrs)
     if focus is not None:
-        _stubs(g, shown, parents, children, shown_set)
+        _stubs(g, shown, parents, children, shown_set, nums.lang)
     _ranks(g, params, out if out in shown_set else None)
     if wrt is None:
         return None
@@ -572,9 +578,9 @@ def _wrt_caption(model, wrt, paths, partials, nums, view, blank) -> str:
         return head + " = 1"
     if paths is None:
         return head + (f" = {total}" if total else "") + \
-            f" (more than {MAX_PATHS} paths; the highlighted edges carry them all)"
+            _h(tr("v_many_paths", nums.lang, n=MAX_PATHS))
     if not paths:
-        return head + f" = 0: no path leads from {_h(wrt)} to {_h(out)}"
+        return head + tr("v_no_path", nums.lang, p=_h(wrt), out=_h(out))
     sym, num = [], []
     for i, path in enumerate(paths):
         col = PATH_COLOURS[i]
@@ -591,16 +597,16 @@ def _wrt_caption(model, wrt, paths, partials, nums, view, blank) -> str:
     return text
 
 
-def _stubs(g, shown, parents, children, shown_set):
+def _stubs(g, shown, parents, children, shown_set, lang="en"):
     """Mark where a focused picture was cut: '… 2 more inputs', '… used by 1 more'."""
     for n in shown:
         up = [p for p in parents.get(n, ()) if p not in shown_set]
         down = [c for c in children.get(n, ()) if c not in shown_set]
         if up:
-            g.node(_id(n) + "#in", f"… {len(up)} more input{'s' if len(up) > 1 else ''}", shape="plaintext", fontcolor=DIM_COLOUR)
+            g.node(_id(n) + "#in", tr("v_more_inputs" if len(up) > 1 else "v_more_input", lang, n=len(up)), shape="plaintext", fontcolor=DIM_COLOUR)
             g.edge(_id(n) + "#in", _id(n), style="dashed", color=DIM_COLOUR)
         if down:
-            g.node(_id(n) + "#out", f"… used by {len(down)} more", shape="plaintext", fontcolor=DIM_COLOUR)
+            g.node(_id(n) + "#out", tr("v_used_by", lang, n=len(down)), shape="plaintext", fontcolor=DIM_COLOUR)
             g.edge(_id(n), _id(n) + "#out", style="dashed", color=DIM_COLOUR)
 
 
@@ -698,14 +704,14 @@ def _draw_ops(g, model, view, nums, *, wrt, blank, focus, depth, force, max_size
                 attrs.update(hot if (a in on_path and n in on_path) else cold)
             g.edge(_id(a), op_id, **attrs)
     if focus is not None:
-        _stubs(g, shown, parents, children, shown_set)
+        _stubs(g, shown, parents, children, shown_set, nums.lang)
     params = [p for p in model.params if p in shown_set]
     _ranks(g, params, out if out in shown_set else None)
     if wrt is None:
         return None
     total = format_number(nums.adj[c.index[wrt]]) if nums.adj and not blank else BLANK
     return f"∂{_h(out)}/∂{_h(wrt)}" + (f" = {total}" if view == "backward" else "") + \
-        " along the highlighted edges"
+        _h(tr("v_along", nums.lang))
 
 
 def _id(n: str) -> str:
@@ -749,14 +755,16 @@ def iteration_graph(model, trace, i: int, view: str = "backward", **options):
     if title is None:
         shown = ", ".join(f"{p} = {format_number(it.values[p])}" for p in model.params
                           if p in it.values)
-        title = f"{os.path.basename(model.name)} · iteration {it.iteration} · {view}"
+        lang = options.get("lang", "en")
+        title = (f"{os.path.basename(model.name)} · {tr('v_iteration', lang, i=it.iteration)}"
+                 f" · {tr('v_' + view, lang)}")
         if view != "structure" and shown:
             title += " · " + shown
         if it.error is not None and view != "structure":
-            title += f" · error {format_number(it.error)}"
+            title += " · " + tr("v_error", lang, e=format_number(it.error))
         if it.steps and view == "backward":
             # what the run does next with these gradients, so frames can be followed
-            title += "\nnext step: " + ", ".join(
+            title += "\n" + tr("v_next_step", lang) + ", ".join(
                 f"{p} ← {format_number(it.values[p])} − {format_number(d)}"
                 for p, d in it.steps.items())
     return build(model, view, values=it.values, gradients=it.gradients, title=title, **options)

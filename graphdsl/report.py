@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from .engine import format_number as _f
 from .errors import GraphdslError
+from .i18n import tr
 
 #: more frames than this are thinned out (evenly, first and last kept): each
 #: frame is a `dot` layout and a few KB of SVG
@@ -67,7 +68,9 @@ def build_report(model, trace, *, title: str | None = None, pictures: bool = Tru
     cannot be made (``dot`` missing, a model too big to draw) is left out of
     the page with a sentence saying why, and the reason is added to
     ``Report.notes``; nothing is raised for it. The model is not changed.
-    ``lang`` (``"en"`` or ``"zh"``) is the language of the explanations.
+    ``lang`` (``"en"`` or ``"zh"``) is the language of the page: its
+headings, controls, table headers, notes on the plots and the explanations
+(see :mod:`graphdsl.i18n`); the notes on what was left out stay English.
 
     >>> import graphdsl
     >>> m = graphdsl.loads("param w = 3\\nz = 2*w")
@@ -75,6 +78,7 @@ def build_report(model, trace, *, title: str | None = None, pictures: bool = Tru
     ...              plots=False).iterations
     2
     """
+    lang = lang if lang in ("en", "zh") else "en"
     notes: list[str] = []
     n = len(trace.iterations)
     # past max_frames iterations, pictures and explanations are made for an
@@ -85,20 +89,23 @@ def build_report(model, trace, *, title: str | None = None, pictures: bool = Tru
                      f"(evenly spaced, first and last included; at most {max_frames})")
     frames: list[str | None] = [None] * n
     if pictures and n:
-        frames = _frames(model, trace, chosen, notes)
+        frames = _frames(model, trace, chosen, notes, lang)
     texts: list[str | None] = [None] * n
     if explanations and n:
         texts = _explanations(model, trace, chosen, lang, notes)
-    figures = _plots(model, trace, notes) if plots and n else []
+    figures = _plots(model, trace, notes, lang) if plots and n else []
 
     held = [p for p in model.params if p not in trace.params]
-    panels = [_panel(trace, i, held) for i in range(n)]
+    panels = [_panel(trace, i, held, lang) for i in range(n)]
     data = {
         "trace": _plain(trace.to_json()),
         "frames": [s or "" for s in frames],
         "panels": panels,
         "explanations": [t or "" for t in texts],
-        "lang": lang if lang in ("en", "zh") else "en",
+        "lang": lang,
+        # the words the page's script writes as it steps
+        "words": {"of": tr("r_of", lang), "where": tr("r_where", lang),
+                  "showing": tr("r_showing", lang), "noframe": tr("r_no_frame", lang)},
     }
     page = _page(model, trace, title=title, data=data, frames=frames, panels=panels,
                  texts=texts, figures=figures, notes=notes)
@@ -107,7 +114,7 @@ def build_report(model, trace, *, title: str | None = None, pictures: bool = Tru
 
 # --- the parts ------------------------------------------------------------------
 
-def _frames(model, trace, chosen, notes) -> list[str | None]:
+def _frames(model, trace, chosen, notes, lang="en") -> list[str | None]:
     """One backward-view SVG per chosen iteration (None where none was drawn)."""
     n = len(trace.iterations)
     try:
@@ -116,7 +123,7 @@ def _frames(model, trace, chosen, notes) -> list[str | None]:
         notes.append("pictures left out: this graphdsl has no renderer (graphdsl.render)")
         return [None] * n
     try:
-        svgs = frames_svg([render.iteration_graph(model, trace, i, "backward") for i in chosen],
+        svgs = frames_svg([render.iteration_graph(model, trace, i, "backward", lang=lang) for i in chosen],
                           render.to_svg)
     except GraphdslError as e:
         notes.append(f"pictures left out: {e.message}")
@@ -196,7 +203,7 @@ def _explanations(model, trace, chosen, lang, notes) -> list[str | None]:
     return out
 
 
-def _plots(model, trace, notes) -> list[tuple[str, str]]:
+def _plots(model, trace, notes, lang="en") -> list[tuple[str, str]]:
     """(caption, inline SVG) for each plot of the run (graphdsl.plot, matplotlib)."""
     try:
         from . import plot
@@ -204,17 +211,18 @@ def _plots(model, trace, notes) -> list[tuple[str, str]]:
         notes.append("plots left out: this graphdsl has no plotting module (graphdsl.plot)")
         return []
     try:
-        fig = plot.run_figure(trace, model)
+        fig = plot.run_figure(trace, model, marks=True)
         svg = plot.figure_bytes(fig, "svg").decode("utf-8")
     except GraphdslError as e:
         if trace.method is not None:  # one pass of a many-param model has nothing to plot
             notes.append(f"plots left out: {e.message}")
         return []
-    what = (f"{trace.output} per iteration" if trace.minimize
-            else "|error| per iteration (log scale)")
+    what = (tr("r_plot_minimise", lang, out=trace.output) if trace.minimize
+            else tr("r_plot_error", lang))
     if len(trace.params) == 1 and trace.method is not None:
-        p = trace.params[0]
-        what += f"; {trace.output} as a function of {p}, with the iterates marked, and its derivative"
+        what += tr("r_plot_curve", lang, out=trace.output, p=trace.params[0])
+    if trace.method is not None:
+        what += tr("r_plot_ring", lang)
     return [(what, strip_prolog(svg))]
 
 
@@ -286,81 +294,86 @@ def _summary(trace, it) -> str:
     return ", ".join(f"{n} = {_f(it.values[n])}" for n in names if n in it.values)
 
 
-def _panel(trace, i: int, held=()) -> str:
+def _panel(trace, i: int, held=(), lang: str = "en") -> str:
     """The current-iteration panel: summary line, error, and every named node's
     value, gradient and step, as HTML. ``held`` are params the run does not move."""
     it = trace.iterations[i]
     last = len(trace.iterations) - 1
     out = trace.output
-    where = " (start)" if i == 0 and last else (" (last)" if i == last and last else "")
-    parts = [f'<h2 id="cur-title">Iteration {it.iteration} of {trace.iterations[last].iteration}'
-             f'{where}</h2>',
+    where = tr("r_start", lang) if i == 0 and last else (tr("r_end", lang) if i == last and last else "")
+    heading = tr("r_heading", lang, i=it.iteration, n=trace.iterations[last].iteration)
+    parts = [f'<h2 id="cur-title">{_e(heading + where)}</h2>',
              f'<p class="summary"><strong>{_e(_summary(trace, it))}</strong></p>']
     if it.error is not None:
-        parts.append(f'<p>error = {_e(out)} − target = {_e(_f(it.error))}</p>')
+        parts.append(f'<p>{_e(tr("r_error_is", lang, out=out, e=_f(it.error)))}</p>')
     rows = []
     steps = it.steps or {}
     for name, value in it.values.items():
-        kind = ("param" if name in trace.params else "param, held" if name in held
-                else "output" if name == out else "")
+        kind = (tr("r_param", lang) if name in trace.params else tr("r_held", lang) if name in held
+                else tr("r_output", lang) if name == out else "")
         if name in steps:
             step = _f(steps[name])
         elif name in it.skipped:
-            step = "skipped: " + it.skipped[name]
+            step = tr("r_skipped", lang, why=it.skipped[name])
         else:
             step = ""
+        # full-width brackets bring their own space
+        gap = "" if lang == "zh" else " "
         rows.append(f"<tr><th scope=\"row\">{_e(name)}"
-                    + (f' <span class="kind">({kind})</span>' if kind else "")
+                    + (f'{gap}<span class="kind">{_e(tr("r_kind", lang, kind=kind))}</span>'
+                       if kind else "")
                     + f"</th><td>{_e(_f(value))}</td><td>{_e(_f(it.gradients.get(name)))}</td>"
                     f"<td>{_e(step)}</td></tr>")
-    parts.append('<table class="nodes"><caption class="vh">values, gradients and steps at '
-                 f'iteration {it.iteration}</caption><thead><tr><th scope="col">node</th>'
-                 f'<th scope="col">value</th><th scope="col">∂{_e(out)}/∂node</th>'
-                 f'<th scope="col">step Δ</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+    parts.append(f'<table class="nodes"><caption class="vh">{_e(tr("r_caption", lang, i=it.iteration))}'
+                 f'</caption><thead><tr><th scope="col">{_e(tr("node", lang))}</th>'
+                 f'<th scope="col">{_e(tr("value", lang))}</th>'
+                 f'<th scope="col">{_e(tr("r_grad_node", lang, out=out))}</th>'
+                 f'<th scope="col">{_e(tr("r_step", lang))}</th></tr></thead>'
+                 f'<tbody>{"".join(rows)}</tbody></table>')
     if it.steps:
         moves = ", ".join(f"{p} ← {_f(it.values[p])} − {_f(s)} = {_f(it.values[p] - s)}"
                           for p, s in it.steps.items())
-        parts.append(f'<p class="step">next: {_e(moves)}</p>')
+        parts.append(f'<p class="step">{_e(tr("r_next_move", lang, moves=moves))}</p>')
     elif i == last:
-        parts.append(f'<p class="step">{_e(_ending(trace))}</p>')
+        parts.append(f'<p class="step">{_e(_ending(trace, lang))}</p>')
     return "".join(parts)
 
 
-def _ending(trace) -> str:
+def _ending(trace, lang: str = "en") -> str:
     n = len(trace.iterations)
     s = "s" if n != 1 else ""
     if trace.status == "converged":
-        return f"converged after {n} iteration{s}"
+        return tr("r_converged", lang, n=n, s=s)
     if trace.status == "evaluated":
-        return "one forward and one backward pass (no target)"
+        return tr("r_evaluated", lang)
     why = trace.message or (str(trace.failure).splitlines()[0] if trace.failure else trace.status)
-    return f"not converged after {n} iteration{s}: {why}"
+    return tr("r_not_converged", lang, n=n, s=s, why=why)
 
 
-def _headline(trace) -> str:
+def _headline(trace, lang: str = "en") -> str:
     out = trace.output
     if trace.method is None:
-        how = f"output {out}, no target: one forward and one backward pass"
+        how = tr("r_how_evaluated", lang, out=out)
     elif trace.minimize:
-        how = f"minimise {out}, gradient descent"
+        how = tr("r_how_minimise", lang, out=out)
     else:
-        how = f"{out} → {_f(trace.target)}, method {trace.method}"
+        how = tr("r_how_target", lang, out=out, target=_f(trace.target), method=trace.method)
     if trace.lr is not None:
-        how += f", lr {_f(trace.lr)}"
+        how += tr("lr", lang, lr=_f(trace.lr))
     return how
 
 
-def _table(trace, current: int = 0) -> str:
+def _table(trace, current: int = 0, lang: str = "en") -> str:
     """The run's table (the CLI's columns), one row per iteration, the current
     row marked by text (▶) and aria-current, not by colour alone."""
     ps, out = trace.params, trace.output
-    head = ["", "iter"] + ps + [out]
+    head = ["", tr("iter", lang)] + ps + [out]
     show_error = any(it.error is not None for it in trace.iterations)
     if show_error:
-        head.append("error")
+        head.append(tr("error", lang))
     head += [f"∂{out}/∂{p}" for p in ps] + [f"Δ{p}" for p in ps]
-    ths = "".join(f'<th scope="col">{_e(h) if h else "<span class=vh>current</span>"}</th>'
-                  for h in head)
+    current_th = f'<span class=vh>{_e(tr("r_current", lang))}</span>'
+    ths = "".join(f'<th scope="col">{_e(h) if h else current_th}</th>' for h in head)
     body = []
     for k, it in enumerate(trace.iterations):
         steps = it.steps or {}
@@ -368,13 +381,13 @@ def _table(trace, current: int = 0) -> str:
         if show_error:
             cells.append(_f(it.error))
         cells += [_f(it.gradients[p]) for p in ps]
-        cells += [_f(steps[p]) if p in steps else ("skip" if p in it.skipped else "") for p in ps]
+        cells += [_f(steps[p]) if p in steps else (tr("r_skip", lang) if p in it.skipped else "") for p in ps]
         mark = k == current
         body.append(
             f'<tr data-i="{k}"' + (' class="current" aria-current="step"' if mark else "") + ">"
             f'<td class="mark" aria-hidden="true">{"▶" if mark else ""}</td>'
             f'<th scope="row"><button type="button" class="go" data-i="{k}" '
-            f'aria-label="show iteration {it.iteration}">{it.iteration}</button></th>'
+            f'aria-label="{_e(tr("r_show", lang, i=it.iteration))}">{it.iteration}</button></th>'
             + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
     return (f'<table id="iters"><thead><tr>{ths}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table>')
@@ -394,10 +407,18 @@ def _source(model) -> str:
 def _page(model, trace, *, title, data, frames, panels, texts, figures, notes) -> str:
     n = len(trace.iterations)
     name = trace.model
-    title = title or f"graphdsl report: {name}"
+    lang = data["lang"]
+    # the template's fields for the page's fixed words
+    w = {field: _e(tr(key, lang)) for field, key in (
+        ("nav", "r_nav"), ("first", "r_first"), ("prev", "r_prev"), ("next", "r_next"),
+        ("last_button", "r_last"), ("slider", "r_slider"), ("keys", "r_keys"),
+        ("noscript", "r_noscript"), ("frame_label", "r_frame"), ("h_explain", "r_h_explain"),
+        ("h_table", "r_h_table"), ("table_label", "r_table"), ("h_plots", "r_h_plots"),
+        ("h_source", "r_h_source"))}
+    title = title or tr("r_title", lang, name=name)
     last = max(n - 1, 0)
-    first_frame = frames[0] if n and frames[0] else _no_frame(n and frames[0] is None, notes)
-    first_panel = panels[0] if n else "<p>The run has no iteration.</p>"
+    first_frame = frames[0] if n and frames[0] else _no_frame(lang)
+    first_panel = panels[0] if n else f"<p>{_e(tr('r_empty_run', lang))}</p>"
     first_text = texts[0] if n and texts[0] else ""
     plots_html = "".join(
         f'<figure class="plot">{svg}<figcaption>{_e(caption)}</figcaption></figure>'
@@ -405,25 +426,25 @@ def _page(model, trace, *, title, data, frames, panels, texts, figures, notes) -
     notes_html = ("<ul class=\"notes\">" + "".join(f"<li>{_e(x)}</li>" for x in notes) + "</ul>"
                   if notes else "")
     r = trace.result()
-    end = _ending(trace)
     final = ", ".join(f"{k} = {_f(v)}" for k, v in r["values"].items())
+    sub = tr("r_sub", lang, headline=_headline(trace, lang), ending=_ending(trace, lang), final=final)
     return _TEMPLATE.format(
-        title=_e(title), name=_e(name), headline=_e(_headline(trace)),
-        ending=_e(end), final=_e(final), status=_e(trace.status),
+        title=_e(title), name=_e(name), sub=_e(sub), status=_e(trace.status),
         last=last, n=n,
         frame=first_frame, panel=first_panel,
         explain=_e(first_text),
-        explain_hidden="" if first_text else " hidden", lang=data["lang"],
-        table=_table(trace), source=_source(model),
-        plots=plots_html or "<p>No plot in this report.</p>",
+        explain_hidden="" if first_text else " hidden", lang=lang,
+        table=_table(trace, lang=lang), source=_source(model),
+        plots=plots_html or f"<p>{_e(tr('r_no_plot', lang))}</p>",
         notes=notes_html, css=_CSS, js=_JS, data=script_json(data),
-        first_label=_e(f"iteration {trace.iterations[0].iteration} of "
-                       f"{trace.iterations[last].iteration}") if n else "no iteration",
+        first_label=_e(tr("r_of", lang, i=trace.iterations[0].iteration,
+                          n=trace.iterations[last].iteration) if n else tr("r_no_iteration", lang)),
+        **w,
     )
 
 
-def _no_frame(missing: bool, notes) -> str:
-    return '<p class="noframe">No picture for this iteration.</p>'
+def _no_frame(lang: str = "en") -> str:
+    return f'<p class="noframe">{_e(tr("r_no_frame", lang))}</p>'
 
 
 _CSS = """
@@ -485,6 +506,9 @@ th[scope=row], thead th { text-align: left; }
 figcaption { color: var(--mute); font-size: .9rem; text-align: center; }
 .notes { color: var(--mute); }
 #print-all { display: none; }
+/* the rings on the plots: only the current iteration's shows */
+.plot [id^="gdmark-"] { display: none; }
+.plot [id^="gdmark-"].on { display: inline; }
 @page { margin: 1.5cm; }
 @media print {
   :root { --mark: #fff; }
@@ -520,10 +544,23 @@ _JS = r"""
       slider = $("slider"), where = $("where"), live = $("live");
   var rows = document.querySelectorAll("#iters tbody tr");
   var wrap = document.querySelector(".table-wrap");
-  var NOFRAME = '<p class="noframe">No picture for this iteration.</p>';
+  var words = data.words;
+  var NOFRAME = document.createElement("p");
+  NOFRAME.className = "noframe"; NOFRAME.textContent = words.noframe;
+  NOFRAME = NOFRAME.outerHTML;
   var lastNo = its[n - 1].iteration;
+  function say(text, i) { return text.replace("{i}", its[i].iteration).replace("{n}", lastNo); }
+  function label(i) { return say(words.of, i); }
 
-  function label(i) { return "iteration " + its[i].iteration + " of " + lastNo; }
+  // The plots carry one ring per iteration and panel (matplotlib gids
+  // "gdmark-e-K" on the error plot, "gdmark-c-K" on the curve); the current one shows.
+  var marks = document.querySelectorAll('.plot [id^="gdmark-"]');
+  function mark(i) {
+    for (var k = 0; k < marks.length; k++) {
+      var on = /^gdmark-[a-z]+-(\d+)$/.exec(marks[k].id);
+      marks[k].classList.toggle("on", !!on && +on[1] === i);
+    }
+  }
 
   function show(i, announce) {
     i = Math.max(0, Math.min(n - 1, i | 0));
@@ -537,7 +574,8 @@ _JS = r"""
     explain.textContent = t; explainBox.hidden = !t;
     slider.value = String(i);
     slider.setAttribute("aria-valuetext", label(i));
-    where.textContent = "Iteration " + its[i].iteration + " / " + lastNo;
+    where.textContent = say(words.where, i);
+    mark(i);
     var row = rows[i];
     if (row) {
       row.classList.add("current"); row.setAttribute("aria-current", "step");
@@ -552,7 +590,7 @@ _JS = r"""
     $("prev").setAttribute("aria-disabled", String(i === 0));
     $("next").setAttribute("aria-disabled", String(i === n - 1));
     $("last").setAttribute("aria-disabled", String(i === n - 1));
-    if (announce) live.textContent = "Showing " + label(i);
+    if (announce) live.textContent = words.showing.replace("{label}", label(i));
     try { history.replaceState(null, "", "#iteration-" + its[i].iteration); } catch (e) {}
   }
 
@@ -611,7 +649,7 @@ _JS = r"""
 """
 
 _TEMPLATE = """<!DOCTYPE html>
-<html lang="en">
+<html lang="{lang}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -623,40 +661,40 @@ _TEMPLATE = """<!DOCTYPE html>
 <body>
 <header>
 <h1>{name}</h1>
-<p class="sub">{headline}. Result: {ending}: {final}.</p>
+<p class="sub">{sub}</p>
 </header>
-<nav class="controls" aria-label="step through the run">
-<button type="button" id="first" aria-keyshortcuts="Home">« First</button>
-<button type="button" id="prev" aria-keyshortcuts="ArrowLeft">◀ Previous</button>
-<label class="vh" for="slider">iteration</label>
+<nav class="controls" aria-label="{nav}">
+<button type="button" id="first" aria-keyshortcuts="Home">{first}</button>
+<button type="button" id="prev" aria-keyshortcuts="ArrowLeft">{prev}</button>
+<label class="vh" for="slider">{slider}</label>
 <input type="range" id="slider" min="0" max="{last}" step="1" value="0" aria-valuetext="{first_label}">
-<button type="button" id="next" aria-keyshortcuts="ArrowRight">Next ▶</button>
-<button type="button" id="last" aria-keyshortcuts="End">Last »</button>
+<button type="button" id="next" aria-keyshortcuts="ArrowRight">{next}</button>
+<button type="button" id="last" aria-keyshortcuts="End">{last_button}</button>
 <span id="where" aria-hidden="true"></span>
-<span class="keys">Keys: <kbd>←</kbd> <kbd>→</kbd> <kbd>Home</kbd> <kbd>End</kbd></span>
+<span class="keys">{keys} <kbd>←</kbd> <kbd>→</kbd> <kbd>Home</kbd> <kbd>End</kbd></span>
 </nav>
 <p id="live" class="vh" aria-live="polite"></p>
-<noscript><p>JavaScript is off: this page shows iteration 0; the table below has every iteration.</p></noscript>
+<noscript><p>{noscript}</p></noscript>
 <main>
 <div class="stage">
-<figure id="frame" aria-label="backward view: values, gradients and local partials">{frame}</figure>
+<figure id="frame" aria-label="{frame_label}">{frame}</figure>
 <section id="panel" aria-labelledby="cur-title">{panel}</section>
 </div>
 <section id="explain-box" aria-labelledby="h-explain"{explain_hidden}>
-<h2 id="h-explain">The chain rule at this iteration</h2>
+<h2 id="h-explain">{h_explain}</h2>
 <pre id="explain" lang="{lang}">{explain}</pre>
 </section>
 <div id="print-all"></div>
 <section aria-labelledby="h-table">
-<h2 id="h-table">Every iteration</h2>
-<div class="table-wrap" tabindex="0" aria-label="table of every iteration">{table}</div>
+<h2 id="h-table">{h_table}</h2>
+<div class="table-wrap" tabindex="0" aria-label="{table_label}">{table}</div>
 </section>
 <section aria-labelledby="h-plots">
-<h2 id="h-plots">Plots</h2>
+<h2 id="h-plots">{h_plots}</h2>
 <div class="plots">{plots}</div>
 </section>
 <section aria-labelledby="h-source">
-<h2 id="h-source">The model</h2>
+<h2 id="h-source">{h_source}</h2>
 {source}
 </section>
 {notes}

@@ -276,7 +276,48 @@ def test_cli_report_in_chinese_with_one_moving_param(cli, linear_path, tmp_path)
     first = data["explanations"][0]
     assert "条路径" in first and "9·3 + 18·2 = 63" in first     # the seed's line, for b only
     assert "∂z/∂w" not in first
-    assert "w <span class=\"kind\">(param, held)</span>" in data["panels"][0]
+    assert "w<span class=\"kind\">（参数，不变）</span>" in data["panels"][0]
+
+
+def test_the_chinese_page_has_chinese_words_and_the_english_page_none(cli, linear_path, tmp_path):
+    pages = {}
+    for lang in ("zh", "en"):
+        out = tmp_path / f"{lang}.html"
+        assert cli("report", linear_path, "--target", "150", "--lang", lang, "-o", out).code == 0
+        pages[lang] = out.read_text(encoding="utf-8")
+    zh, en = pages["zh"], pages["en"]
+    assert '<html lang="zh">' in zh and '<html lang="en">' in en
+    for words in ('>下一步 ▶</button>', '>◀ 上一步</button>', '>« 第一步</button>',
+                  '>最后一步 »</button>', 'id="h-explain">本次迭代的链式法则<',
+                  'id="h-table">每一次迭代<', 'id="h-plots">图表<', 'id="h-source">模型<',
+                  'aria-label="显示第 2 次迭代"', 'aria-valuetext="迭代 0 / 2"',
+                  '<th scope="col">迭代</th>', '<th scope="col">误差</th>', '按键：',
+                  '3 次迭代后收敛', '<figcaption>每次迭代的 |误差|（对数坐标）'):
+        assert words in zh, words
+    panel = _data(zh)["panels"][2]
+    assert "迭代 2 / 2（最后）" in panel and "误差 = z − 目标 = " in panel
+    assert _data(zh)["words"]["where"] == "迭代 {i} / {n}"
+    # the English page keeps its words and has no Chinese outside the explanation
+    assert ">Next ▶</button>" in en and 'aria-label="show iteration 2"' in en
+    # (the model's own comment, in its source block, is Chinese: leave it out)
+    assert not re.search("[\u4e00-\u9fff]", re.sub(r'<pre class="source">.*?</pre>', "", en, flags=re.S))
+
+
+def test_the_error_plot_has_one_ring_per_iteration_for_the_script_to_show(seed_run):
+    m, trace = seed_run
+    page = build_report(m, trace, pictures=False, explanations=False).html
+    n = len(trace.iterations)
+    svg = re.search(r'<figure class="plot">(.*?)</figure>', page, re.S).group(1)
+    rings = re.findall(r'<g id="gdmark-e-(\d+)"', svg)
+    assert rings == [str(k) for k in range(n)]
+    # each ring is drawn at its own place (not n copies of one point)
+    places = [re.search(r'<g id="gdmark-e-%d">.*?<use [^>]*x="([\d.]+)" y="([\d.]+)"' % k, svg,
+                        re.S).groups() for k in range(n)]
+    assert len(set(places)) == n
+    # hidden unless the script marks the current one; the script does it on every step
+    assert '.plot [id^="gdmark-"] { display: none; }' in page
+    assert '.plot [id^="gdmark-"].on { display: inline; }' in page
+    assert "mark(i);" in page
 
 
 def test_report_docstring_examples_hold():

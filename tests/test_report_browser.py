@@ -148,3 +148,49 @@ def test_hundreds_of_iterations_stay_light(open_report, linear_path, tmp_path):
         const a = w.getBoundingClientRect(), b = r.getBoundingClientRect();
         return b.top >= a.top && b.bottom <= a.bottom; }""")
     assert visible
+
+
+def _ring(page) -> list[str]:
+    """The ids of the plot rings the page shows (display not none)."""
+    return page.eval_on_selector_all(
+        '.plot [id^="gdmark-"]', "gs => gs.filter(g => getComputedStyle(g).display !== 'none')"
+        ".map(g => g.id)")
+
+
+def test_the_plot_marks_the_current_iteration_as_it_steps(open_report, linear_path):
+    o = open_report(linear_path, "--target", "150")
+    page = o.page
+    assert _ring(page) == ["gdmark-e-0"]
+    page.keyboard.press("ArrowRight")
+    assert _ring(page) == ["gdmark-e-1"]
+    # the ring is drawn where iteration 1's point is, right of iteration 0's
+    x0 = page.evaluate("document.getElementById('gdmark-e-0').getBBox().x")
+    x1 = page.evaluate("document.getElementById('gdmark-e-1').getBBox().x")
+    assert x1 > x0
+    page.keyboard.press("End")
+    assert _ring(page) == ["gdmark-e-2"]
+
+
+def test_the_one_param_plot_marks_both_panels(open_report, linear_path):
+    o = open_report(linear_path, "--target", "150", "--params", "b")
+    page = o.page
+    page.keyboard.press("ArrowRight")
+    assert sorted(_ring(page)) == ["gdmark-c-1", "gdmark-e-1"]
+
+
+def test_the_chinese_page_has_chinese_controls_and_steps_with_the_keys(open_report, linear_path):
+    o = open_report(linear_path, "--target", "150", "--lang", "zh")
+    page = o.page
+    assert page.evaluate("document.documentElement.lang") == "zh"
+    for name in ("« 第一步", "◀ 上一步", "下一步 ▶", "最后一步 »"):
+        assert page.get_by_role("button", name=name).count() == 1
+    assert page.get_by_role("heading", name="本次迭代的链式法则").count() == 1
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    assert o.current_rows() == ["2"]
+    assert "迭代 2 / 2" in o.panel() and "z = 150.0000" in o.panel()
+    assert page.locator("#where").inner_text() == "迭代 2 / 2"
+    assert page.locator("#slider").get_attribute("aria-valuetext") == "迭代 2 / 2"
+    assert page.locator("#live").inner_text() == "正在显示：迭代 2 / 2"
+    page.get_by_role("button", name="显示第 1 次迭代").click()
+    assert o.current_rows() == ["1"] and _ring(page) == ["gdmark-e-1"]
