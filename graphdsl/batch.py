@@ -6,6 +6,14 @@ runs the compiled order once with numpy arrays in place of numbers: each op is
 one vectorised call (``Op.np_forward``/``Op.np_partials``), so the cost per op
 and per sample is a few nanoseconds instead of a few hundred.
 
+Builtin ops write their results into preallocated rows (numpy ``out=``), and
+the backward pass multiplies and adds each partial into the adjoint's row in
+place, reusing the forward's values (tanh' = 1 - out², exp' = out): the same
+float operations, in the same order, as ``np_forward``/``np_partials``, so the
+results are identical, with no new array per op.  Which nodes vary and the
+forward steps are worked out once per set of varied params and kept on the
+compiled model, with the work rows (fresh memory costs a page fault per 4 KB).
+
 An op without the numpy forms (a plugin's op, say) still works: it is
 evaluated sample by sample with its ``forward``/``partials``, slower but
 exactly as the scalar engine does.
@@ -112,29 +120,52 @@ def evaluate(model, values=None, *, gradients: bool = True, wrt: str | None = No
     # as is: no copy, no aliasing), the rest of the varying nodes in another.
     # Writing every op's result into its row with ``out=`` means no new array
     # per op.  Nodes that depend on no varied param stay plain numbers.
-    row_of = [-1] * n
-    for r, k in enumerate(named_pos):
-        row_of[k] = r
     values_block = np.empty((len(named_pos), size))
-    varying = [type(v) is not float and not isinstance(v, (int, np.floating)) for v in vals]
-    hidden = 0
-    for k, op in enumerate(ops):
-        if op is not None:
-            varying[k] = any(varying[j] for j in args[k])
-            if varying[k] and row_of[k] < 0:
-                hidden += 1
+    varying, row_of, hidden, steps = _plan(np, c, vals)
     # One work block for hidden values, hidden adjoints and three scratch rows,
     # kept on the compiled model between calls: fresh memory costs a page fault
     # per 4 KB on first touch, about as much as the ops themselves.
     n_adj = n - len(named_pos)
     work = _take_work(np, c, (hidden + n_adj + 3, size))
     hidden_block = work[:hidden]
-    h = 0
     try:
-        return _passes(np, c, vals, varying, row_of, named_pos, values_block, hidden_block,
+        return _passes(np, c, vals, varying, row_of, steps, named_pos, values_block, hidden_block,
                        work[hidden:hidden + n_adj], work[hidden + n_adj:], size, gradients, wrt)
     finally:
         _give_work(c, work)
+
+
+def _plan(np, c, vals):
+    """Which nodes vary, the row of each named node and the forward steps,
+    kept on the compiled model for the next call with the same varied params
+    (working these out costs about as much as the numpy calls of a small batch)."""
+    ops, args, index = c.ops, c.args, c.index
+    varying = [type(v) is not float and not isinstance(v, (int, np.floating)) for v in vals]
+    key = tuple(k for k, v in enumerate(varying) if v)
+    cached = c.__dict__.get("_batch_plan")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    n = len(vals)
+    row_of = [-1] * n
+    for r, nm in enumerate(c.named):
+        row_of[index[nm]] = r
+    hidden = 0
+    steps = []  # (node, kernel or None, op, operands, row in the values block, row in hidden)
+    for k, op in enumerate(ops):
+        if op is None:
+            continue
+        a = args[k]
+        varying[k] = any(varying[j] for j in a)
+        if not varying[k]:
+            steps.append((k, None, op, a, -1, -1))
+        elif row_of[k] >= 0:
+            steps.append((k, _FORWARD.get(type(op)), op, a, row_of[k], -1))
+        else:
+            steps.append((k, _FORWARD.get(type(op)), op, a, -1, hidden))
+            hidden += 1
+    plan = (varying, row_of, hidden, steps)
+    c.__dict__["_batch_plan"] = (key, plan)
+    return plan
 
 
 def _take_work(np, c, shape):
@@ -153,30 +184,23 @@ def _give_work(c, work):
 _KEEP_WORK_BYTES = 64 * 2**20
 
 
-def _passes(np, c, vals, varying, row_of, named_pos, values_block, hidden_block, adj_block,
+def _passes(np, c, vals, varying, row_of, steps, named_pos, values_block, hidden_block, adj_block,
             scratch, size, gradients, wrt):
     """The forward (and backward) pass of :func:`evaluate`, into the given rows."""
     ops, args, index = c.ops, c.args, c.index
     n = len(vals)
-    h = 0
     with np.errstate(all="ignore"):
-        for k, op in enumerate(ops):
-            if op is None:
-                if varying[k] and row_of[k] >= 0:
-                    values_block[row_of[k]] = vals[k]
-                    vals[k] = values_block[row_of[k]]
-                continue
-            xs = [vals[j] for j in args[k]]
-            if not varying[k]:
+        for k in named_pos:
+            if varying[k] and ops[k] is None:  # a varied param: its row holds a copy
+                values_block[row_of[k]] = vals[k]
+                vals[k] = values_block[row_of[k]]
+        for k, kernel, op, a, r, hr in steps:
+            xs = [vals[j] for j in a]
+            if r < 0 and hr < 0:  # depends on no varied param: plain numbers
                 f = op.np_forward
                 vals[k] = f(*xs) if f is not None else _per_sample(np, op.forward, xs, size)
                 continue
-            if row_of[k] >= 0:
-                dst = values_block[row_of[k]]
-            else:
-                dst = hidden_block[h]
-                h += 1
-            kernel = _FORWARD.get(type(op))
+            dst = values_block[r] if r >= 0 else hidden_block[hr]
             if kernel is not None:
                 kernel(np, dst, *xs)
             else:
