@@ -343,19 +343,6 @@ def _kernels():
 _FORWARD, _PARTIALS = _kernels()
 
 
-def _is_full(np, x, size) -> bool:
-    return isinstance(x, np.ndarray) and x.shape == (size,) and x.dtype == float
-
-
-def _rows(np, names, xs, size) -> dict:
-    """One array per name, each a row of one new block: the results never alias
-    each other (``y = x``) or anything the pass used; None stands for zeros."""
-    block = np.empty((len(names), size))
-    for i, x in enumerate(xs):
-        block[i] = 0.0 if x is None else x
-    return dict(zip(names, block))
-
-
 def _columns(np, xs, size):
     return [np.broadcast_to(np.asarray(x, dtype=float), (size,)).tolist() for x in xs]
 
