@@ -6,6 +6,14 @@ runs the compiled order once with numpy arrays in place of numbers: each op is
 one vectorised call (``Op.np_forward``/``Op.np_partials``), so the cost per op
 and per sample is a few nanoseconds instead of a few hundred.
 
+Builtin ops write their results into preallocated rows (numpy ``out=``), and
+the backward pass multiplies and adds each partial into the adjoint's row in
+place, reusing the forward's values (tanh' = 1 - out², exp' = out): the same
+float operations, in the same order, as ``np_forward``/``np_partials``, so the
+results are identical, with no new array per op.  Which nodes vary and the
+forward steps are worked out once per set of varied params and kept on the
+compiled model, with the work rows (fresh memory costs a page fault per 4 KB).
+
 An op without the numpy forms (a plugin's op, say) still works: it is
 evaluated sample by sample with its ``forward``/``partials``, slower but
 exactly as the scalar engine does.
@@ -106,18 +114,104 @@ def evaluate(model, values=None, *, gradients: bool = True, wrt: str | None = No
     size = 1 if size is None else size
 
     ops, args = c.ops, c.args
+    n = len(vals)
+    named_pos = [index[nm] for nm in c.named]
+    # Where each value lives: named nodes in the rows of one block (returned
+    # as is: no copy, no aliasing), the rest of the varying nodes in another.
+    # Writing every op's result into its row with ``out=`` means no new array
+    # per op.  Nodes that depend on no varied param stay plain numbers.
+    values_block = np.empty((len(named_pos), size))
+    varying, row_of, hidden, steps = _plan(np, c, vals)
+    # One work block for hidden values, hidden adjoints and three scratch rows,
+    # kept on the compiled model between calls: fresh memory costs a page fault
+    # per 4 KB on first touch, about as much as the ops themselves.
+    n_adj = n - len(named_pos)
+    work = _take_work(np, c, (hidden + n_adj + 3, size))
+    hidden_block = work[:hidden]
+    try:
+        return _passes(np, c, vals, varying, row_of, steps, named_pos, values_block, hidden_block,
+                       work[hidden:hidden + n_adj], work[hidden + n_adj:], size, gradients, wrt)
+    finally:
+        _give_work(c, work)
+
+
+def _plan(np, c, vals):
+    """Which nodes vary, the row of each named node and the forward steps,
+    kept on the compiled model for the next call with the same varied params
+    (working these out costs about as much as the numpy calls of a small batch)."""
+    ops, args, index = c.ops, c.args, c.index
+    varying = [type(v) is not float and not isinstance(v, (int, np.floating)) for v in vals]
+    key = tuple(k for k, v in enumerate(varying) if v)
+    cached = c.__dict__.get("_batch_plan")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    n = len(vals)
+    row_of = [-1] * n
+    for r, nm in enumerate(c.named):
+        row_of[index[nm]] = r
+    hidden = 0
+    steps = []  # (node, kernel or None, op, operands, row in the values block, row in hidden)
+    for k, op in enumerate(ops):
+        if op is None:
+            continue
+        a = args[k]
+        varying[k] = any(varying[j] for j in a)
+        if not varying[k]:
+            steps.append((k, None, op, a, -1, -1))
+        elif row_of[k] >= 0:
+            steps.append((k, _FORWARD.get(type(op)), op, a, row_of[k], -1))
+        else:
+            steps.append((k, _FORWARD.get(type(op)), op, a, -1, hidden))
+            hidden += 1
+    plan = (varying, row_of, hidden, steps)
+    c.__dict__["_batch_plan"] = (key, plan)
+    return plan
+
+
+def _take_work(np, c, shape):
+    work = c.__dict__.pop("_batch_work", None)
+    if work is None or work.shape != shape:
+        work = np.empty(shape)
+    return work
+
+
+def _give_work(c, work):
+    if work.nbytes <= _KEEP_WORK_BYTES:
+        c.__dict__["_batch_work"] = work
+
+
+#: the largest work block kept between calls (bigger ones are made afresh)
+_KEEP_WORK_BYTES = 64 * 2**20
+
+
+def _passes(np, c, vals, varying, row_of, steps, named_pos, values_block, hidden_block, adj_block,
+            scratch, size, gradients, wrt):
+    """The forward (and backward) pass of :func:`evaluate`, into the given rows."""
+    ops, args, index = c.ops, c.args, c.index
+    n = len(vals)
     with np.errstate(all="ignore"):
-        for k, op in enumerate(ops):
-            if op is None:
+        for k in named_pos:
+            if varying[k] and ops[k] is None:  # a varied param: its row holds a copy
+                values_block[row_of[k]] = vals[k]
+                vals[k] = values_block[row_of[k]]
+        for k, kernel, op, a, r, hr in steps:
+            xs = [vals[j] for j in a]
+            if r < 0 and hr < 0:  # depends on no varied param: plain numbers
+                f = op.np_forward
+                vals[k] = f(*xs) if f is not None else _per_sample(np, op.forward, xs, size)
                 continue
-            xs = [vals[j] for j in args[k]]
-            f = op.np_forward
-            vals[k] = f(*xs) if f is not None else _per_sample(np, op.forward, xs, size)
-        named_pos = [index[n] for n in c.named]
-        out = _rows(np, c.named, [vals[k] for k in named_pos], size)
-        ok = np.ones(size, dtype=bool)
-        for a in out.values():
-            ok &= np.isfinite(a)
+            dst = values_block[r] if r >= 0 else hidden_block[hr]
+            if kernel is not None:
+                kernel(np, dst, *xs)
+            else:
+                f = op.np_forward
+                dst[...] = f(*xs) if f is not None else _per_sample(np, op.forward, xs, size)
+            vals[k] = dst
+        for k in named_pos:
+            if not varying[k]:
+                values_block[row_of[k]] = vals[k]
+        out = dict(zip(c.named, values_block))
+        ok = np.isfinite(values_block).all(axis=0)
         result = BatchResult(size=size, values=out, ok=ok)
         if not gradients:
             return result
@@ -125,10 +219,17 @@ def evaluate(model, values=None, *, gradients: bool = True, wrt: str | None = No
         start = c.output if wrt is None else index.get(wrt)
         if start is None:
             raise UsageError(f"'{wrt}' is not a node of the model")
-        adj: list = [None] * len(vals)
-        adj[start] = 1.0
-        # owned[j]: adj[j] is an array made here for j alone, safe to add into in place
-        owned = [False] * len(vals)
+        grad_block = np.empty((len(named_pos), size))
+        tmp = scratch[2]
+        adj: list = [None] * n  # the row holding node k's adjoint, once one was added
+        wanted = [op is not None for op in ops]  # hidden constants need no adjoint
+        a_next = 0
+        for k in named_pos:
+            wanted[k] = True
+        adj[start] = grad_block[row_of[start]] if row_of[start] >= 0 else adj_block[0]
+        if row_of[start] < 0:
+            a_next = 1
+        adj[start][...] = 1.0
         for k in range(start, -1, -1):
             op = ops[k]
             g = adj[k]
@@ -136,44 +237,110 @@ def evaluate(model, values=None, *, gradients: bool = True, wrt: str | None = No
                 continue
             a = args[k]
             xs = [vals[j] for j in a]
-            p = op.np_partials
-            if p is not None:
-                ds = p(*xs, vals[k])
+            kernel = _PARTIALS.get(type(op))
+            if kernel is not None:
+                ds = kernel(np, scratch, vals[k], *xs)
             else:
-                ds = _per_sample_partials(np, op.partials, xs + [vals[k]], size, len(a))
+                p = op.np_partials
+                if p is not None:
+                    ds = p(*xs, vals[k])
+                else:
+                    ds = _per_sample_partials(np, op.partials, xs + [vals[k]], size, len(a))
             for j, d in zip(a, ds):
-                if type(d) is float and d == 1.0:
-                    contribution = g  # shared, so never to be changed in place
+                if not wanted[j]:
+                    continue
+                row = adj[j]
+                if row is None:
+                    # the first contribution is written straight into the adjoint's row
+                    if row_of[j] >= 0:
+                        row = grad_block[row_of[j]]
+                    else:
+                        row = adj_block[a_next]
+                        a_next += 1
+                    adj[j] = row
+                    if type(d) is float and d == 1.0:
+                        np.copyto(row, g)
+                    elif type(d) is float and d == -1.0:
+                        np.negative(g, out=row)
+                    else:
+                        np.multiply(g, d, out=row)
+                elif type(d) is float and d == 1.0:
+                    np.add(row, g, out=row)
+                elif type(d) is float and d == -1.0:
+                    np.subtract(row, g, out=row)  # row + g*-1.0, exactly
                 else:
-                    contribution = g * d
-                prev = adj[j]
-                if prev is None:
-                    adj[j] = contribution
-                    owned[j] = contribution is not g and _is_full(np, contribution, size)
-                elif owned[j]:
-                    # an array only this adjoint holds: add in place, no new array
-                    np.add(prev, contribution, out=prev)
-                else:
-                    adj[j] = prev + contribution
-                    owned[j] = _is_full(np, adj[j], size)
-        grads = _rows(np, c.named, [adj[k] for k in named_pos], size)
-        for a in grads.values():
-            ok &= np.isfinite(a)
-        result.gradients = grads
+                    np.multiply(g, d, out=tmp)
+                    np.add(row, tmp, out=row)
+        for k in named_pos:
+            if adj[k] is None:
+                grad_block[row_of[k]] = 0.0
+        result.gradients = dict(zip(c.named, grad_block))
+        ok &= np.isfinite(grad_block).all(axis=0)
     return result
 
 
-def _is_full(np, x, size) -> bool:
-    return isinstance(x, np.ndarray) and x.shape == (size,) and x.dtype == float
+# Builtin ops written into a given row (``out=``): the same numpy operations,
+# in the same order, as their ``np_forward``/``np_partials``, so the results are
+# identical, without a new array per op.  Keyed by class, so a plugin op that
+# reuses a builtin's name still runs its own code.
+def _fw_sigmoid(np, out, x):
+    np.negative(x, out=out)
+    np.exp(out, out=out)
+    np.add(1.0, out, out=out)
+    np.divide(1.0, out, out=out)
 
 
-def _rows(np, names, xs, size) -> dict:
-    """One array per name, each a row of one new block: the results never alias
-    each other (``y = x``) or anything the pass used; None stands for zeros."""
-    block = np.empty((len(names), size))
-    for i, x in enumerate(xs):
-        block[i] = 0.0 if x is None else x
-    return dict(zip(names, block))
+def _bw_tanh(np, s, out, x):
+    t = s[0]
+    np.multiply(out, out, out=t)
+    np.subtract(1.0, t, out=t)
+    return (t,)
+
+
+def _bw_sigmoid(np, s, out, x):
+    t = s[0]
+    np.subtract(1.0, out, out=t)
+    np.multiply(out, t, out=t)
+    return (t,)
+
+
+def _bw_div(np, s, out, a, b):
+    t, u = s[0], s[1]
+    np.divide(1.0, b, out=t)
+    np.negative(out, out=u)
+    np.divide(u, b, out=u)
+    return (t, u)
+
+
+def _kernels():
+    from .ops import builtin as b
+
+    fw = {
+        b.Add: lambda np, out, x, y: np.add(x, y, out=out),
+        b.Sub: lambda np, out, x, y: np.subtract(x, y, out=out),
+        b.Mul: lambda np, out, x, y: np.multiply(x, y, out=out),
+        b.Div: lambda np, out, x, y: np.divide(x, y, out=out),
+        b.Neg: lambda np, out, x: np.negative(x, out=out),
+        b.Exp: lambda np, out, x: np.exp(x, out=out),
+        b.Tanh: lambda np, out, x: np.tanh(x, out=out),
+        b.Sigmoid: _fw_sigmoid,
+        b.Identity: lambda np, out, x: np.copyto(out, x),
+    }
+    bw = {
+        b.Add: lambda np, s, out, x, y: (1.0, 1.0),
+        b.Sub: lambda np, s, out, x, y: (1.0, -1.0),
+        b.Mul: lambda np, s, out, x, y: (y, x),
+        b.Div: _bw_div,
+        b.Neg: lambda np, s, out, x: (-1.0,),
+        b.Exp: lambda np, s, out, x: (out,),
+        b.Tanh: _bw_tanh,
+        b.Sigmoid: _bw_sigmoid,
+        b.Identity: lambda np, s, out, x: (1.0,),
+    }
+    return fw, bw
+
+
+_FORWARD, _PARTIALS = _kernels()
 
 
 def _columns(np, xs, size):
