@@ -15,6 +15,8 @@ far can still be shown.
 
 from __future__ import annotations
 
+import math
+
 from .errors import GraphdslError, NumericError, UsageError
 from .trace import Iteration, Trace
 
@@ -38,6 +40,12 @@ def solve(model, target=None, *, method="split", params=None, tol=1e-4, max_iter
         raise UsageError(f"--tol must be a non-negative number, got {tol}")
     if max_iter is None or max_iter < 0:
         raise UsageError(f"--max-iter must be 0 or more, got {max_iter}")
+    if minimize and method == "frozen":
+        raise UsageError("--minimize runs gradient descent on the output; --method frozen "
+                         "does not apply to it", hint="drop --method, or drop --minimize")
+    if stop_below is not None and not minimize:
+        raise UsageError("--stop-below only applies with --minimize",
+                         hint="add --minimize, or use --target to reach a value")
     if minimize and target is not None:
         raise UsageError("--minimize and a target exclude each other",
                          hint="drop --target to minimise the output, or drop --minimize")
@@ -119,7 +127,8 @@ def solve(model, target=None, *, method="split", params=None, tol=1e-4, max_iter
                 where = f" (error {error:.6g})"
             else:
                 where = f" (largest |∂{out_name}/∂p| = {max(abs(v) for v in partial.values()):.6g})"
-            trace.message = f"no convergence after {max_iter} iterations{where}"
+            rows = len(trace.iterations)
+            trace.message = f"no convergence after {rows} iteration{'s' if rows != 1 else ''}{where}"
             trace.failure = _stop(model, trace, hint=(
                 f"allow more with --max-iter (now {max_iter}), or loosen --tol (now {tol:g})"
                 + ("; a larger --lr takes bigger steps" if method == "gd" or minimize else "")))
@@ -149,6 +158,21 @@ def solve(model, target=None, *, method="split", params=None, tol=1e-4, max_iter
                 return trace
             n = len(movable)
             steps = {p: (error / n) / use[p] for p in movable}
+        bad = [p for p, s in steps.items() if not math.isfinite(s)]
+        if bad:
+            # a partial so small (or a rate so large) that the step is infinite:
+            # stop here rather than carry inf into the next pass and the JSON
+            p = bad[0]
+            trace.status = "numeric"
+            trace.message = (f"the step for {p} at iteration {it} is not a finite number "
+                             f"(∂{out_name}/∂{p} = {_f(use[p])}"
+                             + (f", error {_f(error)})" if error is not None else ")"))
+            trace.failure = _stop(model, trace, at=p, hint=(
+                "a partial this close to 0 cannot carry the error: start from other values "
+                f"(--set {p}=...)" if method == "split" and not minimize else
+                "use a smaller --lr"))
+            trace.failure.kind = "numeric error"
+            return trace
         row.steps = steps
         for p, s in steps.items():
             current[p] = current[p] - s
@@ -165,11 +189,11 @@ def _stop(model, trace, hint, at=None) -> NumericError:
     """The one message for a run that stopped without converging (exit 1).
 
     ``at`` names a param whose statement the message points at."""
-    g = model.graph
-    pos = g.graph.get("definitions", {}).get(at) if at is not None else None
+    info = model.flat.graph    # the same data as model.graph.graph, without building networkx
+    pos = info.get("definitions", {}).get(at) if at is not None else None
     e = NumericError(trace.message, file=model.name,
                      line=pos[0] if pos else None, column=pos[1] if pos else None,
-                     source=g.graph.get("source") if pos else None, hint=hint)
+                     source=info.get("source") if pos else None, hint=hint)
     e.kind = "error"  # the run ended without a result, but no number went wrong
     return e
 

@@ -113,7 +113,7 @@ def test_json_of_a_failed_run_is_still_one_object_and_exit_1(cli, tmp_path):
 def test_not_converging_exits_1_with_the_table(cli, linear_path):
     r = cli("run", linear_path, "--target", "150", "--method", "frozen", "--max-iter", "1")
     assert r.code == 1
-    assert "not converged" in r.out and "no convergence after 1" in r.err
+    assert "not converged after 2 iterations" in r.out and "no convergence after 2 iterations" in r.err
 
 
 def test_check(cli, linear_path):

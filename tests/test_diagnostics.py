@@ -327,7 +327,8 @@ def test_max_iter(tmp_path, cli):
     r = cli("run", path, "--target", "4", "--max-iter", "2")
     assert r.code == 1
     assert len(re.findall(r"^\d+ ", r.out, re.M)) == 3
-    assert r.err.startswith("error: no convergence after 2 iterations")
+    # 3 rows: the start and two steps, counted as the table and the summary count them
+    assert r.err.startswith("error: no convergence after 3 iterations")
     assert "--max-iter (now 2)" in r.err
     r = cli("run", path, "--target", "4", "--max-iter", "2", "--json")
     assert r.code == 1

@@ -126,4 +126,27 @@ def test_max_iter_under_minimize_says_how_far_the_gradient_is():
     t = graphdsl.load(MODELS / "gd_square.bp").solve(minimize=True, lr=0.1, tol=1e-9, max_iter=2)
     assert t.status == "max-iter"
     # x: 1.2 -> 0.96 -> 0.768; dJ/dx = 2x = 1.536 at the last row
-    assert t.message == "no convergence after 2 iterations (largest |∂J/∂p| = 1.536)"
+    assert t.message == "no convergence after 3 iterations (largest |∂J/∂p| = 1.536)"
+
+
+def test_an_infinite_step_stops_the_run_before_it_reaches_the_json(cli):
+    # ∂J/∂y = 2·sin(y)·cos(y) ≈ 2e-320 here: a split step error/∂ is infinite
+    r = cli("run", MODELS / "gd_two_vars.bp", "--set", "y=1e-320", "--target", "1",
+            "--params", "y", "--json")
+    assert r.code == 1
+    import json
+
+    d = json.loads(r.out)                 # still one valid JSON object
+    assert d["status"] == "numeric" and d["converged"] is False
+    assert "steps" not in d["iterations"][-1]
+    assert "the step for y at iteration 0 is not a finite number" in r.err
+    t = graphdsl.load(MODELS / "linear.bp").solve(150, method="gd", lr=1e307)
+    assert t.status == "numeric" and "not a finite number" in t.message
+
+
+def test_minimize_refuses_frozen_and_stop_below_needs_minimize():
+    m = graphdsl.load(MODELS / "gd_square.bp")
+    with pytest.raises(graphdsl.UsageError, match="--method frozen"):
+        m.solve(minimize=True, method="frozen")
+    with pytest.raises(graphdsl.UsageError, match="--stop-below only applies with --minimize"):
+        m.solve(1.0, stop_below=0.5)
