@@ -30,8 +30,10 @@ def write_atomic(path, data, *, protect=()) -> None:
     """
     path = os.fspath(path)
     target = os.path.abspath(path)
+    # realpath: a symlink (to the model, or in the way to it) must not get round the guard
+    real = os.path.realpath(path)
     for p in protect:
-        if p is not None and os.path.abspath(os.fspath(p)) == target:
+        if p is not None and os.path.realpath(os.fspath(p)) == real:
             raise UsageError(f"refusing to write over the model file {path}",
                              hint="give another output file name")
     if os.path.isdir(target):

@@ -617,3 +617,14 @@ def test_written_files_get_the_usual_mode(tmp_path):
         assert stat.S_IMODE(os.stat(tmp_path / "a.svg").st_mode) == 0o600
     finally:
         os.umask(old)
+
+
+def test_the_model_is_not_overwritten_through_a_symlink(tmp_path, cli):
+    import os
+
+    real = tmp_path / "real.bp"
+    real.write_text("param w = 3\nz = 2*w\n")
+    os.symlink("real.bp", tmp_path / "link.bp")
+    r = cli("render", tmp_path / "link.bp", "-o", real, "--format", "dot")
+    assert r.code == 2 and "refusing to write over the model" in r.err
+    assert real.read_text() == "param w = 3\nz = 2*w\n"
