@@ -435,3 +435,12 @@ def test_explain_of_a_statement_nested_thousands_deep_keeps_its_numbers(cli, tmp
     assert r.code == 0, r.err
     assert "nested too deeply" in r.out
     assert "equal to the sum of the paths" in r.out
+
+
+def test_relu_at_its_kink_agrees_with_sympy(cli, tmp_path):
+    # the op takes relu'(0) = 0; sympy's form must say the same, not Heaviside(0) = 1/2
+    model = tmp_path / "relu0.bp"
+    model.write_text("param w = 0\nz = relu(w) + w\n")
+    r = cli("explain", model)
+    assert r.code == 0, r.out + r.err
+    assert "DIFFERS" not in r.out and "= 1" in r.out

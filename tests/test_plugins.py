@@ -568,3 +568,11 @@ def test_entry_point_without_a_known_package_and_an_op_without_operands(installe
     assert default_registry().origin("answer") == f"package (unknown package), entry point answer = {mod}:Answer"
     r = cli("ops", "--check", "answer")
     assert r.code == 0 and "1 op checked: all passed" in r.out
+
+
+def test_a_plugin_that_calls_sys_exit_is_named(tmp_path, cli):
+    plugin = tmp_path / "quits.py"
+    plugin.write_text("import sys\nsys.exit(3)\n")
+    r = cli("ops", "--plugin", plugin)
+    assert r.code == 2
+    assert "quits.py" in r.err and "SystemExit" in r.err

@@ -394,7 +394,10 @@ class Relu(Op):
         return (_np().where(x > 0, 1.0, 0.0),)
 
     def sympy(self, x):
-        return _sp().Max(0, x)
+        # not Max(0, x): sympy would differentiate it to Heaviside(x) = 1/2 at 0,
+        # where this op's partial is 0
+        sp = _sp()
+        return sp.Piecewise((x, x > 0), (0, True))
 
 
 class Abs(Op):

@@ -293,7 +293,7 @@ class Registry:
         try:
             try:
                 obj = entry.ep.load()
-            except Exception as e:  # a third party's import may fail in any way
+            except (Exception, SystemExit) as e:  # a third party's import may fail in any way
                 raise PluginError(
                     f"the op plugin '{name}' from {entry.origin} cannot be loaded: "
                     f"{type(e).__name__}: {e}",
@@ -526,7 +526,7 @@ def _import_plugin(spec: str):
                 hint="install it (pip install ...), put it on PYTHONPATH, or give the "
                      "path of a .py file: --plugin path/to/ops.py") from None
         raise _import_failed(spec, e) from e
-    except Exception as e:  # any failure inside a third party's import is the plugin's
+    except (Exception, SystemExit) as e:  # any failure inside a third party's import is the plugin's
         raise _import_failed(spec, e) from e
     return module, f"module {spec}"
 
@@ -568,7 +568,7 @@ def _import_file(spec: str):
     sys.modules[stem] = module
     try:
         mspec.loader.exec_module(module)
-    except Exception as e:  # the plugin file's own code
+    except (Exception, SystemExit) as e:  # the plugin file's own code (sys.exit included)
         sys.modules.pop(stem, None)
         raise _import_failed(spec, e) from e
     return module, f"module {stem} ({spec})"
