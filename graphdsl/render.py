@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 import weakref
 
 from .engine import format_number
@@ -928,4 +929,21 @@ def write_run(model, trace, directory, fmt: str = "svg", *, protect=(), **option
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(lambda fp: write(fp[0][1], fp[1], fmt, protect=protect),
                       zip(frames[1:], paths[1:])))
+    _remove_stale_frames(directory, paths)
     return paths
+
+
+_FRAME = re.compile(r"iter-\d+-[a-z]+\.(svg|png|pdf|dot)")
+
+
+def _remove_stale_frames(directory: str, keep: list[str]) -> None:
+    """Delete iteration frames an earlier, longer run left in ``directory``, so
+    the folder steps through one run only. Called after the new frames are
+    written; other files are never touched."""
+    keep_names = {os.path.basename(p) for p in keep}
+    for name in os.listdir(directory):
+        if _FRAME.fullmatch(name) and name not in keep_names:
+            try:
+                os.unlink(os.path.join(directory, name))
+            except OSError:
+                pass

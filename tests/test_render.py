@@ -384,3 +384,15 @@ def test_run_render_into_a_file_is_refused(cli, linear_path, tmp_path):
     r = cli("run", linear_path, "--target", "150", "--render", not_a_dir)
     assert r.code == 2 and "is a file, not a folder" in r.err and "--focus" not in r.err
     assert not_a_dir.read_text() == "keep me"
+
+
+def test_run_render_leaves_no_frames_of_an_earlier_longer_run(tmp_path, cli, linear_path):
+    out = tmp_path / "frames"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert cli("run", linear_path, "--target", "150", "--method", "frozen", "--render", out).code == 0
+    assert (out / "iter-004-backward.svg").exists()
+    assert cli("run", linear_path, "--target", "150", "--render", out).code == 0
+    frames = sorted(p.name for p in out.glob("iter-*"))
+    assert frames == ["iter-000-backward.svg", "iter-001-backward.svg", "iter-002-backward.svg"]
+    assert (out / "notes.txt").read_text() == "mine"
