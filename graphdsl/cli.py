@@ -312,7 +312,8 @@ def cmd_render(args) -> int:
             raise UsageError(f"-o - writes text only; {fmt} is binary", hint=f"give a file: -o picture.{fmt}")
         return EXIT_OK
     path = args.output or render.default_name(model.name, args.view, ops=args.ops, wrt=args.wrt,
-                                              blank=args.blank, fmt=fmt)
+                                              blank=args.blank, focus=args.focus,
+                                              depth=args.depth if args.focus else None, fmt=fmt)
     render.write(graph, path, fmt, protect=(args.model,))
     _out(f"wrote {path}")
     return EXIT_OK

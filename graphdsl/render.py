@@ -857,16 +857,21 @@ def write(graph, path, fmt: str | None = None, *, protect=()) -> str:
 
 
 def default_name(model_name: str, view: str, *, ops=False, wrt=None, blank=False,
-                 fmt: str = "svg") -> str:
-    """The file name ``graphdsl render`` writes when no -o is given.
+                 focus=None, depth=None, fmt: str = "svg") -> str:
+    """The file name ``graphdsl render`` writes when no -o is given; every
+    option that changes the picture is in it, so one never replaces another.
 
     >>> default_name("models/linear.bp", "backward", wrt="b")
     'linear-backward-wrt-b.svg'
+    >>> default_name("models/linear.bp", "structure", focus="x", depth=1)
+    'linear-structure-focus-x-1.svg'
     """
     stem = os.path.splitext(os.path.basename(model_name))[0] or "model"
     parts = [stem, view]
     if ops:
         parts.append("ops")
+    if focus:
+        parts.append(f"focus-{focus}" + (f"-{depth}" if depth is not None else ""))
     if wrt:
         parts.append(f"wrt-{wrt}")
     if blank:
