@@ -474,9 +474,9 @@ def _add_check(sub, common):
 
 def cmd_check(args) -> int:
     model = _load(args)
-    g = model.graph
-    named = sum(1 for _n, d in g.nodes(data=True) if d["name"] is not None)
-    ops = sum(1 for _n, d in g.nodes(data=True) if d["kind"] == "op")
+    flat = model.flat   # the flat lists: counting needs no networkx graph
+    named = sum(1 for n in flat.name if n is not None)
+    ops = flat.kind.count("op")
     params = ", ".join(model.params) or "none"
     _out(f"{model.name}: ok — params {params}; {named} named nodes, {ops} ops; output {model.output}"
          + (f"; target {model.target:g}" if model.target is not None else ""))
