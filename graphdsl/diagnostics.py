@@ -245,7 +245,7 @@ def syntax_error(err, text: str, file: str | None) -> ModelSyntaxError:
     if label == "two-names" and tok.type not in _ENDS:
         names = _stack_names(stack)
         if names and names[0] == "output":
-            return make(f"unexpected {what} after `output {names[1]}`", line, column, width,
+            return make(f"{_unexpected(what)} after `output {names[1]}`", line, column, width,
                         hint="`output` takes one name; put the next statement on its own line "
                              "or after ';'")
         first = names[0] if names else "z"
@@ -257,7 +257,7 @@ def syntax_error(err, text: str, file: str | None) -> ModelSyntaxError:
         names = _stack_names(stack)
         first = names[0] if names else "z"
         if first == "target":
-            return make(f"unexpected {what} after the target", line, column, width,
+            return make(f"{_unexpected(what)} after the target", line, column, width,
                         hint="the target is a plain number: `target 150`")
         return make(f"missing '=' after '{first}'",
                     *_first_token_position(stack, line, column), len(first),
@@ -274,7 +274,7 @@ def syntax_error(err, text: str, file: str | None) -> ModelSyntaxError:
     hint = None
     if tok.type in ("_NL", "SEMI"):
         hint = "finish the statement before the end of the line"
-    return make(f"unexpected {what}: expected {_describe_expected(expected)}",
+    return make(f"{_unexpected(what)}: expected {_describe_expected(expected)}",
                 line, column, width, hint)
 
 
@@ -474,6 +474,11 @@ def _describe_expected(expected: set[str]) -> str:
     if len(words) == 1:
         return words[0]
     return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _unexpected(what: str) -> str:
+    """'unexpected 'x'', or, for the end of a line or file, that it came too soon."""
+    return f"{what} came too soon" if what.startswith("the end") else f"unexpected {what}"
 
 
 def _token_words(tok) -> str:

@@ -628,3 +628,11 @@ def test_the_model_is_not_overwritten_through_a_symlink(tmp_path, cli):
     r = cli("render", tmp_path / "link.bp", "-o", real, "--format", "dot")
     assert r.code == 2 and "refusing to write over the model" in r.err
     assert real.read_text() == "param w = 3\nz = 2*w\n"
+
+
+def test_a_line_that_ends_too_soon_is_said_in_plain_words():
+    with pytest.raises(graphdsl.ModelSyntaxError) as info:
+        graphdsl.loads("param w = 1\noutput\n", name="o.bp")
+    text = str(info.value)
+    assert "the end of the line came too soon" in text and "unexpected the end" not in text
+    assert "o.bp:2:7" in text
