@@ -143,7 +143,7 @@ def _add_run_options(p):
     p.add_argument("--params", type=_names, help="comma-separated params to adjust (default: all)")
     p.add_argument("--tol", type=_number, default=1e-4, help="stop when |error| < TOL (default 1e-4)")
     p.add_argument("--max-iter", type=_count, default=100, help="at most this many steps (default 100)")
-    p.add_argument("--lr", type=_number, default=0.1, help="learning rate for gd and --minimize (default 0.1)")
+    p.add_argument("--lr", type=_number, help="learning rate for gd and --minimize (default 0.1)")
     p.add_argument("--minimize", action="store_true", help="gradient descent on the output itself")
     p.add_argument("--stop-below", type=_number, help="with --minimize: stop once the output is below this")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="start from another param value")
@@ -155,9 +155,15 @@ def _target(model, args):
 
 
 def _solve(model, args):
-    """Run ``model`` as the options of :func:`_add_run_options` say; returns the Trace."""
+    """Run ``model`` as the options of :func:`_add_run_options` say; returns the Trace.
+
+    Raises UsageError for --lr with a method that has no learning rate."""
+    if args.lr is not None and args.method != "gd" and not args.minimize:
+        raise UsageError(f"--lr has no effect with --method {args.method}",
+                         hint="use --method gd or --minimize for a learning rate, or drop --lr")
     return model.solve(target=_target(model, args), method=args.method, params=args.params,
-                       tol=args.tol, max_iter=args.max_iter, lr=args.lr, minimize=args.minimize,
+                       tol=args.tol, max_iter=args.max_iter,
+                       lr=0.1 if args.lr is None else args.lr, minimize=args.minimize,
                        stop_below=args.stop_below)
 
 

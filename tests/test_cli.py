@@ -167,3 +167,11 @@ def test_the_console_script_runs_as_a_process():
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["converged"] is True
+
+
+def test_lr_without_a_learning_rate_method_is_refused(cli, linear_path):
+    r = cli("run", linear_path, "--target", "150", "--lr", "5")
+    assert r.code == 2 and "--lr has no effect with --method split" in r.err
+    ok = cli("run", linear_path, "--target", "150", "--method", "gd", "--lr", "1e-4",
+             "--max-iter", "500", "--json")
+    assert ok.code == 0 and json.loads(ok.out)["iterations"][0]["steps"]["b"] == pytest.approx(1e-4 * 12 * 63)
