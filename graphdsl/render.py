@@ -123,41 +123,56 @@ class _Numbers:
 _INFIX = {"add": ("+", 1), "sub": ("-", 1), "mul": ("·", 2), "div": ("/", 2), "pow": ("^", 4)}
 
 
-def _expr_text(graph, node, named_stop=True) -> str:
-    """The statement of ``node`` as text (2·w + 3·b), rebuilt from the graph
-    without recursion. Named operands stop the walk (they are shown by name)."""
-    nodes = graph.nodes
-    done: dict[str, tuple[str, int]] = {}
+def _fold_statement(nodes, node, leaf, combine):
+    """Fold the statement of ``node`` bottom-up without recursion.
+
+    Leaves are constants, params and the *named* operands of the statement
+    (they stop the walk): ``leaf(n, d)`` gives their value. Every op inside is
+    ``combine(d, [values of its operands])``. Returns the value at ``node``.
+    Text, shape keys and sympy expressions of a statement are all this fold.
+    """
+    done: dict = {}
     stack = [(node, False)]
     while stack:
         n, expanded = stack.pop()
         if n in done:
             continue
         d = nodes[n]
-        if d["kind"] != "op" or (named_stop and n != node and d["name"] is not None):
-            done[n] = (d["name"] or format_number(d["value"]), 9)
-            continue
-        if not expanded:
+        if d["kind"] != "op" or (n != node and d["name"] is not None):
+            done[n] = leaf(n, d)
+        elif not expanded:
             stack.append((n, True))
             stack.extend((a, False) for a in reversed(d["args"]) if a not in done)
-            continue
-        parts = [done[a] for a in d["args"]]
-        op = d["op"]
-        if op in _INFIX:
-            sym, prec = _INFIX[op]
-            right = op == "pow"
-            (lt, lp), (rt, rp) = parts
-            lt = f"({lt})" if lp < prec or (right and lp == prec) else lt
-            rt = f"({rt})" if rp < prec or (not right and rp == prec and op in ("sub", "div")) else rt
-            done[n] = (f"{lt} {sym} {rt}" if prec == 1 else f"{lt}{sym}{rt}", prec)
-        elif op == "neg":
-            t, p = parts[0]
-            done[n] = ("-" + (f"({t})" if p < 3 else t), 3)
-        elif op == "identity":
-            done[n] = parts[0]
         else:
-            done[n] = (f"{op}(" + ", ".join(t for t, _p in parts) + ")", 9)
-    return done[node][0]
+            done[n] = combine(d, [done[a] for a in d["args"]])
+    return done[node]
+
+
+def _expr_text(graph, node) -> str:
+    """The statement of ``node`` as text (2·w + 3·b), rebuilt from the graph
+    without recursion. Named operands stop the walk (they are shown by name)."""
+    return _fold_statement(
+        graph.nodes, node,
+        lambda _n, d: (d["name"] or format_number(d["value"]), 9),
+        _text_of)[0]
+
+
+def _text_of(d, parts) -> tuple[str, int]:
+    """One op written with its operands' texts; (text, precedence)."""
+    op = d["op"]
+    if op in _INFIX:
+        sym, prec = _INFIX[op]
+        right = op == "pow"
+        (lt, lp), (rt, rp) = parts
+        lt = f"({lt})" if lp < prec or (right and lp == prec) else lt
+        rt = f"({rt})" if rp < prec or (not right and rp == prec and op in ("sub", "div")) else rt
+        return (f"{lt} {sym} {rt}" if prec == 1 else f"{lt}{sym}{rt}", prec)
+    if op == "neg":
+        t, p = parts[0]
+        return ("-" + (f"({t})" if p < 3 else t), 3)
+    if op == "identity":
+        return parts[0]
+    return (f"{op}(" + ", ".join(t for t, _p in parts) + ")", 9)
 
 
 #: Rules are worked out by sympy for at most this many differently shaped
@@ -190,52 +205,29 @@ class _Rules:
 
     def _shape(self, node, inputs):
         """A text key of the statement with input i written as ⟦i⟧."""
-        nodes = self.model.graph.nodes
         slot = {p: i for i, p in enumerate(inputs)}
-        done: dict[str, str] = {}
-        stack = [(node, False)]
-        while stack:
-            n, expanded = stack.pop()
-            if n in done:
-                continue
-            d = nodes[n]
-            if n != node and d["name"] is not None:
-                done[n] = f"⟦{slot[n]}⟧"
-            elif d["kind"] != "op":
-                done[n] = repr(float(d["value"]))
-            elif not expanded:
-                stack.append((n, True))
-                stack.extend((a, False) for a in reversed(d["args"]) if a not in done)
-            else:
-                done[n] = d["op"] + "(" + ",".join(done[a] for a in d["args"]) + ")"
-        return done[node]
+        return _fold_statement(
+            self.model.graph.nodes, node,
+            lambda n, d: f"⟦{slot[n]}⟧" if n in slot else repr(float(d["value"])),
+            lambda d, parts: d["op"] + "(" + ",".join(parts) + ")")
 
     def _derive(self, node, inputs) -> dict[int, str] | None:
         import sympy
         from sympy.printing.str import StrPrinter
 
-        nodes, reg = self.model.graph.nodes, self.model.registry
+        reg = self.model.registry
         slot = {p: i for i, p in enumerate(inputs)}
         syms = [sympy.Symbol(f"⟦{i}⟧") for i in range(len(inputs))]
-        done: dict = {}
-        stack = [(node, False)]
+
+        def leaf(n, d):
+            if n in slot:
+                return syms[slot[n]]
+            v = float(d["value"])
+            return sympy.Integer(int(v)) if v == int(v) else sympy.Float(v)
+
         try:
-            while stack:
-                n, expanded = stack.pop()
-                if n in done:
-                    continue
-                d = nodes[n]
-                if n != node and d["name"] is not None:
-                    done[n] = syms[slot[n]]
-                elif d["kind"] != "op":
-                    v = float(d["value"])
-                    done[n] = sympy.Integer(int(v)) if v == int(v) else sympy.Float(v)
-                elif not expanded:
-                    stack.append((n, True))
-                    stack.extend((a, False) for a in reversed(d["args"]) if a not in done)
-                else:
-                    done[n] = reg.get(d["op"]).sympy(*[done[a] for a in d["args"]])
-            expr = done[node]
+            expr = _fold_statement(self.model.graph.nodes, node, leaf,
+                                   lambda d, parts: reg.get(d["op"]).sympy(*parts))
             printer = _rule_printer(StrPrinter)
             return {i: printer.doprint(sympy.diff(expr, s)).replace("**", "^").replace("*", "·")
                     for i, s in enumerate(syms)}
