@@ -95,11 +95,11 @@ def evaluate(model, values=None, *, gradients: bool = True, wrt: str | None = No
     for name, arr in (values or {}).items():
         k = index.get(name)
         if k is None or fg.name[k] is None or c.ops[k] is not None:
-            from .build import _did_you_mean
+            from .text import did_you_mean
 
             what = "is computed, not a param" if k is not None else "is not in the model"
             raise UsageError(f"cannot vary '{name}': it {what}",
-                             hint=_did_you_mean(name, model.params) or
+                             hint=did_you_mean(name, model.params) or
                              ("params: " + ", ".join(model.params) if model.params else None))
         a = np.array(arr, dtype=float)  # a copy: results never alias the caller's arrays
         if a.ndim == 0:

@@ -26,12 +26,12 @@ Graph attributes: ``output``, ``target``, ``params`` (source order),
 
 from __future__ import annotations
 
-import difflib
 import gc
 
 from .errors import ModelError
 from .flat import FlatGraph
 from .ops import default_registry
+from .text import did_you_mean, shorten
 
 
 #: names a learner may try for a built-in op
@@ -41,36 +41,6 @@ OP_ALIASES = {"ln": "log", "log_e": "log", "power": "pow", "sqr": "square", "sig
 CONSTANT_HINTS = {"e": "there is no built-in e: write exp(x) for e^x, or define `e = 2.718281828459045`",
                   "pi": "there is no built-in pi: define `pi = 3.141592653589793`",
                   "π": "there is no built-in π: define `π = 3.141592653589793`"}
-
-
-def _q(name: str, limit: int = 40) -> str:
-    """A name short enough for a message (a 1 MB name stays readable)."""
-    return name if len(name) <= limit else name[:limit - 3] + "..."
-
-
-def _close(name: str, candidates, n: int = 3) -> list[str]:
-    """The closest names, ignoring case first (W -> w), then by spelling."""
-    cands = [c for c in candidates if abs(len(c) - len(name)) <= 3]
-    if len(cands) > 20000:  # a huge model: compare only names with the same first letter
-        first = name[:1].lower()
-        cands = [c for c in cands if c[:1].lower() == first]
-    found = [c for c in cands if c.lower() == name.lower() and c != name]
-    found += difflib.get_close_matches(name, cands, n=n, cutoff=0.6)
-    lowered = {c.lower(): c for c in cands}
-    found += [lowered[c] for c in difflib.get_close_matches(name.lower(), list(lowered),
-                                                             n=n, cutoff=0.6)]
-    out = []
-    for c in found:
-        if c not in out and c != name:
-            out.append(c)
-    return out[:n]
-
-
-def _did_you_mean(name: str, candidates) -> str | None:
-    close = _close(name, candidates)
-    if not close:
-        return None
-    return "did you mean " + " or ".join(f"'{_q(c)}'" for c in close) + "?"
 
 
 def _source_line(source: str | None, line: int) -> str | None:
@@ -132,7 +102,7 @@ def _build_flat(statements, registry, file, source):
             name, line, col = st[1], st[-2], st[-1]
             if name in defined:
                 first = defined[name]
-                raise err(f"'{_q(name)}' is defined twice", line, col, len(name),
+                raise err(f"'{shorten(name)}' is defined twice", line, col, len(name),
                           hint="a name has one definition: rename one of them or delete one",
                           notes=[f"first defined at {_stmt_where(first, source)}",
                                  f"defined again at {_stmt_where(st, source)}"])
@@ -244,7 +214,7 @@ def _build_flat(statements, registry, file, source):
         if len(shown) < len(names):
             notes.insert(6, f"... {len(names) - len(shown)} more statements of the cycle ...")
         if len(names) == 1:
-            n0 = _q(names[0])
+            n0 = shorten(names[0])
             raise err(f"'{n0}' is defined in terms of itself: {n0} -> {n0}",
                       first[-2], first[-1], len(names[0]), notes=notes,
                       hint=f"a model is a set of equations, not a program: `{n0} = {n0} + ...` "
@@ -252,7 +222,7 @@ def _build_flat(statements, registry, file, source):
                            f"(`{n0}2 = {n0} + 1`)")
         shown_ring = ring if len(ring) <= 13 else ring[:6] + ["..."] + ring[-6:]
         raise err(f"these {len(names)} statements depend on each other in a cycle: "
-                  + " -> ".join(n if n == "..." else _q(n) for n in shown_ring),
+                  + " -> ".join(n if n == "..." else shorten(n) for n in shown_ring),
                   first[-2], first[-1], len(names[0]),
                   notes=notes,
                   hint="a model is a set of equations without loops; "
@@ -262,8 +232,8 @@ def _build_flat(statements, registry, file, source):
     if output_stmt is not None:
         out = output_stmt[1]
         if out not in defined:
-            raise err(f"the output '{_q(out)}' is not defined", output_stmt[2], output_stmt[3],
-                      len(out), hint=_did_you_mean(out, defined)
+            raise err(f"the output '{shorten(out)}' is not defined", output_stmt[2], output_stmt[3],
+                      len(out), hint=did_you_mean(out, defined)
                       or "name a quantity the model defines: `output z`")
     else:
         used = set()
@@ -317,7 +287,7 @@ def _find_cycle(g):
 
 def _unknown_function(err, op_name, e, defined, registry):
     line, col, width = e[3], e[4], len(op_name)
-    name = _q(op_name)
+    name = shorten(op_name)
     if op_name in defined:
         return err(f"'{name}' is a quantity of the model, not a function", line, col, width,
                    hint=f"to multiply, write the '*': {name}*(...)")
@@ -325,7 +295,7 @@ def _unknown_function(err, op_name, e, defined, registry):
     if alias in registry:
         hint = f"did you mean '{alias}'?"
     else:
-        hint = _did_you_mean(op_name, registry.names())
+        hint = did_you_mean(op_name, registry.names())
     return err(f"unknown function '{name}'", line, col, width,
                hint=(hint + " " if hint else "") + "`graphdsl ops` lists the ops there are",
                notes=registry.unavailable(op_name))
@@ -333,11 +303,11 @@ def _unknown_function(err, op_name, e, defined, registry):
 
 def _undefined(err, ref, a, defined, registry):
     line, col, width = a[2], a[3], len(ref)
-    name = _q(ref)
+    name = shorten(ref)
     if ref in registry:
         return err(f"'{name}' is a function, used here without its argument", line, col, width,
                    hint=f"call it with parentheses: {name}(x)")
-    hint = _did_you_mean(ref, defined)
+    hint = did_you_mean(ref, defined)
     define = f"define it: `{name} = ...` or `param {name} = NUMBER`"
     powers = {"²": "2", "³": "3", "¹": "1", "⁰": "0", "⁴": "4"}
     if any(ch in powers for ch in ref):
@@ -353,7 +323,7 @@ def _undefined(err, ref, a, defined, registry):
 
 
 def _several_sinks(err, sinks, defined, source):
-    notes = [f"'{_q(n)}' at {_stmt_where(defined[n], source)}" for n in sinks[:5]]
+    notes = [f"'{shorten(n)}' at {_stmt_where(defined[n], source)}" for n in sinks[:5]]
     if len(sinks) > 5:
         notes.append(f"... and {len(sinks) - 5} more")
     keywordish = [n for n in sinks if n in ("target", "output")]
@@ -363,7 +333,7 @@ def _several_sinks(err, sinks, defined, source):
                 + ("to give the run's target write `target NUMBER` (no '=')" if word == "target"
                    else "to pick the output write `output NAME` (no '=')"))
     else:
-        hint = f"add `output {_q(sinks[-1])}` (or whichever you mean) on its own line"
+        hint = f"add `output {shorten(sinks[-1])}` (or whichever you mean) on its own line"
     first = defined[sinks[0]]
     return err(f"which is the output? {len(sinks)} results are used by nothing",
                first[-2], first[-1], len(sinks[0]), notes=notes, hint=hint)

@@ -17,6 +17,7 @@ import os
 import sys
 
 from .errors import GraphdslError, UsageError
+from .text import did_you_mean, format_number, table
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -100,37 +101,6 @@ def _names(text: str) -> list[str]:
     if not names:
         raise argparse.ArgumentTypeError("give at least one param name, e.g. --params b")
     return names
-
-
-def _table(header: list[str], rows: list[list[str]], align: str | None = None) -> list[str]:
-    """Plain aligned columns (numbers right-aligned), no colour, safe in any pipe.
-
-    ``align`` gives each column "l" or "r" (default: the first left, the rest right).
-    """
-    align = align or "l" + "r" * (len(header) - 1)
-    widths = [max(_width(h), *(_width(r[i]) for r in rows)) if rows else _width(h)
-              for i, h in enumerate(header)]
-    lines = ["  ".join(_pad(h, w, align[i] == "r") for i, (h, w) in enumerate(zip(header, widths)))
-             .rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    for r in rows:
-        lines.append("  ".join(_pad(c, w, align[i] == "r")
-                               for i, (c, w) in enumerate(zip(r, widths))).rstrip())
-    return lines
-
-
-def _width(text: str) -> int:
-    """Columns a terminal gives ``text``: Chinese characters take two."""
-    if text.isascii():
-        return len(text)
-    import unicodedata
-
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _pad(text: str, width: int, right: bool) -> str:
-    fill = " " * (width - _width(text))
-    return fill + text if right else text + fill
 
 
 # --- run -----------------------------------------------------------------------
@@ -218,7 +188,7 @@ def cmd_run(args) -> int:
 def format_trace(trace, lang: str = "en") -> list[str]:
     """The run as lines of text: values and gradients, or one row per iteration.
     ``lang`` ("en" or "zh") picks the words (see :mod:`graphdsl.i18n`)."""
-    from .engine import format_number as f
+    f = format_number
     from .i18n import tr
 
     out = trace.output
@@ -230,7 +200,7 @@ def format_trace(trace, lang: str = "en") -> list[str]:
         lines.append(tr("output_of", lang, model=trace.model, out=out))
         lines.append("")
         rows = [[n, f(it.values[n]), f(it.gradients[n])] for n in it.values]
-        lines += _table([tr("node", lang), tr("value", lang), f"∂{out}/∂node"], rows)
+        lines += table([tr("node", lang), tr("value", lang), f"∂{out}/∂node"], rows)
         return lines
     ps = trace.params
     header = [tr("iter", lang)] + ps + [out]
@@ -250,7 +220,7 @@ def format_trace(trace, lang: str = "en") -> list[str]:
     lines.append(tr("method_line", lang, model=trace.model, how=how, method=trace.method)
                  + (tr("lr", lang, lr=f(trace.lr)) if trace.lr is not None else ""))
     lines.append("")
-    lines += _table(header, rows)
+    lines += table(header, rows)
     for it in trace.iterations:
         for p, why in it.skipped.items():
             lines.append(tr("skipped", lang, it=it.iteration, p=p, why=why))
@@ -413,7 +383,7 @@ def _add_compare(sub, common):
 
 
 def cmd_compare(args) -> int:
-    from .engine import format_number as f
+    f = format_number
     from .i18n import tr
     from .solve import METHODS
 
@@ -445,7 +415,7 @@ def cmd_compare(args) -> int:
                        t.status])
     _out(tr("compare_title", lang, model=model.name, out=out, target=f(float(target))))
     _out("")
-    for line in _table(header, rows):
+    for line in table(header, rows):
         _out(line)
     _out("")
     done = {m: len(t.iterations) for m, t in traces.items() if t.converged}
@@ -508,11 +478,10 @@ def cmd_ops(args) -> int:
         items = []
         for name in args.names:
             if name not in reg:
-                from .build import _did_you_mean
 
                 notes = reg.unavailable(name)
                 raise UsageError(f"no op named '{name}'", notes=notes,
-                                 hint=_did_you_mean(name, reg.names())
+                                 hint=did_you_mean(name, reg.names())
                                  or "`graphdsl ops` lists the ops there are")
             items.append((name, reg.get(name), reg.origin(name)))
     else:
@@ -533,7 +502,7 @@ def cmd_ops(args) -> int:
         for name, op, origin in items:
             rule = derivative_rule(op) or (f"({op.doc})" if op.doc else "-")
             rows.append([name, str(op.arity), rule, origin])
-        for line in _table(["op", "arity", "derivative", "origin"], rows, "lrll"):
+        for line in table(["op", "arity", "derivative", "origin"], rows, "lrll"):
             _out(line)
         code = EXIT_OK
     for problem in problems:
@@ -566,7 +535,7 @@ def _check_ops(items) -> int:
                 details.append(f"  ... and {more} more like these")
             for note in r.notes:
                 details.append(f"  note: {note}")
-    for line in _table(["op", "check", "points", "checked", "origin"], rows, "llrll"):
+    for line in table(["op", "check", "points", "checked", "origin"], rows, "llrll"):
         _out(line)
     if details:
         _out("")

@@ -36,6 +36,7 @@ import math
 import time
 
 from .errors import NumericError
+from .text import format_number
 
 #: ops per generated function; keeps each compile() small (its cost is linear per chunk)
 CHUNK = 1000
@@ -398,25 +399,6 @@ def _describe_nonfinite(v: float) -> str:
 
 def _short(v: float) -> str:
     return format_number(v)
-
-
-def format_number(v: float, digits: int = 7) -> str:
-    """A number short but exact enough to follow the seed: 18, 9, 63, 150.2177.
-
-    >>> format_number(162.0), format_number(3.8059371), format_number(150.0000443)
-    ('162', '3.805937', '150.0000')
-    """
-    if v is None:
-        return "-"
-    if isinstance(v, float) and not math.isfinite(v):
-        return str(v)
-    if v == int(v) and abs(v) < 1e15:
-        return str(int(v))
-    text = f"{v:.{digits}g}"
-    if "." not in text and "e" not in text and "inf" not in text:
-        # rounded to a whole number but not one: keep the decimals visible (150.0000)
-        text = f"{v:.{max(1, digits - len(text.lstrip('-')))}f}"
-    return text
 
 
 def compile_graph(graph, registry, mode: str = "auto") -> Compiled:

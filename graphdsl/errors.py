@@ -19,6 +19,8 @@ error: undefined name 'q'
 
 from __future__ import annotations
 
+from . import text
+
 
 class GraphdslError(Exception):
     """Root of every error graphdsl reports to a user.
@@ -85,9 +87,9 @@ class GraphdslError(Exception):
             out.append(f" {num} | {shown}")
             if col is not None:
                 # the caret goes under the character: wide (CJK) characters take two cells
-                indent = _display_width(shown[:col - 1])
+                indent = text.width(shown[:col - 1])
                 width = min(self.width, 80, max(1, len(shown) - col + 1))
-                under = _display_width(shown[col - 1:col - 1 + width]) or 1
+                under = text.width(shown[col - 1:col - 1 + width]) or 1
                 out.append(f" {pad} | " + " " * indent + "^" * under)
         for note in self.notes:
             out.append(f"   = note: {note}")
@@ -105,13 +107,6 @@ def _line_of(source: str, line: int | None) -> str | None:
     if 1 <= line <= len(lines):
         return lines[line - 1].rstrip("\r")
     return None
-
-
-def _display_width(text: str) -> int:
-    """Terminal cells ``text`` takes: East Asian wide characters count two."""
-    import unicodedata
-
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _printable(ch: str) -> str:

@@ -38,7 +38,7 @@ import math
 import re
 from dataclasses import asdict, dataclass, field
 
-from .engine import format_number
+from .text import format_number
 from .errors import UsageError
 from .i18n import tr
 
@@ -197,11 +197,11 @@ def explain(model, wrt: str | None = None, values: dict[str, float] | None = Non
     params = list(model.params)
     if wrt is not None:
         if wrt not in params:
-            from .build import _did_you_mean
+            from .text import did_you_mean
 
             what = "is computed, not a param" if wrt in nodes else "is not in the model"
             raise UsageError(f"--wrt: '{wrt}' {what}",
-                             hint=_did_you_mean(wrt, params) or
+                             hint=did_you_mean(wrt, params) or
                              ("params: " + ", ".join(params) if params else
                               "the model has no param; declare one with `param NAME = NUMBER`"))
         chosen = [wrt]

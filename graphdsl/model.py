@@ -114,15 +114,15 @@ class Model:
         fg = self.flat
         k = fg.pos.get(name)
         if k is None or fg.name[k] is None:
-            from .build import _did_you_mean, _q
+            from .text import did_you_mean, shorten
 
             settable = [n for n in fg.graph.get("definitions", {})
                         if fg.kind[fg.pos[n]] in ("param", "const")]
-            hint = _did_you_mean(name, settable)
-            listing = ("it can set: " + ", ".join(_q(n) for n in settable[:10])
+            hint = did_you_mean(name, settable)
+            listing = ("it can set: " + ", ".join(shorten(n) for n in settable[:10])
                        + (" ..." if len(settable) > 10 else "")) if settable else \
                 "the model has no param to set"
-            raise UsageError(f"--set {_q(name)}: the model has no such name",
+            raise UsageError(f"--set {shorten(name)}: the model has no such name",
                              hint=(hint + " " if hint else "") + listing)
         kind = fg.kind[k]
         if kind == "param":
@@ -153,7 +153,7 @@ class Model:
         chosen = []
         for p in params:
             if p not in self.param_values:
-                from .build import _did_you_mean
+                from .text import did_you_mean
 
                 fg = self.flat
                 k = fg.pos.get(p)
@@ -161,7 +161,7 @@ class Model:
                         and fg.kind[k] == "op" else
                         "is a constant, not a param" if k is not None
                         and fg.name[k] is not None else "is not in the model")
-                close = _did_you_mean(p, self.params)
+                close = did_you_mean(p, self.params)
                 listing = ("the params are: " + ", ".join(self.params)) if self.params else \
                     "the model has no params"
                 raise UsageError(f"--params: '{p}' {what}",

@@ -43,9 +43,9 @@ import os
 import re
 import weakref
 
-from .engine import format_number
 from .errors import RenderError, UsageError
 from .i18n import tr
+from .text import did_you_mean, format_number
 
 VIEWS = ("structure", "forward", "backward")
 FORMATS = ("svg", "png", "pdf", "dot")
@@ -357,11 +357,10 @@ def _grad_line(out, node, text) -> str:
 def _check_name(model, name, what) -> str:
     if name in model.graph.nodes and model.graph.nodes[name]["name"] is not None:
         return name
-    from .build import _did_you_mean
 
     named = [n for n in model.compiled.named]
     raise UsageError(f"{what}: '{name}' is not a named node of the model",
-                     hint=_did_you_mean(name, named) or "named nodes: " + ", ".join(named))
+                     hint=did_you_mean(name, named) or "named nodes: " + ", ".join(named))
 
 
 # --- the builder ---------------------------------------------------------------------

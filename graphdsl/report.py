@@ -25,7 +25,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from .engine import format_number as _f
+from .text import format_number as _f
 from .errors import GraphdslError
 from .i18n import tr
 

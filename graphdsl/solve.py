@@ -180,7 +180,7 @@ def solve(model, target=None, *, method="split", params=None, tol=1e-4, max_iter
 
 
 def _f(v):
-    from .engine import format_number
+    from .text import format_number
 
     return format_number(v)
 

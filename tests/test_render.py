@@ -355,7 +355,7 @@ def test_iteration_svg_shows_that_rows_numbers(seed):
     trace = seed.solve(target=150)
     nodes, edges = svg_parts(render.iteration_svg(seed, trace, 1))
     row = trace.iterations[1]
-    assert f"∂z/∂b = {graphdsl.engine.format_number(row.gradients['b'])}" in nodes["b"]
+    assert f"∂z/∂b = {graphdsl.text.format_number(row.gradients['b'])}" in nodes["b"]
     assert nodes["w"].startswith("w = 2.666667")
     first = render.iteration_graph(seed, trace, 0).source
     assert "next step: w ← 3 − 0.3333333, b ← 4 − 0.0952381" in first
