@@ -19,7 +19,7 @@ from graphdsl import engine
 from graphdsl.build import build_flat, build_graph
 from graphdsl.engine import Compiled
 from graphdsl.errors import ModelError, NumericError
-from graphdsl.ops import default_registry
+from graphdsl.ops import default_registry, forms
 from graphdsl.parser import parse
 
 
@@ -177,7 +177,7 @@ def test_deeply_nested_expression_loads_and_differentiates():
 
 
 IDENT = re.compile(r"[^\W\d]\w*")
-ALLOWED = {"def", "if", "_F", "_B", "V", "A", "_d"} | set(engine.TEMPLATE_NAMES)
+ALLOWED = {"def", "if", "else", "and", "or", "not", "_F", "_B", "V", "A", "_d"} | set(forms.FUNCTIONS)
 
 
 def test_generated_code_contains_no_text_from_the_model():
@@ -191,7 +191,7 @@ def test_generated_code_contains_no_text_from_the_model():
     c = m.compiled
     src = c.generated_source()
     words = set(IDENT.findall(src))
-    unknown = {w for w in words if w not in ALLOWED and not re.fullmatch(r"[vg]\d+|_[fp]\d+", w)}
+    unknown = {w for w in words if w not in ALLOWED and not re.fullmatch(r"[vg]\d+|_[fpc]\d+", w)}
     assert unknown == set()
     for word in ("os", "system", "__import__", "exec", "eval", "__builtins__", "123.456", "7.25"):
         assert word not in re.findall(r"[\w.]+", src)
