@@ -389,8 +389,11 @@ def operand_params(cls, arity: int) -> list[str]:
 
 def derive_methods(cls) -> None:
     """Give ``cls`` the ``forward`` and ``partials`` its own templates describe,
-    where it defines a template and not the method. A template that is not
-    allowed is left for registration to report."""
+    where it defines a template and has no method of its own writing (none,
+    or one made from a parent's template). A method written by hand is kept,
+    and the template is then a second form, compared with it by ``graphdsl
+    ops --check``. A template that is not allowed is left for registration
+    to report."""
     arity = vars(cls).get("arity", getattr(cls, "arity", None))
     if not isinstance(arity, int) or isinstance(arity, bool) or arity < 0:
         return
@@ -402,12 +405,18 @@ def derive_methods(cls) -> None:
     for method, form in (("forward", "py_forward"), ("partials", "py_partials")):
         if own.get(form) is None or method in own:
             continue
+        inherited = getattr(cls, method, None)
+        if not (getattr(inherited, "derived_from_template", False)
+                or getattr(inherited, "__module__", None) == __name__.rsplit(".", 1)[0] + ".base"):
+            continue
         try:
             f = formulas(own[form] if form == "py_forward" else None,
                          own[form] if form == "py_partials" else None, arity)
-            setattr(cls, method, f.method(method, params, f"{cls.__qualname__}.{method}"))
+            fn = f.method(method, params, f"{cls.__qualname__}.{method}")
         except TemplateError:
             continue
+        fn.derived_from_template = True
+        setattr(cls, method, fn)
 
 
 # --- numpy --------------------------------------------------------------------------

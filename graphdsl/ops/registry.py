@@ -138,7 +138,7 @@ class Registry:
         if origin is None:
             cls = op if inspect.isclass(op) else type(op)
             origin = f"module {cls.__module__}"
-        instance = _instantiate(op, origin)
+        instance = instantiate(op, origin)
         name = instance.name
         if name in self._pending:
             self._resolve(name)
@@ -302,7 +302,7 @@ class Registry:
                     f"{type(e).__name__}: {e}",
                     notes=_where(e),
                     hint=f"reinstall or uninstall {entry.package.split()[0]}") from e
-            instance = _instantiate(obj, entry.origin)
+            instance = instantiate(obj, entry.origin)
             if instance.name != name:
                 raise PluginError(
                     f"the entry point '{name}' from {entry.origin} gives an op named "
@@ -554,9 +554,17 @@ def _where(exc) -> list[str]:
     return []
 
 
-def _instantiate(op, origin: str) -> Op:
+def instantiate(op, origin: str) -> Op:
     """An instance of ``op`` (class or instance), checked to look like an op:
-    a name, an arity, forward and partials that accept that many operands."""
+    a name, an arity, templates that are allowed, forward and partials that
+    accept that many operands.
+
+    Raises :class:`PluginError` saying what is wrong, naming ``origin``.
+
+    >>> from graphdsl.ops.builtin import Exp
+    >>> instantiate(Exp, "built-in").name
+    'exp'
+    """
     if inspect.isclass(op):
         if not issubclass(op, Op):
             raise PluginError(f"{op.__name__} from {origin} is not a subclass of graphdsl.ops.Op",
