@@ -369,7 +369,10 @@ def _locked(directory: str, timeout: float):
     except ImportError:  # not on POSIX: no lock, as before there was one
         yield
         return
-    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError as e:
+        raise UsageError(f"--render: cannot open {directory}: {e.strerror or e}") from None
     try:
         deadline = time.monotonic() + timeout
         while True:
