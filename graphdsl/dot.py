@@ -107,7 +107,16 @@ def pipe(source, fmt: str) -> bytes:
 def stop_children() -> int:
     """End every running ``dot`` child and start no more until
     :func:`allow_children`; returns how many were ended. Safe to call from a
-    signal handler (it is what the command line does on SIGTERM and SIGINT)."""
+    signal handler (it is what the command line does on SIGTERM and SIGINT).
+
+    >>> stop_children()
+    0
+    >>> pipe("digraph { a }", "svg")
+    Traceback (most recent call last):
+    ...
+    graphdsl.errors.RenderError: error: graphdsl is stopping; `dot` was not started
+    >>> allow_children()
+    """
     global _stopped
     with _children_lock:
         _stopped = True
@@ -232,6 +241,11 @@ def write(graph, path, fmt: str | None = None, *, protect=()) -> str:
     missing the DOT text is written beside (``name.dot``) and
     :class:`DotMissing` says so and how to install graphviz. Raises
     UsageError when the path cannot be written or is protected.
+
+    >>> import graphdsl, tempfile, os
+    >>> path = write(graphdsl.load("models/linear.bp").render(), os.path.join(tempfile.mkdtemp(), "a.dot"))
+    >>> open(path).read().startswith("digraph linear {")
+    True
     """
     fmt = format_of(path, fmt)
     path = os.fspath(path)
@@ -302,6 +316,14 @@ def write_run(model, trace, directory, fmt: str = "svg", *, protect=(),
     Raises UsageError when the folder cannot be used or stays locked,
     :class:`graphdsl.render.PictureTooBig` before anything is written, and
     :class:`DotMissing` after writing every frame as DOT text.
+
+    >>> import graphdsl, tempfile, os
+    >>> m = graphdsl.load("models/linear.bp")
+    >>> folder = tempfile.mkdtemp()
+    >>> [os.path.basename(p) for p in write_run(m, m.solve(target=150), folder, "dot")][3:6]
+    ['iter-000-backward.dot', 'iter-001-backward.dot', 'iter-002-backward.dot']
+    >>> sorted(os.listdir(folder))[0]
+    '.graphdsl-frames.json'
     """
     fmt = format_of("x", fmt)
     directory = os.fspath(directory)
