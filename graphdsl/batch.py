@@ -244,14 +244,15 @@ def evaluate(model, values=None, *, gradients: bool = True, wrt: str | None = No
             raise UsageError(f"'{wrt}' is not a node of the model")
 
     named_pos = [index[nm] for nm in c.named]
-    varying, row_of, hidden, steps, rows = _plan(np, c, vals)
+    varying, row_of, hidden, steps, rows, kern_of, fixed_leaves = _plan(np, c, vals)
     # One work block for hidden values, hidden adjoints and the scratch rows,
     # kept on the compiled model between calls: fresh memory costs a page
     # fault per 4 KB on first touch, about as much as the ops themselves.
     n_adj = len(vals) - len(named_pos)
     work = _take_work(np, c, (hidden + n_adj + rows + 1, size))
     try:
-        result, again = _passes(np, c, vals, varying, row_of, steps, named_pos,
+        result, again = _passes(np, c, vals, varying, row_of, steps, kern_of, fixed_leaves,
+                                named_pos,
                                 np.empty((len(named_pos), size)), work[:hidden],
                                 work[hidden:hidden + n_adj], list(work[hidden + n_adj:]),
                                 size, start)
@@ -283,6 +284,7 @@ def _plan(np, c, vals):
     hidden = 0
     rows = 0
     arrays: dict = {}
+    kern_of: list = [None] * n
     # (node, OpArrays or None when no operand varies, op, operands, row in the
     # values block, row in the hidden block, exact_forward)
     steps = []
@@ -298,12 +300,15 @@ def _plan(np, c, vals):
         if kern is None:
             kern = arrays[id(op)] = op_arrays(op)
             rows = max(rows, kern.rows)
+        kern_of[k] = kern
         if row_of[k] >= 0:
             steps.append((k, kern, op, a, row_of[k], -1, kern.exact_forward))
         else:
             steps.append((k, kern, op, a, -1, hidden, kern.exact_forward))
             hidden += 1
-    plan = (varying, row_of, hidden, steps, rows)
+    # leaves that no sample varies: a non-finite one fails every sample
+    fixed_leaves = [k for k, op in enumerate(ops) if op is None and not varying[k]]
+    plan = (varying, row_of, hidden, steps, rows, kern_of, fixed_leaves)
     c.__dict__["_batch_plan"] = (key, plan)
     return plan
 
@@ -324,8 +329,8 @@ def _give_work(c, work):
 _KEEP_WORK_BYTES = 64 * 2**20
 
 
-def _passes(np, c, vals, varying, row_of, steps, named_pos, values_block, hidden_block, adj_block,
-            scratch, size, start):
+def _passes(np, c, vals, varying, row_of, steps, kern_of, fixed_leaves, named_pos, values_block,
+            hidden_block, adj_block, scratch, size, start):
     """The forward (and backward, when ``start`` is a node) pass of
     :func:`evaluate`, into the given rows. Returns the result, whose ``ok``
     says which samples failed in the forward pass, and the samples whose
@@ -345,10 +350,10 @@ def _passes(np, c, vals, varying, row_of, steps, named_pos, values_block, hidden
                 values_block[row_of[k]] = vals[k]
                 vals[k] = values_block[row_of[k]]
                 bad |= ~np.isfinite(vals[k])
-        all_bad = not all(math.isfinite(v) for v, var in zip(vals, varying) if not var)
+        all_bad = not all(math.isfinite(vals[k]) for k in fixed_leaves)
         for k, kern, op, a, r, hr, exact in steps:
-            xs = [vals[j] for j in a]
             if kern is None:  # depends on no varied param: the scalar op, as the engine runs it
+                xs = [vals[j] for j in a]
                 try:
                     v = op.forward(*xs)
                 except _NUMERIC:
@@ -358,7 +363,12 @@ def _passes(np, c, vals, varying, row_of, steps, named_pos, values_block, hidden
                 vals[k] = v
                 continue
             dst = values_block[r] if r >= 0 else hidden_block[hr]
-            kern.forward(dst, scratch, *xs)
+            if len(a) == 2:
+                kern.forward(dst, scratch, vals[a[0]], vals[a[1]])
+            elif len(a) == 1:
+                kern.forward(dst, scratch, vals[a[0]])
+            else:
+                kern.forward(dst, scratch, *[vals[j] for j in a])
             if flag[0] or not exact:
                 flag[0] = False
                 bad |= ~np.isfinite(dst)
@@ -382,24 +392,27 @@ def _passes(np, c, vals, varying, row_of, steps, named_pos, values_block, hidden
         if row_of[start] < 0:
             a_next = 1
         adj[start][...] = 1.0
-        kern_of = {k: kern for k, kern, *_ in steps}
         for k in range(start, -1, -1):
             op = ops[k]
             g = adj[k]
             if op is None or g is None:
                 continue
             a = args[k]
-            xs = [vals[j] for j in a]
             kern = kern_of[k]
             if kern is None:
                 try:
-                    ds = op.partials(*xs, vals[k])
+                    ds = op.partials(*[vals[j] for j in a], vals[k])
                 except _NUMERIC:
                     ds = (math.nan,) * len(a)
                 if not all(math.isfinite(d) for d in ds):
                     flag[0] = True
             else:
-                ds = kern.partials(scratch, vals[k], *xs)
+                if len(a) == 2:
+                    ds = kern.partials(scratch, vals[k], vals[a[0]], vals[a[1]])
+                elif len(a) == 1:
+                    ds = kern.partials(scratch, vals[k], vals[a[0]])
+                else:
+                    ds = kern.partials(scratch, vals[k], *[vals[j] for j in a])
                 if not kern.exact_partials:
                     flag[0] = True
             for j, d in zip(a, ds):

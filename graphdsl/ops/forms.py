@@ -387,6 +387,37 @@ def operand_params(cls, arity: int) -> list[str]:
     return ["x"] if arity == 1 else ["a", "b"] if arity == 2 else [f"x{i + 1}" for i in range(arity)]
 
 
+class FromTemplate:
+    """A ``forward`` or ``partials`` method made from the class's template,
+    compiled the first time it is looked up (a process that never calls an
+    op does not pay for compiling it); the compiled function then replaces
+    this on the class."""
+
+    derived_from_template = True
+
+    def __init__(self, owner, method: str, formulas_: Formulas, params):
+        self.owner = owner
+        self.method = method
+        self.formulas = formulas_
+        self.params = params
+
+    def __get__(self, obj, objtype=None):
+        fn = self.formulas.method(self.method, self.params,
+                                  f"{self.owner.__qualname__}.{self.method}")
+        fn.derived_from_template = True
+        setattr(self.owner, self.method, fn)
+        return fn if obj is None else fn.__get__(obj, objtype)
+
+
+def own_method(cls, method: str):
+    """The ``method`` attribute as the class (or the nearest class above it)
+    holds it, without compiling a :class:`FromTemplate`."""
+    for c in cls.__mro__:
+        if method in vars(c):
+            return vars(c)[method]
+    return None
+
+
 def derive_methods(cls) -> None:
     """Give ``cls`` the ``forward`` and ``partials`` its own templates describe,
     where it defines a template and has no method of its own writing (none,
@@ -405,18 +436,16 @@ def derive_methods(cls) -> None:
     for method, form in (("forward", "py_forward"), ("partials", "py_partials")):
         if own.get(form) is None or method in own:
             continue
-        inherited = getattr(cls, method, None)
+        inherited = own_method(cls, method)
         if not (getattr(inherited, "derived_from_template", False)
                 or getattr(inherited, "__module__", None) == __name__.rsplit(".", 1)[0] + ".base"):
             continue
         try:
             f = formulas(own[form] if form == "py_forward" else None,
                          own[form] if form == "py_partials" else None, arity)
-            fn = f.method(method, params, f"{cls.__qualname__}.{method}")
         except TemplateError:
             continue
-        fn.derived_from_template = True
-        setattr(cls, method, fn)
+        setattr(cls, method, FromTemplate(cls, method, f, params))
 
 
 # --- numpy --------------------------------------------------------------------------

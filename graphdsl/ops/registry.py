@@ -598,6 +598,9 @@ def instantiate(op, origin: str) -> Op:
                           hint="a template is a Python expression over {0}, {1}... (and {out} in "
                                "a partial) that may call " + ", ".join(forms.FUNCTIONS)) from None
     for method, count in (("forward", arity), ("partials", arity + 1)):
+        if isinstance(forms.own_method(type(instance), method), forms.FromTemplate) \
+                and method not in vars(instance):
+            continue  # made from the op's template, for its arity
         if getattr(type(instance), method, None) is getattr(Op, method):
             raise PluginError(f"op '{name}' from {origin} does not define `{method}`",
                               hint="an op defines forward(*operands) and partials(*operands, out)")
