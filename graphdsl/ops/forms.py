@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 from functools import lru_cache
 
 
@@ -212,15 +213,6 @@ def _hoist(exprs: list[ast.expr]) -> tuple[list[ast.expr], list[ast.expr]]:
     return temps, out
 
 
-class _Rename(ast.NodeTransformer):
-    def __init__(self, names: dict[str, str]):
-        self.names = names
-
-    def visit_Name(self, node):
-        new = self.names.get(node.id)
-        return ast.Name(new, ast.Load()) if new is not None else node
-
-
 # --- the parsed templates of one op -------------------------------------------------
 
 class Formulas:
@@ -260,20 +252,30 @@ class Formulas:
         assign the shared sub-expressions to ``temp0``, ``temp1``..., the
         expressions then use them. Only the names given and :data:`FUNCTIONS`
         appear in the text."""
-        exprs = [self.forward] if which == "forward" else list(self.partials)
-        if which not in self._hoisted:
-            self._hoisted[which] = _hoist(exprs)
-        temps, finals = self._hoisted[which]
-        names = {_operand(i): a for i, a in enumerate(args)}
-        if out is not None:
-            names[_OUT] = out
-        names.update({f"_t{i}": f"{temp}{i}" for i in range(len(temps))})
-        ren = _Rename(names)
-        import copy
+        lines, exprs = self._text(which)
+        return ([ln.format(*args, out=out, temp=temp) for ln in lines],
+                [e.format(*args, out=out, temp=temp) for e in exprs])
 
-        text = lambda e: ast.unparse(ren.visit(copy.deepcopy(e)))  # noqa: E731
-        lines = [f"{temp}{i} = {text(t)}" for i, t in enumerate(temps)]
-        return lines, [_paren(text(e)) for e in finals]
+    def _text(self, which: str):
+        """The lines and expressions of :meth:`python` as format strings (made
+        once: the engine asks for them once per node of a model)."""
+        cached = self._hoisted.get(which)
+        if cached is not None:
+            return cached
+        exprs = [self.forward] if which == "forward" else list(self.partials)
+        temps, finals = _hoist(exprs)
+        # A template's text holds no braces (no dict, set or f-string is
+        # allowed), so its names can become format fields.
+        names = re.compile(r"\b(_a(\d+)|_out|_t(\d+))\b")
+
+        def fields(text: str) -> str:
+            return names.sub(lambda m: "{%s}" % m.group(2) if m.group(2) is not None
+                             else "{out}" if m.group(1) == _OUT else "{temp}" + m.group(3), text)
+
+        cached = ([f"{{temp}}{i} = {fields(ast.unparse(t))}" for i, t in enumerate(temps)],
+                  [fields(_paren(e)) for e in finals])
+        self._hoisted[which] = cached
+        return cached
 
     def method(self, which: str, params, qualname: str):
         """``forward(self, *operands)`` or ``partials(self, *operands, out)`` as
@@ -307,16 +309,13 @@ class Formulas:
         return _kernels(self.text_forward, self.text_partials, self.arity)
 
 
-def _paren(text: str) -> str:
-    return text if text.isidentifier() or _is_number(text) else f"({text})"
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+def _paren(node) -> str:
+    """The expression's text, in parentheses unless it is one name, number or call."""
+    text = ast.unparse(node)
+    if isinstance(node, (ast.Name, ast.Constant, ast.Call)) or (
+            isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant)):
+        return text
+    return f"({text})"
 
 
 @lru_cache(maxsize=256)
