@@ -75,6 +75,10 @@ _COMPARE = {ast.Gt: "greater", ast.GtE: "greater_equal", ast.Lt: "less",
             ast.LtE: "less_equal", ast.Eq: "equal", ast.NotEq: "not_equal"}
 
 
+#: the longest template accepted (the built-in ones are under 60 characters)
+MAX_TEMPLATE = 2000
+
+
 class TemplateError(ValueError):
     """A template that is not an expression of the allowed kind; the message
     says what is wrong in it."""
@@ -98,6 +102,8 @@ def parse(text, arity: int, partial: bool) -> ast.expr:
     """
     if not isinstance(text, str):
         raise TemplateError(f"{text!r} is not a string")
+    if len(text) > MAX_TEMPLATE:
+        raise TemplateError(f"is {len(text):,} characters long, more than {MAX_TEMPLATE:,}")
     names = [_operand(i) for i in range(arity)]
     try:
         src = text.format(*names, **({"out": _OUT} if partial else {}))
@@ -110,6 +116,8 @@ def parse(text, arity: int, partial: bool) -> ast.expr:
         tree = ast.parse(src.strip(), mode="eval")
     except SyntaxError as e:
         raise TemplateError(f"{text!r} is not a Python expression ({e.msg})") from None
+    except (RecursionError, MemoryError):
+        raise TemplateError("is nested too deeply to be read") from None
     allowed = set(names) | ({_OUT} if partial else set())
     stack = [tree.body]
     while stack:
@@ -327,6 +335,9 @@ def formulas(py_forward, py_partials, arity: int) -> Formulas:
     """The parsed templates (cached: one parse per distinct text).
 
     Raises :class:`TemplateError` for a template that is not allowed.
+
+    >>> formulas("_exp({0})", ("{out}",), 1).python("partials", ["v0"], out="v1")
+    ([], ['v1'])
     """
     key = tuple(py_partials) if py_partials is not None and not isinstance(py_partials, str) \
         else py_partials
@@ -338,6 +349,10 @@ def of(op) -> Formulas | None:
     :func:`applicable`), or None when it gives none.
 
     Raises :class:`TemplateError` for a template that is not allowed.
+
+    >>> from graphdsl.ops.builtin import Div
+    >>> of(Div()).text_partials
+    ('1.0 / {1}', '-{out} / {1}')
     """
     f = applicable(op, "py_forward", "forward")
     p = applicable(op, "py_partials", "partials")
@@ -379,7 +394,11 @@ def applicable(op, form: str, method: str):
 
 def operand_params(cls, arity: int) -> list[str]:
     """The parameter names of derived methods: the class's ``operands`` when
-    it gives them, else x (one operand), a and b (two), x1, x2... (more)."""
+    it gives them, else x (one operand), a and b (two), x1, x2... (more).
+
+    >>> operand_params(object, 3)
+    ['x1', 'x2', 'x3']
+    """
     names = getattr(cls, "operands", None)
     if names is not None and len(names) == arity:
         return list(names)
@@ -410,7 +429,12 @@ class FromTemplate:
 
 def own_method(cls, method: str):
     """The ``method`` attribute as the class (or the nearest class above it)
-    holds it, without compiling a :class:`FromTemplate`."""
+    holds it, without compiling a :class:`FromTemplate`; None if none has it.
+
+    >>> from graphdsl.ops.builtin import Exp
+    >>> type(own_method(Exp, "py_forward")).__name__
+    'str'
+    """
     for c in cls.__mro__:
         if method in vars(c):
             return vars(c)[method]
@@ -423,7 +447,14 @@ def derive_methods(cls) -> None:
     or one made from a parent's template). A method written by hand is kept,
     and the template is then a second form, compared with it by ``graphdsl
     ops --check``. A template that is not allowed is left for registration
-    to report."""
+    to report. Raises nothing.
+
+    >>> class Twice:
+    ...     arity, py_forward = 1, "2.0 * {0}"
+    >>> derive_methods(Twice)
+    >>> Twice().forward(3.0)
+    6.0
+    """
     arity = vars(cls).get("arity", getattr(cls, "arity", None))
     if not isinstance(arity, int) or isinstance(arity, bool) or arity < 0:
         return
@@ -436,7 +467,7 @@ def derive_methods(cls) -> None:
         if own.get(form) is None or method in own:
             continue
         inherited = own_method(cls, method)
-        if not (getattr(inherited, "derived_from_template", False)
+        if not (inherited is None or getattr(inherited, "derived_from_template", False)
                 or getattr(inherited, "__module__", None) == __name__.rsplit(".", 1)[0] + ".base"):
             continue
         try:
@@ -605,7 +636,13 @@ def _children(t):
 
 def kernel_sources(f: Formulas) -> tuple[list[tuple[str, str]], int]:
     """The Python text of the numpy code made from ``f`` (("fw", text),
-    ("bw", text)) and the scratch rows it needs: for reading and for tests."""
+    ("bw", text)) and the scratch rows it needs: for reading and for tests.
+
+    >>> print(kernel_sources(formulas("{0} * {1}", None, 2))[0][0][1], end="")
+    def fw(dst, s, x0, x1):
+        _multiply(x0, x1, out=dst)
+        return None
+    """
     xs = ", ".join(f"x{i}" for i in range(f.arity))
     sources = []
     rows = 0
