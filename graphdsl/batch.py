@@ -136,53 +136,53 @@ def op_arrays(op) -> OpArrays:
     fw_k, bw_k, rows = f.numpy_kernels() if f is not None else (None, None, 0)
     own_f = forms.applicable(op, "np_forward", "forward")
     own_p = forms.applicable(op, "np_partials", "partials")
-    how = []
-    if own_f is not None:
-        def forward(dst, s, *xs):
-            np.copyto(dst, own_f(*xs))
-        exact_f = False
-        how.append("numpy")
-    elif fw_k is not None:
-        forward, exact_f = fw_k, True
-        how.append("templates")
-    else:
-        scalar_f = op.forward
-
-        def forward(dst, s, *xs):
-            for i, row in enumerate(zip(*_columns(np, xs, dst.shape[0]))):
-                try:
-                    dst[i] = scalar_f(*row)
-                except _NUMERIC:
-                    dst[i] = math.nan
-        exact_f = False
-        how.append("per sample")
-    if own_p is not None:
-        def partials(s, out, *xs):
-            return own_p(*xs, out)
-        exact_p = False
-        how.append("numpy")
-    elif bw_k is not None:
-        partials, exact_p = bw_k, True
-        how.append("templates")
-    else:
-        scalar_p = op.partials
-        arity = op.arity
-
-        def partials(s, out, *xs):
-            size = out.shape[0] if isinstance(out, np.ndarray) else 1
-            ds = np.empty((arity, size))
-            for i, row in enumerate(zip(*_columns(np, list(xs) + [out], size))):
-                try:
-                    d = scalar_p(*row)
-                    for r in range(arity):
-                        ds[r, i] = d[r]
-                except _NUMERIC:
-                    ds[:, i] = math.nan
-            return tuple(ds)
-        exact_p = False
-        how.append("per sample")
+    forward, exact_f, how_f = _choose(
+        None if own_f is None else (lambda dst, s, *xs: np.copyto(dst, own_f(*xs))),
+        fw_k, lambda: _forward_by_sample(np, op.forward))
+    partials, exact_p, how_p = _choose(
+        None if own_p is None else (lambda s, out, *xs: own_p(*xs, out)),
+        bw_k, lambda: _partials_by_sample(np, op.partials, op.arity))
     return OpArrays(op, forward, partials, rows, exact_f, exact_p,
-                    how[0] if how[0] == how[1] else f"{how[0]} forward, {how[1]} partials")
+                    how_f if how_f == how_p else f"{how_f} forward, {how_p} partials")
+
+
+def _choose(own, made, by_sample):
+    """(function, exact, how): the op's own numpy form, else the code made
+    from its template, else ``by_sample()``."""
+    if own is not None:
+        return own, False, "numpy"
+    if made is not None:
+        return made, True, "templates"
+    return by_sample(), False, "per sample"
+
+
+def _forward_by_sample(np, forward):
+    """``forward(dst, s, *xs)`` calling the scalar ``forward`` once per sample
+    (NaN where it raises a domain error)."""
+    def by_sample(dst, s, *xs):
+        for i, row in enumerate(zip(*_columns(np, xs, dst.shape[0]))):
+            try:
+                dst[i] = forward(*row)
+            except _NUMERIC:
+                dst[i] = math.nan
+    return by_sample
+
+
+def _partials_by_sample(np, partials, arity):
+    """``partials(s, out, *xs)`` calling the scalar ``partials`` once per
+    sample (NaN where it raises a domain error)."""
+    def by_sample(s, out, *xs):
+        size = out.shape[0] if isinstance(out, np.ndarray) else 1
+        ds = np.empty((arity, size))
+        for i, row in enumerate(zip(*_columns(np, list(xs) + [out], size))):
+            try:
+                d = partials(*row)
+                for r in range(arity):
+                    ds[r, i] = d[r]
+            except _NUMERIC:
+                ds[:, i] = math.nan
+        return tuple(ds)
+    return by_sample
 
 
 def _columns(np, xs, size):

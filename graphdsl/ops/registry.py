@@ -63,6 +63,8 @@ ENV_NO_ENTRY_POINTS = "GRAPHDSL_NO_ENTRY_POINTS"
 # these into a numeric error naming the statement. Anything else is a bug in
 # the plugin and is reported as one.
 NUMERIC_ERRORS = (ValueError, ZeroDivisionError, OverflowError)
+# What passes through the guard untouched: domain errors, and Ctrl-C
+_PASS_THROUGH = NUMERIC_ERRORS + (KeyboardInterrupt,)
 
 
 @dataclass(frozen=True)
@@ -371,9 +373,7 @@ class PluginOp(Op):
     def forward(self, *args):
         try:
             v = self._forward(*args)
-        except NUMERIC_ERRORS:
-            raise
-        except KeyboardInterrupt:
+        except _PASS_THROUGH:
             raise
         except BaseException as e:  # SystemExit too: a plugin cannot end the command
             raise self._broken("forward", args, None, f"raised {type(e).__name__}: {e}", e) from e
@@ -382,9 +382,7 @@ class PluginOp(Op):
     def partials(self, *args_and_out):
         try:
             ps = self._partials(*args_and_out)
-        except NUMERIC_ERRORS:
-            raise
-        except KeyboardInterrupt:
+        except _PASS_THROUGH:
             raise
         except BaseException as e:  # SystemExit too: a plugin cannot end the command
             raise self._broken("partials", args_and_out[:-1], args_and_out[-1],
