@@ -31,13 +31,18 @@ def solve(model, target=None, *, method="split", params=None, tol=1e-4, max_iter
 
     Returns a :class:`~graphdsl.trace.Trace`. Raises :class:`UsageError` for
     arguments that cannot work (unknown method, a ``params`` entry that is not
-    a param, a negative tolerance).
+    a param, a tolerance or a learning rate that is not above 0).
     """
     if method not in METHODS:
         raise UsageError(f"unknown method '{method}'",
                          hint="use one of: " + ", ".join(METHODS))
-    if tol is None or not tol >= 0:
-        raise UsageError(f"--tol must be a non-negative number, got {tol}")
+    if tol is None or not tol > 0:
+        raise UsageError(f"--tol must be greater than 0, got {tol}",
+                         hint="an error of exactly 0 is out of reach in floats (about 16 "
+                              "significant digits): use e.g. 1e-12")
+    if (minimize or method == "gd") and not (lr is not None and lr > 0):
+        raise UsageError(f"--lr must be greater than 0, got {lr}",
+                         hint="a learning rate is a positive step size, e.g. 0.1")
     if max_iter is None or max_iter < 0:
         raise UsageError(f"--max-iter must be 0 or more, got {max_iter}")
     if minimize and method == "frozen":
