@@ -296,7 +296,7 @@ def format_trace(trace, lang: str = "en") -> list[str]:
             row.append(f(it.error))
         row += [f(it.gradients[p]) for p in ps]
         steps = it.steps or {}
-        row += [f(steps[p]) if p in steps else ("skip" if p in it.skipped else "") for p in ps]
+        row += [f(steps[p]) if p in steps else (tr("skip", lang) if p in it.skipped else "") for p in ps]
         rows.append(row)
     how = tr("minimise", lang, out=out) if trace.minimize else f"{out} → {f(trace.target)}"
     lines.append(tr("method_line", lang, model=trace.model, how=how, method=trace.method)
@@ -305,7 +305,7 @@ def format_trace(trace, lang: str = "en") -> list[str]:
     lines += table(header, rows)
     for it in trace.iterations:
         for p, why in it.skipped.items():
-            lines.append(tr("skipped", lang, it=it.iteration, p=p, why=why))
+            lines.append(tr("skipped", lang, it=it.iteration, p=p, why=why.text(lang)))
     r = trace.result()
     vals = ", ".join(f"{k} = {f(v)}" for k, v in r["values"].items())
     lines.append("")
@@ -314,10 +314,11 @@ def format_trace(trace, lang: str = "en") -> list[str]:
     if trace.converged:
         lines.append(tr("converged_after", lang, n=n, s=s, values=vals)
                      + (tr("error_suffix", lang, e=f(r["error"])) if r["error"] is not None else ""))
-        if trace.message:
-            lines.append(trace.message)
+        why = trace.stop.text(lang) if trace.stop is not None else None
+        if why:
+            lines.append(why)
     elif not trace.iterations:
-        lines.append("stopped before the first iteration could be computed")
+        lines.append(tr("no_iteration", lang))
     else:
         lines.append(tr("not_converged_after", lang, n=n, s=s, values=vals))
     return lines
@@ -508,8 +509,9 @@ def cmd_compare(args) -> int:
     else:
         _out(tr("compare_none", lang))
     for m, t in traces.items():
-        if not t.converged and t.message:
-            _out(f"{m}: {t.message}")
+        why = t.stop.text(lang) if t.stop is not None and not t.converged else None
+        if why:
+            _out(f"{m}: {why}")
         if m == "gd" and not t.converged and t.iterations:
             # gd's step is lr·error·∂out/∂p: the error shrinks only while lr·Σ(∂out/∂p)² < 2
             g2 = sum(t.iterations[0].gradients[p] ** 2 for p in ps)

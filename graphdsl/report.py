@@ -314,7 +314,7 @@ def _panel(trace, i: int, held=(), lang: str = "en") -> str:
         if name in steps:
             step = _f(steps[name])
         elif name in it.skipped:
-            step = tr("r_skipped", lang, why=it.skipped[name])
+            step = tr("r_skipped", lang, why=it.skipped[name].text(lang))
         else:
             step = ""
         # full-width brackets bring their own space
@@ -346,7 +346,8 @@ def _ending(trace, lang: str = "en") -> str:
         return tr("r_converged", lang, n=n, s=s)
     if trace.status == "evaluated":
         return tr("r_evaluated", lang)
-    why = trace.message or (str(trace.failure).splitlines()[0] if trace.failure else trace.status)
+    why = ((trace.stop.text(lang) if trace.stop is not None else None)
+           or (str(trace.failure).splitlines()[0] if trace.failure else trace.status))
     return tr("r_not_converged", lang, n=n, s=s, why=why)
 
 
@@ -381,7 +382,7 @@ def _table(trace, current: int = 0, lang: str = "en") -> str:
         if show_error:
             cells.append(_f(it.error))
         cells += [_f(it.gradients[p]) for p in ps]
-        cells += [_f(steps[p]) if p in steps else (tr("r_skip", lang) if p in it.skipped else "") for p in ps]
+        cells += [_f(steps[p]) if p in steps else (tr("skip", lang) if p in it.skipped else "") for p in ps]
         mark = k == current
         body.append(
             f'<tr data-i="{k}"' + (' class="current" aria-current="step"' if mark else "") + ">"

@@ -1,4 +1,4 @@
-"""The iteration loop: forward, backward, step (DESIGN.md §4).
+"""The iteration loop: forward, backward, step.
 
 Methods, for each adjusted param p (n of them):
 
@@ -10,7 +10,8 @@ Methods, for each adjusted param p (n of them):
 
 ``error`` is ``output - target``; p ← p − Δp. The loop never raises for a
 numeric failure: it stops and keeps the failure in the trace, so the rows so
-far can still be shown.
+far can still be shown. Why it stopped is data (``Trace.stop``, a
+:class:`~graphdsl.trace.Reason`); the words are chosen where they are printed.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from __future__ import annotations
 import math
 
 from .errors import GraphdslError, NumericError, UsageError
-from .trace import Iteration, Trace
+from .text import format_number as _f
+from .trace import Iteration, Reason, Trace
 
 METHODS = ("split", "frozen", "gd")
 #: consecutive iterations of growing |error| after which a run is called diverging
@@ -72,7 +74,8 @@ def solve(model, target=None, *, method="split", params=None, tol=1e-4, max_iter
             vals = c.forward(current)
             adj = c.backward(vals)
         except NumericError as e:
-            e.message = f"{e.message} (iteration {it})"
+            trace.stop = Reason("numeric", {"detail": str(e.message), "iteration": it})
+            e.message = trace.message
             if trace.iterations and trace.iterations[-1].steps:
                 before = trace.iterations[-1]
                 moved = ", ".join(f"{p} from {_f(before.values[p])} to {_f(current[p])}"
@@ -84,7 +87,6 @@ def solve(model, target=None, *, method="split", params=None, tol=1e-4, max_iter
                 if method == "gd" or minimize:
                     e.hint = "try a smaller --lr"
             trace.status, trace.failure = "numeric", e
-            trace.message = str(e.message)
             return trace
         values = {n: vals[c.index[n]] for n in c.named}
         grads = {n: adj[c.index[n]] for n in c.named}
@@ -93,31 +95,30 @@ def solve(model, target=None, *, method="split", params=None, tol=1e-4, max_iter
         row = Iteration(it, values, error, grads)
         trace.iterations.append(row)
         if not solving:
-            trace.status = "evaluated"
+            trace.status, trace.stop = "evaluated", Reason("evaluated")
             trace.converged = True
             return trace
         partial = {p: grads[p] for p in chosen}
         if minimize:
             if stop_below is not None and out < stop_below:
                 trace.status, trace.converged = "converged", True
-                trace.message = f"{out_name} = {out:.6g} is below {stop_below:g}"
+                trace.stop = Reason("below", {"out": out_name, "value": out, "limit": stop_below})
                 return trace
             if max(abs(v) for v in partial.values()) < tol:
                 trace.status, trace.converged = "converged", True
-                trace.message = f"every |∂{out_name}/∂p| is below {tol:g}"
+                trace.stop = Reason("gradient-small", {"out": out_name, "tol": tol})
                 return trace
         else:
             if abs(error) < tol:
                 trace.status, trace.converged = "converged", True
+                trace.stop = Reason("reached", {"error": error, "tol": tol})
                 return trace
             if previous is not None and abs(error) > abs(previous):
                 growing += 1
                 if growing >= DIVERGING_AFTER:
                     trace.status = "diverging"
-                    trace.message = (f"|error| grew {growing} iterations in a row "
-                                     f"(now {abs(error):.6g}): the run is diverging")
-                    if method == "gd":
-                        trace.message += "; try a smaller --lr"
+                    trace.stop = Reason("diverging-gd" if method == "gd" else "diverging",
+                                        {"n": growing, "error": abs(error)})
                     trace.failure = _stop(model, trace, hint=(
                         "try a smaller --lr" if method == "gd" else
                         "try --method gd with a small --lr, a target within reach, or other "
@@ -128,12 +129,13 @@ def solve(model, target=None, *, method="split", params=None, tol=1e-4, max_iter
             previous = error
         if it == max_iter:
             trace.status = "max-iter"
-            if error is not None:
-                where = f" (error {error:.6g})"
-            else:
-                where = f" (largest |∂{out_name}/∂p| = {max(abs(v) for v in partial.values()):.6g})"
             rows = len(trace.iterations)
-            trace.message = f"no convergence after {rows} iteration{'s' if rows != 1 else ''}{where}"
+            if error is not None:
+                trace.stop = Reason("max-iter", {"n": rows, "error": error})
+            else:
+                trace.stop = Reason("max-iter-minimize", {
+                    "n": rows, "out": out_name,
+                    "gradient": max(abs(v) for v in partial.values())})
             trace.failure = _stop(model, trace, hint=(
                 f"allow more with --max-iter (now {max_iter}), or loosen --tol (now {tol:g})"
                 + ("; a larger --lr takes bigger steps" if method == "gd" or minimize else "")))
@@ -150,12 +152,11 @@ def solve(model, target=None, *, method="split", params=None, tol=1e-4, max_iter
             movable = [p for p in chosen if use[p] != 0.0]
             for p in chosen:
                 if use[p] == 0.0:
-                    row.skipped[p] = f"∂{out_name}/∂{p} = 0: no split step can move {p}"
+                    row.skipped[p] = Reason("zero-partial", {"out": out_name, "p": p})
             if not movable:
                 row.steps = None
                 trace.status = "stopped"
-                trace.message = (f"every partial ∂{out_name}/∂p is 0 at iteration {it}: "
-                                 f"no param can move {out_name} towards the target")
+                trace.stop = Reason("zero-partials", {"out": out_name, "iteration": it})
                 trace.failure = _stop(model, trace, at=chosen[0], hint=(
                     f"{out_name} does not change when the params move a little (a flat spot, "
                     f"e.g. relu below 0 or the bottom of x^2): start from other values "
@@ -169,9 +170,11 @@ def solve(model, target=None, *, method="split", params=None, tol=1e-4, max_iter
             # stop here rather than carry inf into the next pass and the JSON
             p = bad[0]
             trace.status = "numeric"
-            trace.message = (f"the step for {p} at iteration {it} is not a finite number "
-                             f"(∂{out_name}/∂{p} = {_f(use[p])}"
-                             + (f", error {_f(error)})" if error is not None else ")"))
+            fields = {"p": p, "iteration": it, "out": out_name, "partial": use[p]}
+            if error is not None:
+                trace.stop = Reason("infinite-step", {**fields, "error": error})
+            else:
+                trace.stop = Reason("infinite-step-minimize", fields)
             trace.failure = _stop(model, trace, at=p, hint=(
                 "a partial this close to 0 cannot carry the error: start from other values "
                 f"(--set {p}=...)" if method == "split" and not minimize else
@@ -182,12 +185,6 @@ def solve(model, target=None, *, method="split", params=None, tol=1e-4, max_iter
         for p, s in steps.items():
             current[p] = current[p] - s
     return trace  # pragma: no cover - the loop always returns
-
-
-def _f(v):
-    from .text import format_number
-
-    return format_number(v)
 
 
 def _stop(model, trace, hint, at=None) -> NumericError:

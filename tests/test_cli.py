@@ -238,3 +238,17 @@ def test_the_solver_refuses_a_tolerance_or_rate_that_is_not_positive(linear_path
     for kw in ({"tol": 0.0}, {"tol": -1.0}, {"method": "gd", "lr": 0.0}, {"method": "gd", "lr": -1.0}):
         with pytest.raises(UsageError):
             m.solve(150, **kw)
+
+
+def test_a_chinese_run_says_why_it_stopped_in_chinese(cli, tmp_path):
+    flat = tmp_path / "flat.bp"
+    flat.write_text("param w = -1\nz = relu(w)\n")
+    r = cli("run", flat, "--target", "5", "--lang", "zh")
+    assert r.code == 1
+    assert "跳过" in r.out and "no split step" not in r.out and "skip" not in r.out
+    r = cli("run", MODELS / "gd_square.bp", "--minimize", "--lr", "0.3", "--lang", "zh")
+    assert "每个 |∂J/∂p| 都小于 0.0001" in r.out and "is below" not in r.out
+    r = cli("compare", flat, "--target", "5", "--lang", "zh")
+    assert "第 0 次迭代时每个偏导数" in r.out and "every partial" not in r.out
+    # the error message on stderr stays English: it is what people search for
+    assert "every partial ∂z/∂p is 0" in cli("run", flat, "--target", "5", "--lang", "zh").err

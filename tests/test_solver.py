@@ -76,7 +76,8 @@ def test_a_zero_partial_is_skipped_and_said():
     m = graphdsl.loads("param w = 0\nparam u = 1\nparam v = 1\nz = 2*w*u + v")
     t = m.solve(5, params=["u", "v"])
     first = t.iterations[0]
-    assert "u" in first.skipped and "= 0" in first.skipped["u"]
+    assert "u" in first.skipped and first.skipped["u"].code == "zero-partial"
+    assert "= 0" in first.skipped["u"].text("en") and "= 0" in first.skipped["u"].text("zh")
     assert first.steps == {"v": -4.0}      # the whole error goes to v
     assert t.converged
 
@@ -150,3 +151,17 @@ def test_minimize_refuses_frozen_and_stop_below_needs_minimize():
         m.solve(minimize=True, method="frozen")
     with pytest.raises(graphdsl.UsageError, match="--stop-below only applies with --minimize"):
         m.solve(1.0, stop_below=0.5)
+
+
+def test_why_a_run_stopped_is_data_and_the_json_says_it_in_english():
+    m = graphdsl.load(MODELS / "gd_square.bp")
+    t = m.solve(minimize=True, lr=0.3, stop_below=0.05)
+    assert t.stop.code == "below" and t.stop.fields["out"] == "J"
+    assert t.stop.fields["value"] == t.last.values["J"] and t.stop.fields["limit"] == 0.05
+    assert t.to_json()["message"] == f"J = {t.last.values['J']:.6g} is below 0.05"
+    assert t.stop.text("zh") != t.message and "0.05" in t.stop.text("zh")
+    t = graphdsl.load(MODELS / "linear.bp").solve(150, method="frozen", max_iter=2)
+    assert (t.stop.code, t.stop.fields["n"]) == ("max-iter", 3)
+    assert t.message.startswith("no convergence after 3 iterations (error ")
+    t = graphdsl.load(MODELS / "linear.bp").solve(150)
+    assert t.stop.code == "reached" and t.message is None and "message" not in t.to_json()
