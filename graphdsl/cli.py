@@ -272,37 +272,22 @@ def format_trace(trace, lang: str = "en") -> list[str]:
     ``lang`` ("en" or "zh") picks the words (see :mod:`graphdsl.i18n`)."""
     f = format_number
     from .i18n import tr
+    from .runtable import iteration_table, node_table, text_lines
 
     out = trace.output
     lines = []
     if trace.method is None:
-        it = trace.last
-        if it is None:
+        if trace.last is None:
             return lines
         lines.append(tr("output_of", lang, model=trace.model, out=out))
         lines.append("")
-        rows = [[n, f(it.values[n]), f(it.gradients[n])] for n in it.values]
-        lines += table([tr("node", lang), tr("value", lang), f"∂{out}/∂node"], rows)
+        lines += text_lines(node_table(trace), lang)
         return lines
-    ps = trace.params
-    header = [tr("iter", lang)] + ps + [out]
-    if not trace.minimize:
-        header.append(tr("error", lang))
-    header += [f"∂{out}/∂{p}" for p in ps] + [f"Δ{p}" for p in ps]
-    rows = []
-    for it in trace.iterations:
-        row = [str(it.iteration)] + [f(it.values[p]) for p in ps] + [f(it.values[out])]
-        if not trace.minimize:
-            row.append(f(it.error))
-        row += [f(it.gradients[p]) for p in ps]
-        steps = it.steps or {}
-        row += [f(steps[p]) if p in steps else (tr("skip", lang) if p in it.skipped else "") for p in ps]
-        rows.append(row)
     how = tr("minimise", lang, out=out) if trace.minimize else f"{out} → {f(trace.target)}"
     lines.append(tr("method_line", lang, model=trace.model, how=how, method=trace.method)
                  + (tr("lr", lang, lr=f(trace.lr)) if trace.lr is not None else ""))
     lines.append("")
-    lines += table(header, rows)
+    lines += text_lines(iteration_table(trace), lang)
     for it in trace.iterations:
         for p, why in it.skipped.items():
             lines.append(tr("skipped", lang, it=it.iteration, p=p, why=why.text(lang)))

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from .text import format_number as _f
 from .errors import GraphdslError
 from .i18n import tr
+from .runtable import cell_text, header, iteration_table, node_table
+from .trace import Reason
 
 #: more frames than this are thinned out (evenly, first and last kept): each
 #: frame is a `dot` layout and a few KB of SVG
@@ -306,29 +308,24 @@ def _panel(trace, i: int, held=(), lang: str = "en") -> str:
              f'<p class="summary"><strong>{_e(_summary(trace, it))}</strong></p>']
     if it.error is not None:
         parts.append(f'<p>{_e(tr("r_error_is", lang, out=out, e=_f(it.error)))}</p>')
+    table = node_table(trace, i, steps=True)
     rows = []
-    steps = it.steps or {}
-    for name, value in it.values.items():
+    # full-width brackets bring their own space
+    gap = "" if lang == "zh" else " "
+    for name, value, gradient, step in table.rows:
         kind = (tr("r_param", lang) if name in trace.params else tr("r_held", lang) if name in held
                 else tr("r_output", lang) if name == out else "")
-        if name in steps:
-            step = _f(steps[name])
-        elif name in it.skipped:
-            step = tr("r_skipped", lang, why=it.skipped[name].text(lang))
-        else:
-            step = ""
-        # full-width brackets bring their own space
-        gap = "" if lang == "zh" else " "
+        # here a skipped step says why, not only "skip"
+        step = (tr("r_skipped", lang, why=step.text(lang)) if isinstance(step, Reason)
+                else cell_text(step, lang))
         rows.append(f"<tr><th scope=\"row\">{_e(name)}"
                     + (f'{gap}<span class="kind">{_e(tr("r_kind", lang, kind=kind))}</span>'
                        if kind else "")
-                    + f"</th><td>{_e(_f(value))}</td><td>{_e(_f(it.gradients.get(name)))}</td>"
-                    f"<td>{_e(step)}</td></tr>")
+                    + f"</th><td>{_e(cell_text(value, lang))}</td>"
+                    f"<td>{_e(cell_text(gradient, lang))}</td><td>{_e(step)}</td></tr>")
+    heads = "".join(f'<th scope="col">{_e(header(c, out, lang))}</th>' for c in table.columns)
     parts.append(f'<table class="nodes"><caption class="vh">{_e(tr("r_caption", lang, i=it.iteration))}'
-                 f'</caption><thead><tr><th scope="col">{_e(tr("node", lang))}</th>'
-                 f'<th scope="col">{_e(tr("value", lang))}</th>'
-                 f'<th scope="col">{_e(tr("r_grad_node", lang, out=out))}</th>'
-                 f'<th scope="col">{_e(tr("r_step", lang))}</th></tr></thead>'
+                 f'</caption><thead><tr>{heads}</tr></thead>'
                  f'<tbody>{"".join(rows)}</tbody></table>')
     if it.steps:
         moves = ", ".join(f"{p} ← {_f(it.values[p])} − {_f(s)} = {_f(it.values[p] - s)}"
@@ -365,31 +362,23 @@ def _headline(trace, lang: str = "en") -> str:
 
 
 def _table(trace, current: int = 0, lang: str = "en") -> str:
-    """The run's table (the CLI's columns), one row per iteration, the current
-    row marked by text (▶) and aria-current, not by colour alone."""
-    ps, out = trace.params, trace.output
-    head = ["", tr("iter", lang)] + ps + [out]
-    show_error = any(it.error is not None for it in trace.iterations)
-    if show_error:
-        head.append(tr("error", lang))
-    head += [f"∂{out}/∂{p}" for p in ps] + [f"Δ{p}" for p in ps]
+    """The run's table (the CLI's cells: :func:`graphdsl.runtable.iteration_table`),
+    one row per iteration, the current row marked by text (▶) and aria-current,
+    not by colour alone."""
+    table = iteration_table(trace)
     current_th = f'<span class=vh>{_e(tr("r_current", lang))}</span>'
-    ths = "".join(f'<th scope="col">{_e(h) if h else current_th}</th>' for h in head)
+    ths = f'<th scope="col">{current_th}</th>' + "".join(
+        f'<th scope="col">{_e(header(c, table.output, lang))}</th>' for c in table.columns)
     body = []
-    for k, it in enumerate(trace.iterations):
-        steps = it.steps or {}
-        cells = [_f(it.values[p]) for p in ps] + [_f(it.values[out])]
-        if show_error:
-            cells.append(_f(it.error))
-        cells += [_f(it.gradients[p]) for p in ps]
-        cells += [_f(steps[p]) if p in steps else (tr("skip", lang) if p in it.skipped else "") for p in ps]
+    for k, (it, row) in enumerate(zip(trace.iterations, table.rows)):
         mark = k == current
+        # the first cell, the iteration number, is the button that shows it
         body.append(
             f'<tr data-i="{k}"' + (' class="current" aria-current="step"' if mark else "") + ">"
             f'<td class="mark" aria-hidden="true">{"▶" if mark else ""}</td>'
             f'<th scope="row"><button type="button" class="go" data-i="{k}" '
             f'aria-label="{_e(tr("r_show", lang, i=it.iteration))}">{it.iteration}</button></th>'
-            + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
+            + "".join(f"<td>{_e(cell_text(c, lang))}</td>" for c in row[1:]) + "</tr>")
     return (f'<table id="iters"><thead><tr>{ths}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table>')
 
