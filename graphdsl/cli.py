@@ -169,12 +169,20 @@ def _count(text: str) -> int:
 
 
 def _steps(text: str) -> int:
-    """--max-iter: a whole number of steps, at least 1 (0 steps would only evaluate)."""
+    """--max-iter: a whole number of steps, at least 1 (0 steps would only evaluate)
+    and at most solve.MAX_ITER_LIMIT (every iteration is kept)."""
+    from .solve import MAX_ITER_LIMIT
+
     v = _count(text)
     if v == 0:
         raise argparse.ArgumentTypeError(
             "0 allows no step towards the target; give 1 or more (the table always starts "
             "with iteration 0, the starting values)")
+    if v > MAX_ITER_LIMIT:
+        raise argparse.ArgumentTypeError(
+            f"{v:,} is more than {MAX_ITER_LIMIT:,}: every iteration is kept for the table, "
+            "the JSON and the report; a run that needs more steps needs another method or a "
+            "larger --lr")
     return v
 
 

@@ -67,6 +67,23 @@ MESSAGES: dict[str, tuple[str, str]] = {
                                    "number (∂{out}/∂{p} = {partial!n})",
                                    "第 {iteration} 次迭代时 {p} 的步长不是有限数"
                                    "（∂{out}/∂{p} = {partial!n}）"),
+    "why_stalled": ("iteration {iteration} is back at the params of iteration {again}: the steps no "
+                    "longer move the params beyond rounding (floats carry about 16 significant "
+                    "digits), so the run would repeat itself for ever (|error| = {error:.6g})",
+                    "第 {iteration} 次迭代回到了第 {again} 次迭代的参数：步长已小于舍入误差"
+                    "（浮点数约有 16 位有效数字），参数不再变化，运行会永远重复下去"
+                    "（|误差| = {error:.6g}）"),
+    "why_stalled_minimize": ("iteration {iteration} is back at the params of iteration {again}: the "
+                             "steps no longer move the params beyond rounding (floats carry about 16 "
+                             "significant digits), so the run would repeat itself for ever (largest "
+                             "|∂{out}/∂p| = {gradient:.6g})",
+                             "第 {iteration} 次迭代回到了第 {again} 次迭代的参数：步长已小于舍入误差"
+                             "（浮点数约有 16 位有效数字），参数不再变化，运行会永远重复下去"
+                             "（最大的 |∂{out}/∂p| = {gradient:.6g}）"),
+    "why_cycling": ("iteration {iteration} is back at the params of iteration {again}: the run goes "
+                    "round a cycle of {period} steps and would repeat it for ever",
+                    "第 {iteration} 次迭代回到了第 {again} 次迭代的参数：运行在 {period} 步的循环中"
+                    "打转，会永远重复下去"),
     # the engine's own message (an error message, English in both) and where it happened
     "why_numeric": ("{detail} (iteration {iteration})", "{detail}（第 {iteration} 次迭代）"),
     "why_zero_partial": ("∂{out}/∂{p} = 0: no split step can move {p}",

@@ -17,6 +17,7 @@ far can still be shown. Why it stopped is data (``Trace.stop``, a
 from __future__ import annotations
 
 import math
+from collections import deque
 
 from .errors import GraphdslError, NumericError, UsageError
 from .text import format_number as _f
@@ -25,6 +26,14 @@ from .trace import Iteration, Reason, Trace
 METHODS = ("split", "frozen", "gd")
 #: consecutive iterations of growing |error| after which a run is called diverging
 DIVERGING_AFTER = 6
+#: a run that comes back to the params of one of its last this-many iterations
+#: has stalled (it would repeat itself for ever)
+STALL_WINDOW = 64
+#: params that stay within this relative spread over a cycle differ only by rounding
+ROUNDING = 1e-12
+#: the most steps a run may take: every iteration is kept (the table, the JSON,
+#: the report), about 1 KB for the seed's five nodes and more for bigger models
+MAX_ITER_LIMIT = 100_000
 
 
 def solve(model, target=None, *, method="split", params=None, tol=1e-4, max_iter=100,
@@ -45,8 +54,10 @@ def solve(model, target=None, *, method="split", params=None, tol=1e-4, max_iter
     if (minimize or method == "gd") and not (lr is not None and lr > 0):
         raise UsageError(f"--lr must be greater than 0, got {lr}",
                          hint="a learning rate is a positive step size, e.g. 0.1")
-    if max_iter is None or max_iter < 0:
-        raise UsageError(f"--max-iter must be 0 or more, got {max_iter}")
+    if max_iter is None or not 0 <= max_iter <= MAX_ITER_LIMIT:
+        raise UsageError(f"--max-iter must be between 0 and {MAX_ITER_LIMIT:,}, got {max_iter}",
+                         hint="every iteration is kept for the table and the JSON; a run that "
+                              "needs more steps needs another method or a larger --lr")
     if minimize and method == "frozen":
         raise UsageError("--minimize runs gradient descent on the output; --method frozen "
                          "does not apply to it", hint="drop --method, or drop --minimize")
@@ -69,6 +80,8 @@ def solve(model, target=None, *, method="split", params=None, tol=1e-4, max_iter
     frozen = None
     growing = 0
     previous = None
+    recent: dict[tuple, int] = {}   # the params of the last STALL_WINDOW iterations -> iteration
+    order: deque[tuple] = deque()
     for it in range(max_iter + 1):
         try:
             vals = c.forward(current)
@@ -127,6 +140,28 @@ def solve(model, target=None, *, method="split", params=None, tol=1e-4, max_iter
             else:
                 growing = 0
             previous = error
+        # The params decide the next iteration (frozen's partials are fixed from
+        # iteration 0 on), so params seen before mean the run would go round
+        # the same iterations for ever: near the target, rounding swings the
+        # error by a few units in the last place (±3e-14 at 150), and no --tol
+        # below that can ever be met.
+        state = tuple(current[p] for p in chosen)
+        again = recent.get(state)
+        if again is not None:
+            trace.status = "stalled"
+            trace.stop = _stalled(trace, again, it, error, partial)
+            learning = method == "gd" or minimize
+            trace.failure = _stop(model, trace, hint=(
+                ("try a smaller --lr" if learning else
+                 "start from other values (--set NAME=VALUE) or try --method gd")
+                if trace.stop.code == "cycling" else
+                f"loosen --tol (now {tol:g})" + (", or take bigger steps with a larger --lr"
+                                                 if learning else "")))
+            return trace
+        recent[state] = it
+        order.append(state)
+        if len(order) > STALL_WINDOW:
+            del recent[order.popleft()]
         if it == max_iter:
             trace.status = "max-iter"
             rows = len(trace.iterations)
@@ -144,24 +179,28 @@ def solve(model, target=None, *, method="split", params=None, tol=1e-4, max_iter
             frozen = dict(partial)
         use = frozen if method == "frozen" else partial
         steps: dict[str, float] = {}
+        movable = [p for p in chosen if use[p] != 0.0]
+        if not movable and not minimize:
+            # a flat spot: no method can move the output towards the target
+            # (--minimize is done there: every |∂out/∂p| is 0 < tol)
+            trace.status = "stopped"
+            trace.stop = Reason("zero-partials", {"out": out_name, "iteration": it})
+            if method != "gd":
+                row.skipped.update({p: Reason("zero-partial", {"out": out_name, "p": p})
+                                    for p in chosen})
+            trace.failure = _stop(model, trace, at=chosen[0], hint=(
+                f"{out_name} does not change when the params move a little (a flat spot, "
+                f"e.g. relu below 0 or the bottom of x^2): start from other values "
+                f"(--set {chosen[0]}=...), or the target may be out of reach"))
+            return trace
         if minimize:
             steps = {p: lr * use[p] for p in chosen}
         elif method == "gd":
             steps = {p: lr * error * use[p] for p in chosen}
         else:
-            movable = [p for p in chosen if use[p] != 0.0]
             for p in chosen:
                 if use[p] == 0.0:
                     row.skipped[p] = Reason("zero-partial", {"out": out_name, "p": p})
-            if not movable:
-                row.steps = None
-                trace.status = "stopped"
-                trace.stop = Reason("zero-partials", {"out": out_name, "iteration": it})
-                trace.failure = _stop(model, trace, at=chosen[0], hint=(
-                    f"{out_name} does not change when the params move a little (a flat spot, "
-                    f"e.g. relu below 0 or the bottom of x^2): start from other values "
-                    f"(--set {chosen[0]}=...), or the target may be out of reach"))
-                return trace
             n = len(movable)
             steps = {p: (error / n) / use[p] for p in movable}
         bad = [p for p, s in steps.items() if not math.isfinite(s)]
@@ -185,6 +224,24 @@ def solve(model, target=None, *, method="split", params=None, tol=1e-4, max_iter
         for p, s in steps.items():
             current[p] = current[p] - s
     return trace  # pragma: no cover - the loop always returns
+
+
+def _stalled(trace, again: int, it: int, error, partial) -> Reason:
+    """Why a run that is back at the params of iteration ``again`` stopped:
+    ``stalled`` when the params went round by rounding only (the limit of
+    float precision), ``cycling`` when the run jumps between distinct points."""
+    spread = 0.0
+    for p in trace.params:
+        seen = [row.values[p] for row in trace.iterations[again:it + 1]]
+        size = max(abs(v) for v in seen)
+        if size > 0:
+            spread = max(spread, (max(seen) - min(seen)) / size)
+    fields = {"iteration": it, "again": again, "out": trace.output}
+    if spread > ROUNDING:
+        return Reason("cycling", {**fields, "period": it - again})
+    if error is None:
+        return Reason("stalled-minimize", {**fields, "gradient": max(abs(v) for v in partial.values())})
+    return Reason("stalled", {**fields, "error": abs(error)})
 
 
 def _stop(model, trace, hint, at=None) -> NumericError:

@@ -252,3 +252,17 @@ def test_a_chinese_run_says_why_it_stopped_in_chinese(cli, tmp_path):
     assert "第 0 次迭代时每个偏导数" in r.out and "every partial" not in r.out
     # the error message on stderr stays English: it is what people search for
     assert "every partial ∂z/∂p is 0" in cli("run", flat, "--target", "5", "--lang", "zh").err
+
+
+def test_max_iter_above_the_limit_is_refused(cli, linear_path):
+    r = cli("run", linear_path, "--target", "150", "--max-iter", "1000000")
+    assert r.code == 2 and "1,000,000 is more than 100,000" in r.err and r.out == ""
+
+
+def test_a_stalled_run_exits_1_with_the_table_and_says_why(cli, linear_path):
+    r = cli("run", linear_path, "--target", "150", "--tol", "1e-300", "--max-iter", "100000")
+    assert r.code == 1
+    assert "beyond rounding" in r.err and "loosen --tol (now 1e-300)" in r.err
+    assert len([l for l in r.out.splitlines() if l[:1].isdigit()]) < 20
+    d = json.loads(cli("run", linear_path, "--target", "150", "--tol", "1e-300", "--json").out)
+    assert d["status"] == "stalled" and d["converged"] is False and "steps" not in d["iterations"][-1]
