@@ -197,6 +197,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "r_show": ("show iteration {i}", "显示第 {i} 次迭代"),
     "r_empty_run": ("The run has no iteration.", "这次运行没有迭代。"),
     "r_no_frame": ("No picture for this iteration.", "这次迭代没有图。"),
+    "r_no_panel": ("This iteration is not shown in full: the page has pictures, values and the chain "
+                   "rule for {m} evenly spaced iterations. The table below has every iteration.",
+                   "这次迭代没有完整显示：本页只为均匀选取的 {m} 次迭代给出图、值和链式法则。"
+                   "下面的表格列出了每一次迭代。"),
     "r_no_plot": ("No plot in this report.", "本报告没有图表。"),
     "r_plot_minimise": ("{out} per iteration", "每次迭代的 {out}"),
     "r_plot_error": ("|error| per iteration (log scale)", "每次迭代的 |误差|（对数坐标）"),

@@ -83,22 +83,27 @@ headings, controls, table headers, notes on the plots and the explanations
     lang = lang if lang in ("en", "zh") else "en"
     notes: list[str] = []
     n = len(trace.iterations)
-    # past max_frames iterations, pictures and explanations are made for an
-    # evenly spaced selection: each costs a `dot` layout or a symbolic pass
+    # past max_frames iterations, pictures, explanations, panels and the plots'
+    # rings are made for an evenly spaced selection: each costs a `dot` layout,
+    # a symbolic pass or a few KB, and 20,000 panels made a 62 MB page
     chosen = _thin(n, max_frames)
-    if len(chosen) < n and (pictures or explanations):
-        notes.append(f"pictures and explanations made for {len(chosen)} of {n} iterations "
-                     f"(evenly spaced, first and last included; at most {max_frames})")
+    thinned = len(chosen) < n
+    if thinned:
+        notes.append(f"pictures, values and explanations made for {len(chosen)} of {n} iterations "
+                     f"(evenly spaced, first and last included; at most {max_frames}); the table "
+                     f"has every iteration")
     frames: list[str | None] = [None] * n
     if pictures and n:
         frames = _frames(model, trace, chosen, notes, lang)
     texts: list[str | None] = [None] * n
     if explanations and n:
         texts = _explanations(model, trace, chosen, lang, notes)
-    figures = _plots(model, trace, notes, lang) if plots and n else []
+    figures = _plots(model, trace, notes, lang, marks=chosen if thinned else True) if plots and n else []
 
     held = [p for p in model.params if p not in trace.params]
-    panels = [_panel(trace, i, held, lang) for i in range(n)]
+    panels = [""] * n
+    for i in chosen:
+        panels[i] = _panel(trace, i, held, lang)
     data = {
         "trace": _plain(trace.to_json()),
         "frames": [s or "" for s in frames],
@@ -109,6 +114,11 @@ headings, controls, table headers, notes on the plots and the explanations
         "words": {"of": tr("r_of", lang), "where": tr("r_where", lang),
                   "showing": tr("r_showing", lang), "noframe": tr("r_no_frame", lang)},
     }
+    if thinned:
+        # what an iteration without a panel shows; the script fills in {i} and {n}
+        data["words"]["nopanel"] = (
+            f'<h2 id="cur-title">{_e(tr("r_heading", lang, i="{i}", n="{n}"))}</h2>'
+            f'<p class="noframe">{_e(tr("r_no_panel", lang, m=len(chosen)))}</p>')
     page = _page(model, trace, title=title, data=data, frames=frames, panels=panels,
                  texts=texts, figures=figures, notes=notes)
     return Report(html=page, iterations=n, frames=sum(1 for s in frames if s), notes=notes)
@@ -205,15 +215,16 @@ def _explanations(model, trace, chosen, lang, notes) -> list[str | None]:
     return out
 
 
-def _plots(model, trace, notes, lang="en") -> list[tuple[str, str]]:
-    """(caption, inline SVG) for each plot of the run (graphdsl.plot, matplotlib)."""
+def _plots(model, trace, notes, lang="en", marks=True) -> list[tuple[str, str]]:
+    """(caption, inline SVG) for each plot of the run (graphdsl.plot, matplotlib),
+    with a ring for every iteration in ``marks`` (True: every one)."""
     try:
         from . import plot
     except ImportError:
         notes.append("plots left out: this graphdsl has no plotting module (graphdsl.plot)")
         return []
     try:
-        fig = plot.run_figure(trace, model, marks=True)
+        fig = plot.run_figure(trace, model, marks=marks)
         svg = plot.figure_bytes(fig, "svg").decode("utf-8")
     except GraphdslError as e:
         if trace.method is not None:  # one pass of a many-param model has nothing to plot
@@ -559,7 +570,7 @@ _JS = r"""
                old.firstElementChild.textContent = ""; }
     cur = i;
     frame.innerHTML = data.frames[i] || NOFRAME;
-    panel.innerHTML = data.panels[i];
+    panel.innerHTML = data.panels[i] || say(words.nopanel || "", i);
     var t = data.explanations[i];
     explain.textContent = t; explainBox.hidden = !t;
     slider.value = String(i);
@@ -610,9 +621,12 @@ _JS = r"""
 
   // Printing: every iteration on its own page (frame, values, chain rule).
   var printAll = $("print-all");
+  // (a long run has panels for evenly spaced iterations only: those are printed)
   function fill() {
-    var parts = [];
+    var parts = [], shown = [];
     for (var i = 0; i < n; i++) {
+      if (!data.panels[i]) continue;
+      shown.push(i);
       parts.push('<section class="print-frame">' + data.panels[i] +
                  '<div class="pf">' + (data.frames[i] || NOFRAME) + '</div>' +
                  '<pre class="pe" lang="' + data.lang + '"></pre></section>');
@@ -620,8 +634,9 @@ _JS = r"""
     printAll.innerHTML = parts.join("");
     var pes = printAll.querySelectorAll("pre.pe");
     for (var k = 0; k < pes.length; k++) {
-      pes[k].textContent = data.explanations[k];
-      if (!data.explanations[k]) pes[k].hidden = true;
+      var text = data.explanations[shown[k]];
+      pes[k].textContent = text;
+      if (!text) pes[k].hidden = true;
     }
     document.body.classList.add("printing-all");
   }

@@ -372,3 +372,19 @@ def test_the_rows_are_plain_data_built_once(seed_run):
     # a minimising run has no target, so no error column
     g = graphdsl.load(MODELS / "gd_square.bp").solve(minimize=True, lr=0.3)
     assert Column("error") not in iteration_table(g).columns
+
+
+def test_a_long_run_has_panels_and_rings_for_the_chosen_iterations_only(linear_path):
+    m = graphdsl.load(linear_path)
+    trace = m.solve(target=150, method="gd", lr=1e-8, max_iter=99)
+    r = build_report(m, trace, pictures=False, explanations=False, max_frames=10)
+    d = _data(r.html)
+    chosen = _thin(100, 10)
+    assert [i for i, p in enumerate(d["panels"]) if p] == chosen
+    assert "Iteration {i} of {n}" in d["words"]["nopanel"]
+    assert sorted(int(k) for k in re.findall(r'<g id="gdmark-e-(\d+)"', r.html)) == chosen
+    assert len(_table_cells(r.html)) == 100                 # the table keeps every iteration
+    assert any("made for 10 of 100 iterations" in note for note in r.notes)
+    full = build_report(m, trace, pictures=False, explanations=False, max_frames=500)
+    assert all(_data(full.html)["panels"]) and "nopanel" not in _data(full.html)["words"]
+    assert len(r.html) < len(full.html) / 2
