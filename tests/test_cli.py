@@ -1,4 +1,4 @@
-"""The command line of DESIGN.md §5: run (table and --json), check, exit codes."""
+"""The command line: run (table and --json), numbers as options, check, exit codes."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def test_frozen_takes_more_iterations_on_the_command_line(cli, linear_path):
     assert frozen["result"]["iterations"] > split["result"]["iterations"]
 
 
-# The contract's JSON shape (DESIGN.md §5), checked field by field.
+# The JSON shape of README's JSON section, checked field by field.
 def check_shape(d, *, solving):
     assert set(d) >= {"model", "output", "target", "method", "params", "converged",
                       "iterations", "result"}

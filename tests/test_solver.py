@@ -1,4 +1,4 @@
-"""The solver of DESIGN.md §4: split, frozen, gd, --params, --minimize, and its stops."""
+"""The solver: split, frozen, gd, --params, --minimize, and why each run stops."""
 
 from __future__ import annotations
 
