@@ -299,8 +299,12 @@ def _render_run(model, trace, args) -> None:
     """run --render DIR: the run's pictures; a note on stderr (stdout may be JSON)."""
     from . import render
 
+    from .progress import progress
+
     try:
-        paths = render.write_run(model, trace, args.render, protect=(args.model,), lang=_lang(args))
+        with progress(None, "pictures", sys.stderr) as bar:
+            paths = render.write_run(model, trace, args.render, protect=(args.model,),
+                                     lang=_lang(args), progress=bar)
     except render.PictureTooBig as e:
         e.message = "--render: " + e.message
         e.hint = "draw a part with `graphdsl render MODEL --focus NODE`, or drop --render"
@@ -570,9 +574,12 @@ def _add_report(sub, common):
 def cmd_report(args) -> int:
     from .report import build_report
 
+    from .progress import progress
+
     model = _load(args)
     trace = _solve(model, args)
-    report = build_report(model, trace, lang=_lang(args))
+    with progress(None, "report", sys.stderr) as bar:
+        report = build_report(model, trace, lang=_lang(args), progress=bar)
     path = args.output or os.path.splitext(os.path.basename(args.model))[0] + "-report.html"
     size = report.write(path, protect=(args.model,))
     for note in report.notes:

@@ -890,12 +890,15 @@ def run_frames(model, trace, **options) -> list[tuple[str, object]]:
     return frames
 
 
-def write_run(model, trace, directory, fmt: str = "svg", *, protect=(), **options) -> list[str]:
+def write_run(model, trace, directory, fmt: str = "svg", *, protect=(), progress=None,
+              **options) -> list[str]:
     """Write :func:`run_frames` into ``directory``; returns the paths written.
 
     ``dot`` runs for several frames at once (it is a separate process). When
     ``dot`` is missing every frame is written as DOT text and one
-    :class:`RenderError` is raised.
+    :class:`RenderError` is raised. ``progress`` (a
+    :class:`graphdsl.progress.Progress`, optional) is given the number of
+    frames and told of each one written.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -906,14 +909,21 @@ def write_run(model, trace, directory, fmt: str = "svg", *, protect=(), **option
         raise UsageError(f"--render: {directory} is a file, not a folder",
                          hint="give a folder name for the pictures")
     paths = [os.path.join(directory, f"{stem}.{fmt}") for stem, _g in frames]
+    if progress is not None:
+        progress.total = len(frames)
+    tick = progress.advance if progress is not None else (lambda k=1: None)
+
+    def draw(frame_path):
+        (_stem, graph), path = frame_path
+        write(graph, path, fmt, protect=protect)
+        tick()
     if fmt == "dot":
-        for (_stem, graph), path in zip(frames, paths):
-            write(graph, path, "dot", protect=protect)
+        for frame_path in zip(frames, paths):
+            draw(frame_path)
         return paths
     # A missing `dot` is found by the first frame; the rest are then written as DOT.
-    first = frames[0][1]
     try:
-        write(first, paths[0], fmt, protect=protect)
+        draw((frames[0], paths[0]))
     except RenderError as e:
         if "not found" not in e.message:
             raise
@@ -923,8 +933,7 @@ def write_run(model, trace, directory, fmt: str = "svg", *, protect=(), **option
         raise
     workers = max(1, min(4, os.cpu_count() or 1))
     with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(lambda fp: write(fp[0][1], fp[1], fmt, protect=protect),
-                      zip(frames[1:], paths[1:])))
+        list(pool.map(draw, zip(frames[1:], paths[1:])))
     _remove_stale_frames(directory, paths)
     return paths
 
