@@ -127,15 +127,30 @@ class Progress:
         return self.total is not None and self.done >= self.total
 
     def _estimate(self, now: float) -> float | None:
-        """Seconds left, from the pace since the first step (None until the
-        pace is known: a second step, and 2% of the work or a second of time)."""
+        """Seconds left, from the pace since the first step (its time often
+        includes one-off work), or, while there is only one, from the pace
+        since the start when that step is a fair share (2%) of the work. None
+        until the pace is known: the steps after the first must make 2% of the
+        work or take a second."""
         if not self.total or self._first is None:
             return None
         t0, done0 = self._first
         counted = self.done - done0
-        if counted <= 0 or (counted < 0.02 * self.total and now - t0 < 1.0):
-            return None
-        return (now - t0) / counted * max(0, self.total - self.done)
+        remaining = max(0, self.total - self.done)
+        if counted > 0 and (counted >= 0.02 * self.total or now - t0 >= 1.0):
+            return (now - t0) / counted * remaining
+        if counted == 0 and done0 >= 0.02 * self.total:
+            return (t0 - self._start) / done0 * remaining
+        return None
+
+    def left(self, now: float | None = None) -> float | None:
+        """Seconds the work still needs, by the pace so far (None until it is
+        known); between steps it counts down with the clock."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            if self._left_at_advance is None or self.total is None or self.done >= self.total:
+                return None
+            return max(0.0, self._left_at_advance - (now - self._last_advance))
 
     def line(self, now: float | None = None) -> str:
         """The text of the progress line at ``now`` (monotonic seconds).

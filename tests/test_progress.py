@@ -137,6 +137,19 @@ def test_time_left_follows_the_pace_after_the_first_step():
     assert "about 3 s left" in p.line(t0 + 12.0)     # counts down between steps
 
 
+def test_a_few_big_steps_get_an_estimate_from_the_first():
+    # a benchmark's sizes: the first step is a fair share, so its pace counts
+    p = Progress(10, "bench", io.StringIO(), enabled=False)
+    t0 = p._start
+    p._first = (t0 + 6.0, 3)
+    p.done = 3
+    assert p._estimate(t0 + 6.0) == pytest.approx(14.0)     # 2 s per unit, 7 to go
+    tiny = Progress(1000, "report", io.StringIO(), enabled=False)
+    tiny._first = (tiny._start + 0.5, 1)                     # one step of 1000: too little
+    tiny.done = 1
+    assert tiny._estimate(tiny._start + 0.5) is None
+
+
 def test_unknown_total_counts_what_is_done():
     p = Progress(None, "work", enabled=False, unit="frames")
     p.done = 12
