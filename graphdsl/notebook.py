@@ -51,7 +51,7 @@ def _picture(graph_of) -> tuple[str, str]:
     """(inline SVG, '') from ``graph_of()``, or ('', why not) when the picture
     cannot be made (no ``dot``, a picture too big)."""
     try:
-        from .render import to_svg
+        from .dot import to_svg
 
         return to_svg(graph_of(), inline=True), ""
     except GraphdslError as e:

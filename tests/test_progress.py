@@ -82,7 +82,7 @@ def test_run_render_shows_progress_and_json_stays_clean(tmp_path, linear_path):
     json.loads(out)                   # stdout is the JSON object and nothing else
     assert "pictures 100% [####################]" in err
     assert f"wrote 9 pictures to {tmp_path / 'frames'}" in err
-    assert len(list((tmp_path / "frames").iterdir())) == 9
+    assert len(list((tmp_path / "frames").glob("*.svg"))) == 9
 
 
 def test_run_render_in_a_pipe_writes_no_progress(tmp_path, linear_path):
