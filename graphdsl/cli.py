@@ -587,14 +587,14 @@ def _add_report(sub, common):
     _add_lang(p)
 
 
-def _build_report(args, bar=None):
+def _build_report(args, bar=None, plots: bool = True):
     """The report of the run the options ask for: (Report, Trace). Raises the
     errors of loading and running the model."""
     from .report import build_report
 
     model = _load(args)
     trace = _solve(model, args)
-    return build_report(model, trace, lang=_lang(args), progress=bar), trace
+    return build_report(model, trace, lang=_lang(args), progress=bar, plots=plots), trace
 
 
 def cmd_report(args) -> int:
@@ -669,9 +669,10 @@ def cmd_watch(args) -> int:
                          else f"{args.model} is not a file", hint="give a .bp model file")
     _check_run_options(args)
 
-    def build(bar):
-        report, trace = _build_report(args, bar)
-        for note in report.notes:
+    def build(bar, quick):
+        # quick: the page without its plots first (matplotlib is most of a small report)
+        report, trace = _build_report(args, bar, plots=not quick)
+        for note in report.notes if not quick else ():
             _err(f"warning: {note}")
         what = trace.status if trace.method is not None else "one pass"
         n = report.iterations

@@ -18,7 +18,7 @@ never blocked by a build: it keeps showing the last good report.
 This module neither prints nor exits: the caller gets events through
 ``on_event`` and decides what to say.
 
->>> page = LivePage(lambda progress: ("<p>hi</p>", "ok"), [], port=0)
+>>> page = LivePage(lambda progress, quick: ("<p>hi</p>", "ok"), [], port=0)
 >>> page.state()["ok"], page.state()["page"]
 (True, 0)
 """
@@ -116,11 +116,13 @@ def _content(seen):
 class LivePage:
     """The live page's server, watcher and builder.
 
-    ``build(progress)`` makes the report: it returns ``(html, summary)`` or
-    raises :class:`GraphdslError` for a mistake in the model (any other
-    exception is shown as an internal error); ``progress`` is a
+    ``build(progress, quick)`` makes the report: it returns ``(html,
+    summary)`` or raises :class:`GraphdslError` for a mistake in the model
+    (any other exception is shown as an internal error); ``progress`` is a
     :class:`graphdsl.progress.Progress` the page reads to show how far a long
-    build is. ``paths`` are the files to watch. ``on_event(kind, text)`` is
+    build is. Each save is built twice: ``quick=True`` first, a page without
+    its slowest part (the plots take ~90% of a small model's report), shown
+    at once, then the whole page, which replaces it unless a newer save came. ``paths`` are the files to watch. ``on_event(kind, text)`` is
     called from the builder thread with ``"built"`` and a summary, or
     ``"error"`` and the message. Raises UsageError from :meth:`start` when the
     port cannot be opened.
@@ -139,6 +141,7 @@ class LivePage:
         self._version = 0          # bumps on every change of state the page should see
         self._page = 0             # bumps with every good report
         self._html = b""
+        self._whole = False        # the page is the whole report, not the quick one
         self._ok = True
         self._error = ""
         self._summary = ""
@@ -154,7 +157,7 @@ class LivePage:
         """The state as the page gets it (JSON-ready)."""
         with self._cond:
             bar = self._building
-            d = {"version": self._version, "page": self._page, "ok": self._ok,
+            d = {"version": self._version, "page": self._page, "whole": self._whole, "ok": self._ok,
                  "error": self._error, "summary": self._summary, "updated": self._updated,
                  "building": bar is not None}
         if bar is not None:
@@ -231,23 +234,33 @@ class LivePage:
             if self._closing.is_set():
                 return
             self._dirty.clear()
-            bar = Progress(None, "watch", enabled=False)
-            self._changed(building=bar)
-            try:
-                page, summary = self.build(bar)
-            except GraphdslError as e:
-                self._changed(ok=False, error=str(e), building=None, updated=_now())
-                self.on_event("error", str(e))
-                continue
-            except Exception as e:  # noqa: BLE001 - a bug (ours or a plugin's) must not stop the page
-                text = (f"internal error: {type(e).__name__}: {e}\n"
-                        f"   = help: this is a bug in graphdsl or in a plugin, not in your model")
-                self._changed(ok=False, error=text, building=None, updated=_now())
-                self.on_event("error", text)
-                continue
-            self._changed(ok=True, error="", html=page.encode("utf-8"), page=self._page + 1,
-                          summary=summary, building=None, updated=_now())
+            for quick in (True, False):
+                if quick is False and self._dirty.is_set():
+                    break   # a newer save: build that one instead
+                if not self._build_once(Progress(None, "watch", enabled=False), quick):
+                    break
+
+    def _build_once(self, bar, quick: bool) -> bool:
+        """One build; publishes the page or the message. True when it succeeded."""
+        self._changed(building=bar)
+        try:
+            page, summary = self.build(bar, quick)
+        except GraphdslError as e:
+            self._changed(ok=False, error=str(e), building=None, updated=_now())
+            self.on_event("error", str(e))
+            return False
+        except Exception as e:  # noqa: BLE001 - a bug (ours or a plugin's) must not stop the page
+            text = (f"internal error: {type(e).__name__}: {e}\n"
+                    f"   = help: this is a bug in graphdsl or in a plugin, not in your model")
+            self._changed(ok=False, error=text, building=None, updated=_now())
+            self.on_event("error", text)
+            return False
+        self._changed(ok=True, error="", html=page.encode("utf-8"), page=self._page + 1,
+                      whole=not quick, summary=summary, building=None if not quick else bar,
+                      updated=_now())
+        if not quick:
             self.on_event("built", summary)
+        return True
 
     # -- the shell page --------------------------------------------------------------
     def shell(self) -> bytes:
@@ -393,7 +406,7 @@ _JS = r"""
   var $ = function (id) { return document.getElementById(id); };
   var stage = $("stage"), error = $("error"), message = $("message"),
       status = $("status"), building = $("building"), first = $("first");
-  var shown = 0, loading = 0, lastState = null;
+  var shown = 0, loading = 0, lastState = null, whole = {};
   function current() { return stage.querySelector("iframe.current"); }
   function place(state) {
     var old = current();
@@ -438,6 +451,7 @@ _JS = r"""
       if (first) { first.remove(); first = null; }
       shown = page; loading = 0;
       document.body.setAttribute("data-page", String(page));
+      document.body.setAttribute("data-whole", String(!!whole[page]));
       if (lastState) place(lastState);
       try { next.contentWindow.focus(); } catch (e) {}
     });
@@ -447,7 +461,7 @@ _JS = r"""
   function onState(state) {
     lastState = state;
     place(state);
-    if (state.page) swapIn(state.page);
+    if (state.page) { whole[state.page] = state.whole; swapIn(state.page); }
     document.body.setAttribute("data-version", String(state.version));
   }
   var source = new EventSource("/events");

@@ -110,8 +110,21 @@ def _panel(page) -> str:
     return page.frame_locator("iframe.current").locator("#panel").inner_text()
 
 
-def _wait_page(page, n: int):
-    page.wait_for_selector(f"body[data-page='{n}'] iframe.current", timeout=WAIT)
+def _page_no(page) -> int:
+    return int(page.get_attribute("body", "data-page") or 0)
+
+
+def _wait_whole(page, after: int = 0):
+    """Wait until the page shows a whole report (plots included) newer than
+    page number ``after`` (each save is shown quick first, then whole).
+    Polled from here: the page's own policy forbids the eval that
+    ``wait_for_function`` needs."""
+    deadline = time.monotonic() + WAIT / 1000
+    while time.monotonic() < deadline:
+        if page.get_attribute("body", "data-whole") == "true" and _page_no(page) > after:
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError(f"no whole page after page {after} within {WAIT / 1000:.0f} s")
 
 
 SEED = "param w = 3\nparam b = 4\nx = 2*w + 3*b\ny = 2*b + 1\nz = x*y\n"
@@ -122,14 +135,18 @@ def test_the_page_follows_saves_shows_a_mistake_and_recovers(tmp_path, watch, op
     _save(model, SEED)
     w = watch(model, "--target", "150")
     page = open_page(w.url)
-    _wait_page(page, 1)
+    _wait_whole(page)
     assert "Iteration 0 of 2" in _panel(page) and "z = 162" in _panel(page)
     assert page.locator("#error").is_hidden()
+    report = page.frame_locator("iframe.current")
+    assert report.locator(".plot svg").count() == 1
 
     # a save: the new run replaces the picture, no reload by hand
+    before = _page_no(page)
     _save(model, SEED.replace("3*b", "4*b"))
-    _wait_page(page, 2)
+    _wait_whole(page, before)
     assert "z = 198" in _panel(page)                   # x = 6 + 16, y = 9
+    assert report.locator(".plot svg").count() == 1
     assert "∂z/∂y = x = 22" in (page.frame_locator("iframe.current").locator("#frame svg")
                                 .text_content())
 
@@ -145,8 +162,9 @@ def test_the_page_follows_saves_shows_a_mistake_and_recovers(tmp_path, watch, op
     assert float(opacity) < 0.5
 
     # the fix: the message goes, the page is whole again, with the new run
+    before = _page_no(page)
     _save(model, SEED.replace("param w = 3", "param w = 2"))
-    _wait_page(page, 3)
+    _wait_whole(page, before)
     assert page.locator("#error").is_hidden()
     assert page.locator("iframe.current").get_attribute("class") == "current"
     assert "w = 2, b = 4, z = 144" in _panel(page)     # x = 4 + 12, y = 9
@@ -164,11 +182,12 @@ def test_the_viewer_keeps_their_iteration_across_a_save(tmp_path, watch, open_pa
     _save(model, SEED)
     w = watch(model, "--target", "150")
     page = open_page(w.url)
-    _wait_page(page, 1)
+    _wait_whole(page)
     page.frame_locator("iframe.current").locator("#next").click()
     assert "Iteration 1 of 2" in _panel(page)
+    before = _page_no(page)
     _save(model, SEED.replace("param b = 4", "param b = 4.5"))
-    _wait_page(page, 2)
+    _wait_whole(page, before)
     assert "Iteration 1 of" in _panel(page)
     # the arrow keys reach the report without a click into it
     page.keyboard.press("ArrowLeft")
@@ -186,7 +205,7 @@ def test_a_model_broken_from_the_start_shows_its_message_then_its_page(tmp_path,
     assert "missing operator between '2' and 'w'" in message and f"{model}:2:7" in message
     assert page.locator("iframe").count() == 0
     _save(model, "param w = 3\nz = 2*w\n")
-    _wait_page(page, 1)
+    _wait_whole(page)
     assert page.locator("#error").is_hidden()
     assert "z" in _panel(page) and "6" in _panel(page)
     assert w.interrupt() == 0
@@ -239,11 +258,11 @@ def test_a_plugin_op_is_used_in_the_page(tmp_path, watch):
     while True:
         with urllib.request.urlopen(w.url + "state", timeout=10) as r:
             state = json.load(r)
-        if state["page"] or not state["ok"] or time.monotonic() > deadline:
+        if state["whole"] or not state["ok"] or time.monotonic() > deadline:
             break
         time.sleep(0.2)
-    assert state["ok"] and state["page"] == 1, state
-    with urllib.request.urlopen(w.url + "page/1", timeout=10) as r:
+    assert state["ok"] and state["page"] == 2, state       # the quick page, then the whole one
+    with urllib.request.urlopen(w.url + "page/2", timeout=10) as r:
         page = r.read().decode("utf-8")
     assert "cube(w)" in page and "z = 8" in page
     assert w.interrupt() == 0
