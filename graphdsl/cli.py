@@ -659,7 +659,6 @@ def _watched_files(args) -> list[str]:
 
 
 def cmd_watch(args) -> int:
-    import signal
     import time
 
     from .watch import LivePage
@@ -672,29 +671,29 @@ def cmd_watch(args) -> int:
     def build(bar, quick):
         # quick: the page without its plots first (matplotlib is most of a small report)
         report, trace = _build_report(args, bar, plots=not quick)
-        for note in report.notes if not quick else ():
-            _err(f"warning: {note}")
         what = trace.status if trace.method is not None else "one pass"
         n = report.iterations
-        return report.html, f"{n} iteration{'s' if n != 1 else ''}, {what}"
+        return report.html, f"{n} iteration{'s' if n != 1 else ''}, {what}", report.notes
 
     def event(kind, text):
         # one line per save: the full message (with its caret) is on the page
         first = text.splitlines()[0] if text else ""
-        _err(f"{time.strftime('%H:%M:%S')} " + (f"updated: {text}" if kind == "built" else first))
+        if kind == "warning":
+            _err(f"warning: {text}")
+        else:
+            _err(f"{time.strftime('%H:%M:%S')} "
+                 + (f"updated: {text}" if kind == "built" else first))
 
     live = LivePage(build, _watched_files(args), port=args.port, lang=_lang(args), on_event=event,
                     title=os.path.basename(args.model)).start()
-    # a polite `kill` stops it as Ctrl-C does
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     _out(f"watching {args.model}: open {live.url} (Ctrl-C stops)")
     sys.stdout.flush()
     try:
         live.wait()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:   # Ctrl-C is how a watch ends: a clean stop, exit 0
         pass
     finally:
-        live.stop()
+        live.stop()             # SIGTERM ends it too, as it ends every command (exit 143)
     _err("stopped")
     return EXIT_OK
 

@@ -16,9 +16,9 @@ watcher (polls the files' size, mtime and content hash), and the builder
 never blocked by a build: it keeps showing the last good report.
 
 This module neither prints nor exits: the caller gets events through
-``on_event`` and decides what to say.
+``on_event``, in the thread that waits, and decides what to say.
 
->>> page = LivePage(lambda progress, quick: ("<p>hi</p>", "ok"), [], port=0)
+>>> page = LivePage(lambda progress, quick: ("<p>hi</p>", "ok", []), [], port=0)
 >>> page.state()["ok"], page.state()["page"]
 (True, 0)
 """
@@ -29,6 +29,7 @@ import hashlib
 import html
 import json
 import os
+import queue
 import re
 import threading
 import time
@@ -117,15 +118,20 @@ class LivePage:
     """The live page's server, watcher and builder.
 
     ``build(progress, quick)`` makes the report: it returns ``(html,
-    summary)`` or raises :class:`GraphdslError` for a mistake in the model
-    (any other exception is shown as an internal error); ``progress`` is a
-    :class:`graphdsl.progress.Progress` the page reads to show how far a long
-    build is. Each save is built twice: ``quick=True`` first, a page without
-    its slowest part (the plots take ~90% of a small model's report), shown
-    at once, then the whole page, which replaces it unless a newer save came. ``paths`` are the files to watch. ``on_event(kind, text)`` is
-    called from the builder thread with ``"built"`` and a summary, or
-    ``"error"`` and the message. Raises UsageError from :meth:`start` when the
-    port cannot be opened.
+    summary, warnings)`` or raises :class:`GraphdslError` for a mistake in
+    the model (any other exception is shown as an internal error);
+    ``progress`` is a :class:`graphdsl.progress.Progress` the page reads to
+    show how far a long build is. Each save is built twice: ``quick=True``
+    first, a page without its slowest part (the plots take ~90% of a small
+    model's report), shown at once, then the whole page, which replaces it
+    unless a newer save came.
+
+    ``paths`` are the files to watch. ``on_event(kind, text)`` is called
+    with ``"built"`` and a summary, ``"warning"`` and a part the page left
+    out, or ``"error"`` and the message, always from the thread that runs
+    :meth:`wait` (never from a background thread, which could still be
+    writing when the interpreter stops). Raises UsageError from :meth:`start`
+    when the port cannot be opened.
     """
 
     def __init__(self, build, paths, *, port: int = 0, title: str = "", lang: str = "en",
@@ -148,6 +154,7 @@ class LivePage:
         self._updated = ""
         self._building: object | None = None   # the running build's Progress
         self._dirty = threading.Event()
+        self._events: queue.SimpleQueue = queue.SimpleQueue()
         self._closing = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._threads: list[threading.Thread] = []
@@ -207,14 +214,25 @@ class LivePage:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        # a build that is under way usually ends quickly once `dot` is stopped;
+        # a long one is left behind (its thread is a daemon and writes nothing)
+        for t in self._threads:
+            if t is not threading.current_thread():
+                t.join(timeout=1.0)
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until :meth:`stop` (True) or ``timeout`` (False). Wakes often,
-        so Ctrl-C reaches the main thread at once."""
+        """Block until :meth:`stop` (True) or ``timeout`` (False), passing the
+        builder's events to ``on_event`` meanwhile. Wakes often, so Ctrl-C
+        reaches the main thread at once."""
         end = None if timeout is None else time.monotonic() + timeout
-        while not self._closing.wait(0.2):
-            if end is not None and time.monotonic() >= end:
-                return False
+        while not self._closing.is_set():
+            try:
+                kind, text = self._events.get(timeout=0.2)
+            except queue.Empty:
+                if end is not None and time.monotonic() >= end:
+                    return False
+                continue
+            self.on_event(kind, text)
         return True
 
     def _serve(self) -> None:
@@ -244,22 +262,24 @@ class LivePage:
         """One build; publishes the page or the message. True when it succeeded."""
         self._changed(building=bar)
         try:
-            page, summary = self.build(bar, quick)
+            page, summary, warnings = self.build(bar, quick)
         except GraphdslError as e:
             self._changed(ok=False, error=str(e), building=None, updated=_now())
-            self.on_event("error", str(e))
+            self._events.put(("error", str(e)))
             return False
         except Exception as e:  # noqa: BLE001 - a bug (ours or a plugin's) must not stop the page
             text = (f"internal error: {type(e).__name__}: {e}\n"
                     f"   = help: this is a bug in graphdsl or in a plugin, not in your model")
             self._changed(ok=False, error=text, building=None, updated=_now())
-            self.on_event("error", text)
+            self._events.put(("error", text))
             return False
         self._changed(ok=True, error="", html=page.encode("utf-8"), page=self._page + 1,
                       whole=not quick, summary=summary, building=None if not quick else bar,
                       updated=_now())
         if not quick:
-            self.on_event("built", summary)
+            for warning in warnings:
+                self._events.put(("warning", warning))
+            self._events.put(("built", summary))
         return True
 
     # -- the shell page --------------------------------------------------------------

@@ -268,6 +268,28 @@ def test_a_plugin_op_is_used_in_the_page(tmp_path, watch):
     assert w.interrupt() == 0
 
 
+def test_ctrl_c_in_the_middle_of_a_long_build_is_a_clean_stop(tmp_path, watch):
+    import json
+    import urllib.request
+
+    model = tmp_path / "seed.bp"
+    _save(model, SEED)
+    w = watch(model, "--target", "150", "--method", "gd", "--lr", "0.00002", "--tol", "1e-13",
+              "--max-iter", "300")
+    deadline = time.monotonic() + WAIT / 1000
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(w.url + "state", timeout=10) as r:
+            state = json.load(r)
+        if state["building"] and (state.get("done") or 0) > 0:
+            break
+        time.sleep(0.05)
+    assert state["building"], state
+    assert w.interrupt() == 0
+    err = "".join(w.err)
+    assert "Traceback" not in err and "Fatal Python error" not in err, err
+    assert err.rstrip().endswith("stopped")
+
+
 def test_a_port_in_use_and_a_missing_file_are_usage_errors(tmp_path, cli, linear_path):
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
