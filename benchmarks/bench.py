@@ -16,6 +16,8 @@ time other processes held the core). Columns:
   and with the GC paused as graphdsl's loading does;
 - compile: the engine's flat form (tape), and generating straight-line code;
 - fwd/bwd: one forward and one backward pass, tape and generated code, µs per op;
+- API: ``m.set``, ``m.forward()`` and ``m.gradients()`` from Python (one
+  forward pass, one backward, two dicts of the named nodes), µs per op;
 - solve: one solver iteration (forward, backward, step, the trace's rows);
 - batch: forward + backward over 1,000 parameter sets, ns per op per sample;
 - mem: peak memory of load + compile + forward + backward, bytes per op
@@ -340,6 +342,29 @@ def one_size(ops: int, repeat: int, batch: int, references: bool, code: bool) ->
         row["fwd_code"] = _median(gen.forward, rep) / n_ops * 1e6
         row["bwd_code"] = _median(lambda: gen.backward(vals), rep) / n_ops * 1e6
         assert gen.forward() == vals and gen.backward(vals) == tape.backward(vals)
+    # The Python API (m.set, m.forward(), m.gradients()) beside the engine's own
+    # passes, on the same compiled form, interleaved; each round sets a param
+    # so no pass is reused from the round before.
+    engine = gen if code else tape
+    if code:
+        m.compiled._code = gen._code
+    p0 = m.params[0]
+    api, eng, ratio = [], [], []
+    for i in range(max(rep, 5)):
+        t0 = clock()
+        m.set_value(p0, 0.5 + i % 2 * 0.01)
+        m.forward()
+        m.gradients()
+        t1 = clock()
+        engine.backward(engine.forward({p0: 0.5 + i % 2 * 0.01}))
+        t2 = clock()
+        api.append(t1 - t0)
+        eng.append(t2 - t1)
+        ratio.append((t1 - t0) / (t2 - t1))
+    row["api"] = statistics.median(api) / n_ops * 1e6
+    row["api_engine"] = statistics.median(eng) / n_ops * 1e6
+    row["x_api"] = statistics.median(ratio)
+    m.set_value(p0, c.init[c.index[p0]])
     target = vals[c.output] + 0.01
 
     def solve():
@@ -410,7 +435,7 @@ COLUMNS = [
     ("compile", "compile µs/op", "{:.2f}"), ("generate", "gen µs/op", "{:.0f}"),
     ("fwd_tape", "fwd tape", "{:.3f}"), ("bwd_tape", "bwd tape", "{:.3f}"),
     ("fwd_code", "fwd code", "{:.3f}"), ("bwd_code", "bwd code", "{:.3f}"),
-    ("solve_iter", "solve ms/it", "{:.2f}"), ("batch", "batch ns/op/s", "{:.1f}"),
+    ("api", "API fwd+bwd", "{:.3f}"), ("solve_iter", "solve ms/it", "{:.2f}"), ("batch", "batch ns/op/s", "{:.1f}"),
     ("mem_per_op", "mem B/op", "{:.0f}"),
     ("micro_fwd", "micrograd fwd", "{:.3f}"), ("micro_bwd", "micrograd bwd", "{:.3f}"),
     ("ref_fwd", "straight fwd", "{:.3f}"), ("ref_bwd", "straight bwd", "{:.3f}"),
@@ -455,6 +480,11 @@ def goals(rows) -> list[str]:
                 out.append(f"  at {r['ops']:,} ops: {r['x_micrograd']:.1f}x faster than micrograd, "
                            f"{r['x_straight']:.2f}x of straight-line, {r['x_straight1']:.2f}x of "
                            f"one function")
+    for r in rows:
+        if "x_api" in r:
+            out.append(f"Python API at {r['ops']:,} ops: m.set, m.forward() and m.gradients() "
+                       f"{r['api']:.3f} µs/op, the engine's forward and backward "
+                       f"{r['api_engine']:.3f}: {r['x_api']:.2f}x (interleaved)")
     out.append(f"load at {r5['statements']:,} statements: {r5['load']:.1f} µs/st vs ast.parse "
                f"{r5['ast_parse']:.1f} -> {r5['load'] / r5['ast_parse']:.2f}x (goal <= 1x); "
                f"vs ast.parse with the GC paused {r5['ast_parse_nogc']:.1f} -> "

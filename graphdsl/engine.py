@@ -33,6 +33,7 @@ model can execute code.
 from __future__ import annotations
 
 import math
+import operator
 import re
 import time
 
@@ -93,6 +94,7 @@ class Compiled:
         self.mode = mode
         self._steps = None
         self._code = None
+        self._pick = None
         self._tape_seconds = 0.0
         self._n_ops = sum(1 for op in ops if op is not None)
         if mode == "code":
@@ -100,6 +102,23 @@ class Compiled:
 
     def __len__(self):
         return len(self.order)
+
+    def by_name(self, vals: list[float]) -> dict[str, float]:
+        """``{name: vals[position]}`` for every named node, in ``named`` order:
+        what the Python API and the solver show of a pass.
+
+        >>> import graphdsl
+        >>> c = graphdsl.loads("param b = 4\\ny = 2*b + 1").compiled
+        >>> c.by_name(c.forward())
+        {'b': 4.0, 'y': 9.0}
+        """
+        pick = self._pick
+        if pick is None:
+            # itemgetter picks the positions in C; with one position it gives a value, not a tuple
+            pos = [self.index[n] for n in self.named]
+            pick = self._pick = operator.itemgetter(*pos) if len(pos) != 1 else \
+                (lambda v, k=pos[0]: (v[k],))
+        return dict(zip(self.named, pick(vals)))
 
     @property
     def graph(self):
