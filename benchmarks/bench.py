@@ -331,6 +331,29 @@ def one_size(ops: int, repeat: int, batch: int, references: bool, code: bool) ->
         row["ast_parse_nogc"] = _median(lambda: ast.parse(pytext), rep) / statements * 1e6
     finally:
         gc.enable()
+    # Load against ast.parse, interleaved (one of each, in turn), as each ships
+    # (graphdsl pauses the GC while loading, ast.parse leaves it on) and with
+    # the GC paused around both.
+    ratios, ratios_nogc = [], []
+    for _ in range(max(rep, 5)):
+        t0 = clock()
+        graphdsl.loads(text)
+        t1 = clock()
+        ast.parse(pytext)
+        t2 = clock()
+        ratios.append((t1 - t0) / (t2 - t1))
+        gc.disable()
+        try:
+            t0 = clock()
+            graphdsl.loads(text)
+            t1 = clock()
+            ast.parse(pytext)
+            t2 = clock()
+        finally:
+            gc.enable()
+        ratios_nogc.append((t1 - t0) / (t2 - t1))
+    row["x_load"] = statistics.median(ratios)
+    row["x_load_nogc"] = statistics.median(ratios_nogc)
     row["compile"] = _median(lambda: Compiled(m.flat, m.registry, "tape"), rep) / n_ops * 1e6
     tape = Compiled(m.flat, m.registry, "tape")
     vals = tape.forward()
@@ -485,10 +508,12 @@ def goals(rows) -> list[str]:
             out.append(f"Python API at {r['ops']:,} ops: m.set, m.forward() and m.gradients() "
                        f"{r['api']:.3f} µs/op, the engine's forward and backward "
                        f"{r['api_engine']:.3f}: {r['x_api']:.2f}x (interleaved)")
-    out.append(f"load at {r5['statements']:,} statements: {r5['load']:.1f} µs/st vs ast.parse "
-               f"{r5['ast_parse']:.1f} -> {r5['load'] / r5['ast_parse']:.2f}x (goal <= 1x); "
-               f"vs ast.parse with the GC paused {r5['ast_parse_nogc']:.1f} -> "
-               f"{r5['load'] / r5['ast_parse_nogc']:.2f}x")
+    for r in rows:
+        out.append(f"load at {r['statements']:,} statements (interleaved with ast.parse of the "
+                   f"same statements): {r['x_load']:.2f}x ast.parse as each ships (goal <= 1.5x), "
+                   f"{r['x_load_nogc']:.2f}x with the GC paused on both sides (goal <= 1x); "
+                   f"from the medians {r['load']:.1f} µs/st vs {r['ast_parse']:.1f} and "
+                   f"{r['ast_parse_nogc']:.1f}")
     for r in rows:
         if r["statements"] > 556:
             out.append(f"load growth: per statement at {r['statements']:,} statements, "

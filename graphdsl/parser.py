@@ -173,6 +173,18 @@ def get_parser():
     )
 
 
+@lru_cache(maxsize=None)
+def get_fast_parser():
+    """The fast path over :func:`get_parser`'s tables (see :mod:`graphdsl.fastparse`),
+    or None when that parser is of a shape it does not know."""
+    from .fastparse import FastParser, NotTaken
+
+    try:
+        return FastParser(get_parser())
+    except NotTaken:
+        return None
+
+
 def parse(text: str, file: str | None = None) -> list[tuple]:
     """Parse model text into a list of statement tuples.
 
@@ -184,12 +196,18 @@ def parse(text: str, file: str | None = None) -> list[tuple]:
     from .diagnostics import syntax_error
 
     parser = get_parser()
+    fast = get_fast_parser()
     # The parse allocates a few small objects per token that all stay alive;
     # the garbage collector's passes over them would make loading superlinear
     # (NOTES.md: 126 µs per statement at 10^5 with it on, 67 with it off).
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
+        if fast is not None:
+            try:
+                return fast.parse(text)
+            except Exception:
+                pass  # not taken by the fast path: Lark parses it again, and says what is wrong
         return parser.parse(text)
     except GraphdslError as e:
         raise e.with_file(file, text) from None
