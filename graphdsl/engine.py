@@ -87,7 +87,7 @@ class Compiled:
                 ops.append(op)
         self.ops = ops
         self.args = fg.args
-        self.init = [0.0 if k == "op" else float(v) for k, v in zip(fg.kind, fg.value)]
+        self.init = [0.0 if k in ("op", "data") else float(v) for k, v in zip(fg.kind, fg.value)]
         self.output = fg.pos[fg.graph["output"]]
         self.named = [n for n, nm in zip(fg.ids, fg.name) if nm is not None]
         self.params = list(fg.graph["params"])
@@ -340,6 +340,14 @@ class Compiled:
         return out
 
     # -- failures --------------------------------------------------------------
+    def describe_failure(self, i: int, vals, exc=None, backward: bool = False) -> NumericError:
+        """The NumericError for node ``i`` failing at the values ``vals`` (one per
+        node, in order), in the engine's words: the op, its operands, the
+        statement, why (from ``exc`` or the op's domain) and the params. The
+        sample evaluator uses it so a failure at one sample reads like a
+        failure of the scalar engine."""
+        return self._failure(i, vals, exc, backward)
+
     def _failure(self, i: int, vals, exc, backward: bool = False) -> NumericError:
         fg = self.flat
         node = self.order[i]

@@ -46,6 +46,11 @@ class Op:
     rule: str | None = None
     #: where ``graphdsl ops --check`` tests the op, e.g. ((0.5,), (2.0,)) (optional)
     sample_points: tuple | None = None
+    #: True for a reduction over the samples of a data model (``mean``, ``sum``):
+    #: its operand has one value per sample, its result is one number,
+    #: ``weight(n)`` times the sum of the operand over the n samples. ``forward``
+    #: and ``partials`` then give its meaning for one sample.
+    reduces: bool = False
 
     # Optional fast forms. None means "not given": the engine then calls
     # ``forward``/``partials``, and batch evaluation loops over the samples.
@@ -66,6 +71,11 @@ class Op:
 
     def partials(self, *args_and_out: float) -> tuple[float, ...]:
         """Local derivatives d(out)/d(arg_i); called as ``partials(*args, out)``."""
+        raise NotImplementedError
+
+    def weight(self, n: int) -> float:
+        """A reduction's weight per sample: its result is ``weight(n) * Σ x_i`` over
+        n samples, so ∂result/∂x_i = weight(n) (1/n for mean, 1 for sum)."""
         raise NotImplementedError
 
     def domain(self, *args: float) -> str | None:

@@ -1,0 +1,592 @@
+"""Evaluation over the samples of a data model: every sample at once, with numpy.
+
+A data model declares columns (``data x, y``) and reduces over them with
+``mean``/``sum``. A node that depends on a data column outside a reduction is
+*per-sample* (one value per sample, a numpy row); every other node is a single
+number. :class:`SamplePlan` is made once per model: it works out which nodes
+are per-sample, the order of the reductions, and straight-line code for each
+pass (built from node positions and the ops' ``np_forward``/``np_partials``;
+no text from the model ever appears in it). It then evaluates the loss and its
+gradient over any set of samples: the whole data set or a mini-batch, without
+compiling again.
+
+The scalar engine keeps the meaning per sample: a value outside an op's
+domain is an error that names the statement and the sample (the CSV's line),
+with the scalar engine's own words. ∂output/∂param is the sum over the samples
+of each sample's contribution; a reduction's result is ``weight(n)·Σ xᵢ``
+(``mean``: 1/n, ``sum``: 1), so ∂result/∂xᵢ = weight(n).
+
+Large data sets are evaluated in chunks of :data:`CHUNK` samples, so memory
+stays a small multiple of the data (each chunk's per-sample values are made,
+used and dropped); a pass whose samples fit in one chunk keeps its forward
+values for the backward pass instead of computing them again.
+
+numpy is imported here, lazily, only when a data model is evaluated.
+
+>>> import graphdsl
+>>> m = graphdsl.loads("data x = [1, 2, 3]\\nparam w = 2\\nloss = mean((w*x - 3)^2)")
+>>> r = m.samples.evaluate({"w": 2.0}, m.data)
+>>> r.values["loss"], r.gradients["w"]             # mean(1, 1, 9); mean(2·(2x - 3)·x)
+(3.6666666666666665, 6.666666666666667)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from .errors import NumericError, UsageError
+
+#: samples per chunk when a pass covers more samples than this
+CHUNK = 16384
+
+_NUMERIC = (ValueError, ZeroDivisionError, OverflowError, TypeError)
+
+
+def per_sample_flags(kinds, ops, args) -> list[bool]:
+    """Which nodes hold one value per sample, for nodes in topological order:
+    a data column, or an op over a per-sample operand that is not a reduction.
+
+    ``ops[k]`` is the op object (or anything with a ``reduces`` attribute) of
+    node k, None for a leaf.
+
+    >>> class R: reduces = True
+    >>> class A: reduces = False
+    >>> per_sample_flags(["data", "param", "op", "op"], [None, None, A(), R()],
+    ...                  [(), (), (0, 1), (2,)])
+    [True, False, True, False]
+    """
+    flags = [False] * len(kinds)
+    for k, kind in enumerate(kinds):
+        if kind == "data":
+            flags[k] = True
+        elif ops[k] is not None and not getattr(ops[k], "reduces", False):
+            flags[k] = any(flags[j] for j in args[k])
+    return flags
+
+
+def require_numpy():
+    """numpy, or a UsageError that says how to install it."""
+    try:
+        import numpy
+    except ImportError:  # pragma: no cover - numpy is a dependency of graphdsl
+        raise UsageError("a data model needs numpy",
+                         hint="pip install numpy (it comes with graphdsl)") from None
+    return numpy
+
+
+# -- the plan --------------------------------------------------------------------
+
+_ARITHMETIC = re.compile(r"[0-9.+\-*/() ]*")
+
+
+def _arithmetic(template: str | None) -> bool:
+    """True for an op template made of operands, numbers and + - * / only: it
+    means the same on numpy arrays as on numbers, so it can be written inline.
+    Templates that call functions or branch (relu's ``if``) go through the op's
+    ``np_forward``/``np_partials`` instead."""
+    if template is None:
+        return False
+    return _ARITHMETIC.fullmatch(re.sub(r"\{(\d+|out)\}", "", template)) is not None
+
+
+class SampleResult:
+    """One evaluation over a set of samples: ``values`` and ``gradients`` of the
+    single-number named nodes (floats; ∂output/∂node, summed over the samples),
+    ``per_sample`` the per-sample named nodes' values (arrays) when asked for,
+    and ``n`` the number of samples."""
+
+    __slots__ = ("values", "gradients", "per_sample", "n")
+
+    def __init__(self, values, gradients, per_sample, n):
+        self.values, self.gradients, self.per_sample, self.n = values, gradients, per_sample, n
+
+    def __repr__(self) -> str:
+        return f"<SampleResult over {self.n} samples: {self.values}>"
+
+
+class SamplePlan:
+    """A data model compiled once for evaluation over samples (see the module doc).
+
+    ``evaluate`` gives values and gradients over the whole data set or some of
+    its samples; ``loss_and_gradient`` is the lean form the fit's steps use.
+    Raises :class:`~graphdsl.errors.NumericError` naming the statement and the
+    sample when a value or a derivative is not a finite number.
+    """
+
+    def __init__(self, compiled):
+        self.np = np = require_numpy()
+        c = self.c = compiled
+        fg = c.flat
+        ops, args = c.ops, c.args
+        n = len(ops)
+        self.per = per = per_sample_flags(fg.kind, ops, args)
+        # the level of a single-number node is how many reductions deep it is;
+        # a per-sample node's stage is the level of the reductions it needs first
+        lvl = [0] * n
+        for k in range(n):
+            op = ops[k]
+            if op is not None:
+                a = args[k]
+                lvl[k] = lvl[a[0]] + 1 if op.reduces else max((lvl[j] for j in a), default=0)
+        self.lvl = lvl
+        self.data_pos = {name: fg.pos[name] for name in (fg.graph.get("data") or {})}
+        self.param_pos = [fg.pos[p] for p in c.params]
+        # which single-number nodes need an adjoint: named ones, and those a param reaches
+        has_param = [False] * n
+        for k in range(n):
+            if fg.kind[k] == "param":
+                has_param[k] = True
+            elif ops[k] is not None:
+                has_param[k] = any(has_param[j] for j in args[k])
+        self.need = [(not per[k]) and (has_param[k] or fg.name[k] is not None) for k in range(n)]
+        # a per-sample node whose adjoint can reach a node that needs one
+        reach = [False] * n
+        for k in range(n):
+            if ops[k] is not None and per[k]:
+                reach[k] = any((self.need[j] if not per[j] else reach[j]) for j in args[k])
+        self.reach = reach
+        self._stages: dict = {}
+        self._base = list(c.init)
+
+    # -- structure --------------------------------------------------------------
+    def _stage(self, everything: bool):
+        """What to compute, in order, for the output (or for every node), with the
+        generated code of each pass; made once per choice and kept."""
+        st = self._stages.get(everything)
+        if st is not None:
+            return st
+        c, per, lvl = self.c, self.per, self.lvl
+        ops, args = c.ops, c.args
+        n = len(ops)
+        if everything:
+            want = [True] * n
+        else:
+            want = [False] * n
+            want[c.output] = True
+            for k in range(n - 1, -1, -1):
+                if want[k]:
+                    for j in args[k]:
+                        want[j] = True
+        top = max((lvl[k] for k in range(n) if want[k] and not per[k]), default=0)
+        scalar = [[] for _ in range(top + 1)]     # single-number ops by level (no reductions)
+        reductions = [[] for _ in range(top + 1)]
+        for k in range(n):
+            if want[k] and ops[k] is not None and not per[k]:
+                (reductions if ops[k].reduces else scalar)[lvl[k]].append(k)
+        passes = [None]
+        for L in range(1, top + 1):
+            red = reductions[L]
+            inpass = [False] * n
+            for r in red:
+                j = args[r][0]
+                if ops[j] is not None:
+                    inpass[j] = True
+            for k in range(n - 1, -1, -1):
+                if inpass[k]:
+                    for j in args[k]:
+                        if per[j] and ops[j] is not None:
+                            inpass[j] = True
+            nodes = [k for k in range(n) if inpass[k]]
+            passes.append(_Pass(self, red, nodes))
+        # per-sample nodes no reduction uses (a named per-sample value shown on
+        # its own): computed last, when every single number is known
+        done = set()
+        for ps in passes[1:]:
+            done.update(ps.nodes)
+        rest = [k for k in range(n) if want[k] and per[k] and ops[k] is not None and k not in done]
+        passes.append(_Pass(self, [], rest) if rest else None)
+        st = (scalar, reductions, passes)
+        self._stages[everything] = st
+        return st
+
+    # -- evaluation -------------------------------------------------------------
+    def evaluate(self, params=None, data=None, idx=None, *, gradients=True, everything=True,
+                 per_sample=False) -> SampleResult:
+        """Values (and gradients) over the samples of ``data`` (a
+        :class:`~graphdsl.data.DataSet`), or over the samples ``idx`` of it.
+
+        ``params`` maps params to values (the model's defaults otherwise).
+        Every value is checked: a value or derivative that is not finite
+        raises :class:`NumericError` naming the statement and the sample.
+        """
+        np = self.np
+        c = self.c
+        V = list(self._base)
+        for p, v in (params or {}).items():
+            V[c.index[p]] = float(v)
+        cols = self._columns(data, idx)
+        m = len(next(iter(cols.values()))) if cols else 1
+        scalar, reductions, passes = self._stage(everything)
+        keep = {}
+        if per_sample:
+            for k, nm in enumerate(c.flat.name):
+                if nm is not None and self.per[k] and c.ops[k] is not None:
+                    keep[k] = np.empty(m)
+        self._forward(V, cols, m, scalar, reductions, passes, True, keep, data, idx)
+        fg = c.flat
+        values = {nm: V[k] for k, nm in enumerate(fg.name) if nm is not None and not self.per[k]
+                  and (everything or k == c.output or k in self.param_pos)}
+        grads = None
+        if gradients:
+            G = self._backward(V, cols, m, scalar, reductions, passes, True, data, idx)
+            grads = {nm: G[k] for nm, k in ((nm, c.index[nm]) for nm in values)}
+        per_vals = None
+        if per_sample:
+            per_vals = {fg.name[k]: cols[k].copy() for k in self.data_pos.values()}
+            per_vals.update((fg.name[k], a) for k, a in keep.items())
+        return SampleResult(values, grads, per_vals, m)
+
+    def loss_and_gradient(self, pvec, cols, m, check=False):
+        """The output and ∂output/∂param (in the order of the model's params) over
+        the samples of ``cols`` (data position -> array of m values); the lean
+        form a fit's step calls. With ``check`` every value is checked as in
+        :meth:`evaluate`; without it only the output and the gradient."""
+        V = list(self._base)
+        for k, v in zip(self.param_pos, pvec):
+            V[k] = float(v)
+        scalar, reductions, passes = self._stage(False)
+        self._forward(V, cols, m, scalar, reductions, passes, check, None, None, None)
+        G = self._backward(V, cols, m, scalar, reductions, passes, check, None, None)
+        return V[self.c.output], [G[k] for k in self.param_pos]
+
+    def _columns(self, data, idx):
+        """Data position -> the column (or its samples ``idx``)."""
+        if data is None:
+            raise UsageError("this model has data columns, and no data was given",
+                             hint="give --data FILE.csv (or set_data(...) in Python)")
+        out = {}
+        for name, k in self.data_pos.items():
+            col = data.columns[name]
+            out[k] = col if idx is None else col[idx]
+        return out
+
+    def _chunks(self, m):
+        if m <= CHUNK:
+            return ((0, m),)
+        return tuple((lo, min(m, lo + CHUNK)) for lo in range(0, m, CHUNK))
+
+    def _run_pass(self, ps, V, cols, chunks, check, keep, data, idx):
+        """One pass over the chunks: its reductions' sums over all samples."""
+        totals = [0.0] * len(ps.red)
+        for lo, hi in chunks:
+            for k, col in cols.items():
+                V[k] = col[lo:hi] if len(chunks) > 1 else col
+            if check:
+                sums, ck = ps.fwd_checked(V, hi - lo)
+                if not math.isfinite(ck):
+                    raise self._locate(V, ps, data, idx, lo)
+            else:
+                sums = ps.fwd(V, hi - lo)
+            for i, s in enumerate(sums):
+                totals[i] += s
+            if keep:
+                for k, arr in keep.items():
+                    if k in ps.stored:
+                        arr[lo:hi] = V[k]
+        return totals
+
+    def _forward(self, V, cols, m, scalar, reductions, passes, check, keep, data, idx):
+        ops, args = self.c.ops, self.c.args
+        chunks = self._chunks(m)
+        for L in range(len(scalar)):
+            if L:
+                ps = passes[L]
+                totals = self._run_pass(ps, V, cols, chunks, check, keep, data, idx)
+                for r, t in zip(ps.red, totals):
+                    V[r] = ops[r].weight(m) * t
+                    if not math.isfinite(V[r]):
+                        raise self._scalar_failure(r, V, None)
+            for k in scalar[L]:
+                try:
+                    V[k] = ops[k].forward(*[V[j] for j in args[k]])
+                except _NUMERIC as e:
+                    raise self._scalar_failure(k, V, e) from None
+                if not math.isfinite(V[k]):
+                    raise self._scalar_failure(k, V, None)
+        tail = passes[-1]
+        if tail is not None and (check or keep):
+            self._run_pass(tail, V, cols, chunks, check, keep, data, idx)
+
+    def _backward(self, V, cols, m, scalar, reductions, passes, check, data, idx):
+        c = self.c
+        ops, args, need = c.ops, c.args, self.need
+        G = [0.0] * len(V)
+        G[c.output] = 1.0
+        chunks = self._chunks(m)
+        for L in range(len(scalar) - 1, -1, -1):
+            for k in reversed(scalar[L]):
+                g = G[k]
+                if g == 0.0:
+                    continue
+                a = args[k]
+                try:
+                    ds = ops[k].partials(*[V[j] for j in a], V[k])
+                except _NUMERIC as e:
+                    raise self._scalar_failure(k, V, e, backward=True) from None
+                for j, d in zip(a, ds):
+                    if need[j]:
+                        G[j] += g * d
+            if L:
+                ps = passes[L]
+                seeds = [G[r] * ops[r].weight(m) for r in ps.red]
+                if not any(seeds) or not ps.backprop:
+                    continue
+                for lo, hi in chunks:
+                    if len(chunks) > 1:
+                        for k, col in cols.items():
+                            V[k] = col[lo:hi]
+                        ps.fwd(V, hi - lo)
+                    ps.bwd(V, G, seeds, hi - lo)
+        bad = [k for k in self.param_pos if not math.isfinite(G[k])]
+        if bad:
+            raise self._locate_backward(V, cols, m, passes, data, idx, bad[0])
+        return G
+
+    # -- failures --------------------------------------------------------------
+    def _scalar_failure(self, k, V, exc, backward=False) -> NumericError:
+        vals = [v if isinstance(v, float) else 0.0 for v in V]
+        return self.c.describe_failure(k, vals, exc, backward=backward)
+
+    def _locate(self, V, ps, data, idx, lo) -> NumericError:
+        """The first per-sample value of this chunk that is not finite, as the
+        scalar engine would report it, naming the sample."""
+        np = self.np
+        ops, args = self.c.ops, self.c.args
+        for k in ps.nodes:
+            row = V[k]
+            bad = np.flatnonzero(~np.isfinite(row)) if np.ndim(row) else \
+                (np.array([0]) if not math.isfinite(row) else ())
+            if len(bad):
+                i = int(bad[0])
+                vals = self._sample_values(V, i)
+                exc = None
+                try:
+                    ops[k].forward(*[vals[j] for j in args[k]])
+                except _NUMERIC as e:
+                    exc = e
+                vals[k] = float(row[i]) if np.ndim(row) else float(row)
+                return self._name_sample(self.c.describe_failure(k, vals, exc), data, idx, lo + i)
+        return NumericError("a value is not a finite number")  # pragma: no cover
+
+    def _locate_backward(self, V, cols, m, passes, data, idx, p) -> NumericError:
+        """A derivative that is not finite: the first op (backwards) whose local
+        partial is not finite at some sample, named with the sample."""
+        np = self.np
+        ops, args = self.c.ops, self.c.args
+        for ps in reversed([p for p in passes[1:] if p is not None]):
+            for lo, hi in self._chunks(m):
+                for k, col in cols.items():
+                    V[k] = col[lo:hi] if (lo, hi) != (0, m) else col
+                ps.fwd(V, hi - lo)
+                for k in reversed(ps.nodes):
+                    xs = [V[j] for j in args[k]]
+                    f = ops[k].np_partials
+                    with np.errstate(all="ignore"):
+                        ds = f(*xs, V[k]) if f is not None else None
+                    if ds is None:
+                        continue
+                    for d in ds:
+                        d = np.broadcast_to(np.asarray(d, dtype=float), (hi - lo,))
+                        bad = np.flatnonzero(~np.isfinite(d))
+                        if len(bad):
+                            i = int(bad[0])
+                            vals = self._sample_values(V, i)
+                            e = self.c.describe_failure(k, vals, None, backward=True)
+                            return self._name_sample(e, data, idx, lo + i)
+        k = p
+        return self.c.describe_failure(k, [v if isinstance(v, float) else 0.0 for v in V],
+                                       None, backward=True)
+
+    def _sample_values(self, V, i):
+        np = self.np
+        out = []
+        for v in V:
+            if isinstance(v, float):
+                out.append(v)
+            elif v is None:
+                out.append(0.0)
+            elif np.ndim(v):
+                out.append(float(v[i]) if i < len(v) else 0.0)
+            else:
+                out.append(float(v))
+        return out
+
+    def _name_sample(self, e: NumericError, data, idx, i) -> NumericError:
+        if data is not None:
+            j = int(idx[i]) if idx is not None else i
+            e.message = f"{e.message}, at {data.describe(j)}"
+        else:
+            e.message = f"{e.message}, at sample {i + 1} of the batch"
+        return e
+
+
+class _Pass:
+    """The per-sample part of one level: the nodes computed for its reductions
+    and the generated code that computes them (``fwd``, ``fwd_checked``) and
+    carries their adjoints back (``bwd``)."""
+
+    def __init__(self, plan, red, nodes):
+        np = plan.np
+        c = plan.c
+        ops, args, per = c.ops, c.args, plan.per
+        self.red = red
+        self.nodes = nodes
+        self.stored = set(nodes)
+        inpass = self.stored
+        namespace = {"__builtins__": {}, "_T": _total(np), "_S": _scalar_sum(np),
+                     "_C": _checksum(np)}
+        slots: dict = {}
+
+        def fn(op, kind):
+            key = (id(op), kind)
+            if key not in slots:
+                slots[key] = f"_{kind}{len(slots)}"
+                namespace[slots[key]] = getattr(op, "np_forward" if kind == "f" else "np_partials") \
+                    or _one_by_one(np, op, kind)
+            return slots[key]
+
+        # forward
+        loads = sorted({j for k in nodes for j in args[k] if j not in inpass}
+                       | {args[r][0] for r in red if args[r][0] not in inpass})
+        body = [f"    v{j} = V[{j}]" for j in loads]
+        for k in nodes:
+            op = ops[k]
+            xs = [f"v{j}" for j in args[k]]
+            if _arithmetic(op.py_forward) and len(xs) == op.arity:
+                expr = op.py_forward.format(*xs)
+            else:
+                expr = f"{fn(op, 'f')}({', '.join(xs)})"
+            body.append(f"    v{k} = {expr}")
+        store = [f"    V[{k}] = v{k}" for k in nodes]
+        sums = ", ".join(f"_T(v{args[r][0]}, m)" for r in red) + ("," if len(red) == 1 else "")
+        src = ["def _F(V, m):"] + body + store + [f"    return ({sums})"]
+        src_chk = (["def _FC(V, m):"] + body + store
+                   + [f"    return ({sums}), _C(m, {', '.join(f'v{k}' for k in nodes) or '0.0'})"])
+        # backward
+        reach, need = plan.reach, plan.need
+        seeded: dict[int, list[int]] = {}
+        for i, r in enumerate(red):
+            seeded.setdefault(args[r][0], []).append(i)
+        blines = []
+        has = set()
+        bl = sorted({j for k in nodes for j in args[k]} | set(nodes))
+        blines += [f"    v{j} = V[{j}]" for j in bl]
+        for j, seeds in seeded.items():
+            if j in inpass and reach[j]:
+                blines.append(f"    g{j} = " + " + ".join(f"S[{i}]" for i in seeds))
+                has.add(j)
+        backprop = False
+        for k in reversed(nodes):
+            if k not in has or not reach[k]:
+                continue
+            op = ops[k]
+            a = args[k]
+            xs = [f"v{j}" for j in a]
+            tmpl = op.py_partials
+            targets = [(i, j) for i, j in enumerate(a)
+                       if (per[j] and j in inpass and reach[j]) or (not per[j] and need[j])]
+            if not targets:
+                continue
+            if tmpl is not None and len(tmpl) == len(a) == op.arity and \
+                    all(_arithmetic(t) for t in tmpl):
+                ds = [t.format(*xs, out=f"v{k}") for t in tmpl]
+            else:
+                blines.append(f"    _d = {fn(op, 'p')}({', '.join(xs + [f'v{k}'])})")
+                ds = [f"_d[{i}]" for i in range(len(a))]
+            for i, j in targets:
+                d = ds[i]
+                contrib = (f"g{k}" if d == "1.0" else f"(-g{k})" if d == "-1.0"
+                           else f"g{k} * {d}")
+                if per[j]:
+                    if j in has:
+                        blines.append(f"    g{j} = g{j} + {contrib}")
+                    else:
+                        blines.append(f"    g{j} = {contrib}")
+                        has.add(j)
+                else:
+                    backprop = True
+                    blines.append(f"    G[{j}] += _S({contrib}, m)")
+        self.backprop = backprop
+        bsrc = ["def _B(V, G, S, m):"] + blines + ["    return None"]
+        code = "\n".join(src) + "\n\n" + "\n".join(src_chk) + "\n\n" + "\n".join(bsrc) + "\n"
+        self.source = code
+        exec(compile(code, "<graphdsl samples>", "exec"), namespace)
+        fwd, fwd_chk, bwd = namespace["_F"], namespace["_FC"], namespace["_B"]
+
+        def run_fwd(V, m, _f=fwd):
+            with np.errstate(all="ignore"):
+                return _f(V, m)
+
+        def run_fwd_checked(V, m, _f=fwd_chk):
+            with np.errstate(all="ignore"):
+                return _f(V, m)
+
+        def run_bwd(V, G, S, m, _f=bwd):
+            with np.errstate(all="ignore"):
+                return _f(V, G, S, m)
+
+        self.fwd, self.fwd_checked, self.bwd = run_fwd, run_fwd_checked, run_bwd
+
+
+def _total(np):
+    ndarray = np.ndarray
+
+    def total(x, m):
+        """Σ x over the m samples (x may be one number, the same for each)."""
+        if type(x) is ndarray and x.ndim:
+            return float(x.sum())
+        return float(x) * m
+    return total
+
+
+def _scalar_sum(np):
+    ndarray = np.ndarray
+
+    def scalar_sum(x, m):
+        """A per-sample contribution to a single-number node's adjoint: summed."""
+        if type(x) is ndarray and x.ndim:
+            return float(x.sum())
+        return float(x) * m
+    return scalar_sum
+
+
+def _checksum(np):
+    def checksum(m, *rows):
+        """A number that is finite only if every value of every row is (a sum is
+        not finite as soon as one term is not, barring overflow of the sum)."""
+        total = 0.0
+        for r in rows:
+            total += float(np.sum(r))
+        return total
+    return checksum
+
+
+def _one_by_one(np, op, kind):
+    """The numpy form of an op that has none: the op called once per sample."""
+    if kind == "f":
+        def forward(*xs):
+            m = max((len(x) for x in xs if np.ndim(x)), default=1)
+            cols = [np.broadcast_to(np.asarray(x, dtype=float), (m,)).tolist() for x in xs]
+            out = np.empty(m)
+            for i, row in enumerate(zip(*cols)):
+                try:
+                    out[i] = op.forward(*row)
+                except _NUMERIC:
+                    out[i] = np.nan
+            return out
+        return forward
+
+    def partials(*xs):
+        m = max((len(x) for x in xs if np.ndim(x)), default=1)
+        cols = [np.broadcast_to(np.asarray(x, dtype=float), (m,)).tolist() for x in xs]
+        out = np.empty((op.arity, m))
+        for i, row in enumerate(zip(*cols)):
+            try:
+                ds = op.partials(*row)
+                for r in range(op.arity):
+                    out[r, i] = ds[r]
+            except _NUMERIC:
+                out[:, i] = np.nan
+        return list(out)
+    return partials
