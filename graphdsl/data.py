@@ -334,7 +334,8 @@ def bind(model, path=None, arrays=None) -> DataSet:
     by: dict[str, list[str]] = {}
     for n in declared:
         by.setdefault(sources[n], []).append(n)
-    origin = ", ".join(f"{', '.join(ns)} {s}" for s, ns in by.items())
+    origin = (next(iter(by)) if len(by) == 1
+              else ", ".join(f"{', '.join(ns)} {s}" for s, ns in by.items()))
     if lines is not None and any(sources[n] != file for n in declared):
         lines = None
     return DataSet({n: columns[n] for n in declared}, sizes[first], lines=lines, origin=origin,
