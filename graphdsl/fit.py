@@ -130,7 +130,7 @@ def fit(model, *, epochs=100, batch_size=None, lr=0.1, optimizer="sgd", seed=0, 
         plan = full = None
     out = model.output
 
-    def row(epoch):
+    def row(epoch, p):
         values_now = dict(zip(names, p.tolist()))
         if plan is not None:
             r = plan.evaluate(values_now, data)
@@ -145,7 +145,7 @@ def fit(model, *, epochs=100, batch_size=None, lr=0.1, optimizer="sgd", seed=0, 
         ordered.update((k, v) for k, v in values.items() if k not in ordered)
         return Epoch(epoch, values[out], ordered, {k: grads[k] for k in ordered})
 
-    def step_gradient(idx):
+    def step_gradient(p, idx):
         """The loss and gradient (a vector over the params) on the samples idx."""
         if plan is None:
             c = model.compiled
@@ -159,50 +159,52 @@ def fit(model, *, epochs=100, batch_size=None, lr=0.1, optimizer="sgd", seed=0, 
         loss, g = plan.loss_and_gradient(p, cols, m)
         return loss, np.array(g)
 
-    for epoch in range(int(epochs) + 1):
-        try:
-            r = row(epoch)
-        except NumericError as e:
-            _numeric(trace, e, epoch, lr)
-            return trace
-        trace.epochs.append(r)
-        if on_epoch is not None:
-            on_epoch(r, trace)
-        worst = max((abs(r.gradients[q]) for q in chosen), default=0.0)
-        if worst < tol:
-            trace.status, trace.converged = "converged", True
-            trace.message = f"every |∂{out}/∂p| is below {tol:g}"
-            return trace
-        if epoch == epochs:
-            trace.status = "max-epochs"
-            rows = epoch
-            trace.message = (f"no convergence after {rows} epoch{'s' if rows != 1 else ''} "
-                             f"(largest |∂{out}/∂p| = {worst:.6g}, --tol {tol:g})")
-            trace.failure = _stop(model, trace.message,
-                                  f"allow more with --epochs (now {epochs}), loosen --tol (now "
-                                  f"{tol:g}), or take bigger steps with a larger --lr (now {lr:g})")
-            return trace
-        order = rng.permutation(n) if bs < n else None
-        for s, start in enumerate(range(0, n, bs)):
-            idx = order[start:start + bs] if order is not None else None
-            loss, g = step_gradient(idx)
-            if not (math.isfinite(loss) and np.isfinite(g).all()):
-                # the checked evaluation of the same samples names what went wrong
-                try:
-                    if plan is not None:
-                        plan.evaluate(dict(zip(names, p.tolist())), data, idx)
-                    e = NumericError(f"the loss of a mini-batch is {loss}")
-                except NumericError as err:
-                    e = err
-                _numeric(trace, e, epoch + 1, lr, step=s + 1)
+    # a value that is not finite is checked for, not warned about
+    with np.errstate(all="ignore"):
+        for epoch in range(int(epochs) + 1):
+            try:
+                r = row(epoch, p)
+            except NumericError as e:
+                _numeric(trace, e, epoch, lr)
                 return trace
-            p = np.where(moving, opt.step(p, g), p)
-            trace.steps += 1
-            if not np.isfinite(p).all():
-                q = names[int(np.flatnonzero(~np.isfinite(p))[0])]
-                e = NumericError(f"the step made {q} {p[names.index(q)]}: beyond the largest float")
-                _numeric(trace, e, epoch + 1, lr, step=s + 1)
+            trace.epochs.append(r)
+            if on_epoch is not None:
+                on_epoch(r, trace)
+            worst = max((abs(r.gradients[q]) for q in chosen), default=0.0)
+            if worst < tol:
+                trace.status, trace.converged = "converged", True
+                trace.message = f"every |∂{out}/∂p| is below {tol:g}"
                 return trace
+            if epoch == epochs:
+                trace.status = "max-epochs"
+                rows = epoch
+                trace.message = (f"no convergence after {rows} epoch{'s' if rows != 1 else ''} "
+                                 f"(largest |∂{out}/∂p| = {worst:.6g}, --tol {tol:g})")
+                trace.failure = _stop(model, trace.message,
+                                      f"allow more with --epochs (now {epochs}), loosen --tol (now "
+                                      f"{tol:g}), or take bigger steps with a larger --lr (now {lr:g})")
+                return trace
+            order = rng.permutation(n) if bs < n else None
+            for s, start in enumerate(range(0, n, bs)):
+                idx = order[start:start + bs] if order is not None else None
+                loss, g = step_gradient(p, idx)
+                if not (math.isfinite(loss) and np.isfinite(g).all()):
+                    # the checked evaluation of the same samples names what went wrong
+                    try:
+                        if plan is not None:
+                            plan.evaluate(dict(zip(names, p.tolist())), data, idx)
+                        e = NumericError(f"the loss of a mini-batch is {loss}")
+                    except NumericError as err:
+                        e = err
+                    _numeric(trace, e, epoch + 1, lr, step=s + 1)
+                    return trace
+                p = np.where(moving, opt.step(p, g), p)
+                trace.steps += 1
+                if not np.isfinite(p).all():
+                    q = names[int(np.flatnonzero(~np.isfinite(p))[0])]
+                    e = NumericError(f"the step made {q} {p[names.index(q)]}: beyond the largest float")
+                    _numeric(trace, e, epoch + 1, lr, step=s + 1)
+                    return trace
     return trace  # pragma: no cover - the loop always returns
 
 

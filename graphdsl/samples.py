@@ -174,29 +174,30 @@ class SamplePlan:
         for k in range(n):
             if want[k] and ops[k] is not None and not per[k]:
                 (reductions if ops[k].reduces else scalar)[lvl[k]].append(k)
-        passes = [None]
-        for L in range(1, top + 1):
-            red = reductions[L]
-            inpass = [False] * n
-            for r in red:
-                j = args[r][0]
-                if ops[j] is not None:
-                    inpass[j] = True
-            for k in range(n - 1, -1, -1):
-                if inpass[k]:
-                    for j in args[k]:
-                        if per[j] and ops[j] is not None:
-                            inpass[j] = True
-            nodes = [k for k in range(n) if inpass[k]]
-            passes.append(_Pass(self, red, nodes))
+        levels = []
+        done = set()
+        for L in range(top + 1):
+            ps = None
+            if L:
+                red = reductions[L]
+                inpass = [False] * n
+                for r in red:
+                    j = args[r][0]
+                    if ops[j] is not None:
+                        inpass[j] = True
+                for k in range(n - 1, -1, -1):
+                    if inpass[k]:
+                        for j in args[k]:
+                            if per[j] and ops[j] is not None:
+                                inpass[j] = True
+                nodes = [k for k in range(n) if inpass[k]]
+                ps = _Pass(self, red, nodes)
+                done.update(nodes)
+            levels.append((ps, [(k, ops[k].forward, ops[k].partials, args[k]) for k in scalar[L]]))
         # per-sample nodes no reduction uses (a named per-sample value shown on
         # its own): computed last, when every single number is known
-        done = set()
-        for ps in passes[1:]:
-            done.update(ps.nodes)
         rest = [k for k in range(n) if want[k] and per[k] and ops[k] is not None and k not in done]
-        passes.append(_Pass(self, [], rest) if rest else None)
-        st = (scalar, reductions, passes)
+        st = _Stage(levels, _Pass(self, [], rest) if rest else None)
         self._stages[everything] = st
         return st
 
@@ -217,38 +218,41 @@ class SamplePlan:
             V[c.index[p]] = float(v)
         cols = self._columns(data, idx)
         m = len(next(iter(cols.values()))) if cols else 1
-        scalar, reductions, passes = self._stage(everything)
+        stage = self._stage(everything)
         keep = {}
         if per_sample:
             for k, nm in enumerate(c.flat.name):
                 if nm is not None and self.per[k] and c.ops[k] is not None:
                     keep[k] = np.empty(m)
-        self._forward(V, cols, m, scalar, reductions, passes, True, keep, data, idx)
+        with np.errstate(all="ignore"):
+            self._forward(V, cols, m, stage, True, keep, data, idx)
+            G = self._backward(V, cols, m, stage, data, idx) if gradients else None
         fg = c.flat
-        values = {nm: V[k] for k, nm in enumerate(fg.name) if nm is not None and not self.per[k]
-                  and (everything or k == c.output or k in self.param_pos)}
+        values = {nm: float(V[k]) for k, nm in enumerate(fg.name)
+                  if nm is not None and not self.per[k]}
         grads = None
         if gradients:
-            G = self._backward(V, cols, m, scalar, reductions, passes, True, data, idx)
-            grads = {nm: G[k] for nm, k in ((nm, c.index[nm]) for nm in values)}
+            grads = {nm: float(G[c.index[nm]]) for nm in values}
         per_vals = None
         if per_sample:
             per_vals = {fg.name[k]: cols[k].copy() for k in self.data_pos.values()}
             per_vals.update((fg.name[k], a) for k, a in keep.items())
         return SampleResult(values, grads, per_vals, m)
 
-    def loss_and_gradient(self, pvec, cols, m, check=False):
-        """The output and ∂output/∂param (in the order of the model's params) over
-        the samples of ``cols`` (data position -> array of m values); the lean
-        form a fit's step calls. With ``check`` every value is checked as in
-        :meth:`evaluate`; without it only the output and the gradient."""
-        V = list(self._base)
-        for k, v in zip(self.param_pos, pvec):
-            V[k] = float(v)
-        scalar, reductions, passes = self._stage(False)
-        self._forward(V, cols, m, scalar, reductions, passes, check, None, None, None)
-        G = self._backward(V, cols, m, scalar, reductions, passes, check, None, None)
-        return V[self.c.output], [G[k] for k in self.param_pos]
+    def loss_and_gradient(self, pvec, cols, m):
+        """The output and ∂output/∂param (a list, in the order of the model's
+        params) over the m samples of ``cols`` (data position -> array); the
+        lean form a fit's step calls. Values are not checked one by one (the
+        caller checks the two results, and :meth:`evaluate` says what went
+        wrong), and numpy's warnings are the caller's to silence
+        (``numpy.errstate``)."""
+        V = self._base[:]
+        for k, v in zip(self.param_pos, pvec.tolist()):
+            V[k] = v
+        stage = self._stage(False)
+        self._forward(V, cols, m, stage, False, None, None, None)
+        G = self._backward(V, cols, m, stage, None, None)
+        return float(V[self.c.output]), [float(G[k]) for k in self.param_pos]
 
     def _columns(self, data, idx):
         """Data position -> the column (or its samples ``idx``)."""
@@ -261,17 +265,19 @@ class SamplePlan:
             out[k] = col if idx is None else col[idx]
         return out
 
-    def _chunks(self, m):
-        if m <= CHUNK:
-            return ((0, m),)
-        return tuple((lo, min(m, lo + CHUNK)) for lo in range(0, m, CHUNK))
-
-    def _run_pass(self, ps, V, cols, chunks, check, keep, data, idx):
-        """One pass over the chunks: its reductions' sums over all samples."""
-        totals = [0.0] * len(ps.red)
-        for lo, hi in chunks:
+    def _run_pass(self, ps, V, cols, m, check, keep, data, idx):
+        """One pass over all m samples (in chunks when they are many): its
+        reductions' sums."""
+        if m <= CHUNK and not check and not keep:
             for k, col in cols.items():
-                V[k] = col[lo:hi] if len(chunks) > 1 else col
+                V[k] = col
+            return ps.fwd(V, m)
+        totals = [0.0] * len(ps.red)
+        many = m > CHUNK
+        for lo in range(0, m, CHUNK):
+            hi = min(m, lo + CHUNK)
+            for k, col in cols.items():
+                V[k] = col[lo:hi] if many else col
             if check:
                 sums, ck = ps.fwd_checked(V, hi - lo)
                 if not math.isfinite(ck):
@@ -286,61 +292,58 @@ class SamplePlan:
                         arr[lo:hi] = V[k]
         return totals
 
-    def _forward(self, V, cols, m, scalar, reductions, passes, check, keep, data, idx):
-        ops, args = self.c.ops, self.c.args
-        chunks = self._chunks(m)
-        for L in range(len(scalar)):
-            if L:
-                ps = passes[L]
-                totals = self._run_pass(ps, V, cols, chunks, check, keep, data, idx)
-                for r, t in zip(ps.red, totals):
-                    V[r] = ops[r].weight(m) * t
-                    if not math.isfinite(V[r]):
+    def _forward(self, V, cols, m, stage, check, keep, data, idx):
+        for ps, steps in stage.levels:
+            if ps is not None:
+                totals = self._run_pass(ps, V, cols, m, check, keep, data, idx)
+                for (r, weight), t in zip(ps.weights, totals):
+                    V[r] = weight(m) * t
+                    if check and not math.isfinite(V[r]):
                         raise self._scalar_failure(r, V, None)
-            for k in scalar[L]:
+            for k, f, _p, a in steps:
                 try:
-                    V[k] = ops[k].forward(*[V[j] for j in args[k]])
+                    V[k] = f(*[V[j] for j in a])
                 except _NUMERIC as e:
                     raise self._scalar_failure(k, V, e) from None
-                if not math.isfinite(V[k]):
+                if check and not math.isfinite(V[k]):
                     raise self._scalar_failure(k, V, None)
-        tail = passes[-1]
-        if tail is not None and (check or keep):
-            self._run_pass(tail, V, cols, chunks, check, keep, data, idx)
+        if stage.tail is not None and (check or keep):
+            self._run_pass(stage.tail, V, cols, m, check, keep, data, idx)
 
-    def _backward(self, V, cols, m, scalar, reductions, passes, check, data, idx):
-        c = self.c
-        ops, args, need = c.ops, c.args, self.need
+    def _backward(self, V, cols, m, stage, data, idx):
+        need = self.need
         G = [0.0] * len(V)
-        G[c.output] = 1.0
-        chunks = self._chunks(m)
-        for L in range(len(scalar) - 1, -1, -1):
-            for k in reversed(scalar[L]):
+        G[self.c.output] = 1.0
+        for ps, steps in reversed(stage.levels):
+            for k, _f, p, a in reversed(steps):
                 g = G[k]
                 if g == 0.0:
                     continue
-                a = args[k]
                 try:
-                    ds = ops[k].partials(*[V[j] for j in a], V[k])
+                    ds = p(*[V[j] for j in a], V[k])
                 except _NUMERIC as e:
                     raise self._scalar_failure(k, V, e, backward=True) from None
                 for j, d in zip(a, ds):
                     if need[j]:
                         G[j] += g * d
-            if L:
-                ps = passes[L]
-                seeds = [G[r] * ops[r].weight(m) for r in ps.red]
-                if not any(seeds) or not ps.backprop:
-                    continue
-                for lo, hi in chunks:
-                    if len(chunks) > 1:
-                        for k, col in cols.items():
-                            V[k] = col[lo:hi]
-                        ps.fwd(V, hi - lo)
-                    ps.bwd(V, G, seeds, hi - lo)
-        bad = [k for k in self.param_pos if not math.isfinite(G[k])]
-        if bad:
-            raise self._locate_backward(V, cols, m, passes, data, idx, bad[0])
+            if ps is None or not ps.backprop:
+                continue
+            seeds = [G[r] * weight(m) for r, weight in ps.weights]
+            if not any(seeds):
+                continue
+            if m <= CHUNK:
+                ps.bwd(V, G, seeds, m)      # the forward's values are still in V
+                continue
+            for lo in range(0, m, CHUNK):
+                hi = min(m, lo + CHUNK)
+                for k, col in cols.items():
+                    V[k] = col[lo:hi]
+                ps.fwd(V, hi - lo)
+                ps.bwd(V, G, seeds, hi - lo)
+        if data is not None:       # a checked evaluation: every gradient finite
+            bad = [k for k in self.param_pos if not math.isfinite(G[k])]
+            if bad:
+                raise self._locate_backward(V, cols, m, stage, data, idx, bad[0])
         return G
 
     # -- failures --------------------------------------------------------------
@@ -369,16 +372,18 @@ class SamplePlan:
                 return self._name_sample(self.c.describe_failure(k, vals, exc), data, idx, lo + i)
         return NumericError("a value is not a finite number")  # pragma: no cover
 
-    def _locate_backward(self, V, cols, m, passes, data, idx, p) -> NumericError:
+    def _locate_backward(self, V, cols, m, stage, data, idx, p) -> NumericError:
         """A derivative that is not finite: the first op (backwards) whose local
         partial is not finite at some sample, named with the sample."""
         np = self.np
         ops, args = self.c.ops, self.c.args
-        for ps in reversed([p for p in passes[1:] if p is not None]):
-            for lo, hi in self._chunks(m):
+        for ps in reversed([ps for ps, _steps in stage.levels if ps is not None]):
+            for lo in range(0, m, CHUNK):
+                hi = min(m, lo + CHUNK)
                 for k, col in cols.items():
-                    V[k] = col[lo:hi] if (lo, hi) != (0, m) else col
-                ps.fwd(V, hi - lo)
+                    V[k] = col[lo:hi] if m > CHUNK else col
+                with np.errstate(all="ignore"):
+                    ps.fwd(V, hi - lo)
                 for k in reversed(ps.nodes):
                     xs = [V[j] for j in args[k]]
                     f = ops[k].np_partials
@@ -421,6 +426,18 @@ class SamplePlan:
         return e
 
 
+class _Stage:
+    """What one evaluation runs: for each level, its pass over the samples (None
+    at level 0) and its single-number steps (node, the op's forward, operands);
+    then the per-sample nodes no reduction uses."""
+
+    __slots__ = ("levels", "tail")
+
+    def __init__(self, levels, tail):
+        self.levels = levels
+        self.tail = tail
+
+
 class _Pass:
     """The per-sample part of one level: the nodes computed for its reductions
     and the generated code that computes them (``fwd``, ``fwd_checked``) and
@@ -434,8 +451,8 @@ class _Pass:
         self.nodes = nodes
         self.stored = set(nodes)
         inpass = self.stored
-        namespace = {"__builtins__": {}, "_T": _total(np), "_S": _scalar_sum(np),
-                     "_C": _checksum(np)}
+        namespace = {"__builtins__": {}, "_T": _total(np), "_C": _checksum(np),
+                     "_full": np.full}
         slots: dict = {}
 
         def fn(op, kind):
@@ -463,7 +480,8 @@ class _Pass:
         src = ["def _F(V, m):"] + body + store + [f"    return ({sums})"]
         src_chk = (["def _FC(V, m):"] + body + store
                    + [f"    return ({sums}), _C(m, {', '.join(f'v{k}' for k in nodes) or '0.0'})"])
-        # backward
+        # backward: every adjoint is a row of m values (a seed is made one), so a
+        # contribution to a single number is a sum or a dot product
         reach, need = plan.reach, plan.need
         seeded: dict[int, list[int]] = {}
         for i, r in enumerate(red):
@@ -474,7 +492,7 @@ class _Pass:
         blines += [f"    v{j} = V[{j}]" for j in bl]
         for j, seeds in seeded.items():
             if j in inpass and reach[j]:
-                blines.append(f"    g{j} = " + " + ".join(f"S[{i}]" for i in seeds))
+                blines.append(f"    g{j} = _full(m, " + " + ".join(f"S[{i}]" for i in seeds) + ")")
                 has.add(j)
         backprop = False
         for k in reversed(nodes):
@@ -491,14 +509,19 @@ class _Pass:
             if tmpl is not None and len(tmpl) == len(a) == op.arity and \
                     all(_arithmetic(t) for t in tmpl):
                 ds = [t.format(*xs, out=f"v{k}") for t in tmpl]
+                # a partial that mentions a per-sample value is a row; one that
+                # mentions only single numbers (or none) is one number
+                rows = [("{out}" in t) or any(f"{{{i}}}" in t and per[j] for i, j in enumerate(a))
+                        for t in tmpl]
             else:
                 blines.append(f"    _d = {fn(op, 'p')}({', '.join(xs + [f'v{k}'])})")
                 ds = [f"_d[{i}]" for i in range(len(a))]
+                rows = [None] * len(a)          # a row or one number: not known here
             for i, j in targets:
-                d = ds[i]
-                contrib = (f"g{k}" if d == "1.0" else f"(-g{k})" if d == "-1.0"
-                           else f"g{k} * {d}")
+                d, row = ds[i], rows[i]
                 if per[j]:
+                    contrib = (f"g{k}" if d == "1.0" else f"(-g{k})" if d == "-1.0"
+                               else f"g{k} * {d}")
                     if j in has:
                         blines.append(f"    g{j} = g{j} + {contrib}")
                     else:
@@ -506,27 +529,25 @@ class _Pass:
                         has.add(j)
                 else:
                     backprop = True
-                    blines.append(f"    G[{j}] += _S({contrib}, m)")
+                    if d == "1.0":
+                        total = f"g{k}.sum()"
+                    elif d == "-1.0":
+                        total = f"(-g{k}.sum())"
+                    elif row:
+                        total = f"g{k}.dot({d})"
+                    elif row is False:
+                        total = f"g{k}.sum() * {d}"
+                    else:
+                        total = f"(g{k} * {d}).sum()"
+                    blines.append(f"    G[{j}] += {total}")
         self.backprop = backprop
+        self.weights = [(r, ops[r].weight) for r in red]
         bsrc = ["def _B(V, G, S, m):"] + blines + ["    return None"]
         code = "\n".join(src) + "\n\n" + "\n".join(src_chk) + "\n\n" + "\n".join(bsrc) + "\n"
         self.source = code
         exec(compile(code, "<graphdsl samples>", "exec"), namespace)
-        fwd, fwd_chk, bwd = namespace["_F"], namespace["_FC"], namespace["_B"]
-
-        def run_fwd(V, m, _f=fwd):
-            with np.errstate(all="ignore"):
-                return _f(V, m)
-
-        def run_fwd_checked(V, m, _f=fwd_chk):
-            with np.errstate(all="ignore"):
-                return _f(V, m)
-
-        def run_bwd(V, G, S, m, _f=bwd):
-            with np.errstate(all="ignore"):
-                return _f(V, G, S, m)
-
-        self.fwd, self.fwd_checked, self.bwd = run_fwd, run_fwd_checked, run_bwd
+        # the caller silences numpy's warnings (numpy.errstate) around a whole evaluation
+        self.fwd, self.fwd_checked, self.bwd = namespace["_F"], namespace["_FC"], namespace["_B"]
 
 
 def _total(np):
@@ -538,17 +559,6 @@ def _total(np):
             return float(x.sum())
         return float(x) * m
     return total
-
-
-def _scalar_sum(np):
-    ndarray = np.ndarray
-
-    def scalar_sum(x, m):
-        """A per-sample contribution to a single-number node's adjoint: summed."""
-        if type(x) is ndarray and x.ndim:
-            return float(x.sum())
-        return float(x) * m
-    return scalar_sum
 
 
 def _checksum(np):
