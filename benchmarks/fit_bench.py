@@ -23,6 +23,10 @@ the 9 params, and the step. Columns, seconds per epoch (median of --repeat):
 
 Memory: the peak that tracemalloc sees during one full-batch epoch of the
 steps, against the data's own size (its columns).
+
+Each row runs in a child process with BLAS (and torch's intra-op pool) on one
+thread: on a busy 2-core machine BLAS's threads cost more to start than the
+dot products they share (np.dot of 16,384 values took 13 ms with them).
 """
 
 from __future__ import annotations
@@ -171,6 +175,7 @@ def numpy_epoch(data, bs, seed=0):
 def torch_epoch(data, bs, seed=0):
     import torch
 
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", torch.get_num_threads())))
     X1, X2, Y = (torch.from_numpy(data[k]) for k in ("x1", "x2", "y"))
     ps = [torch.tensor(float(v), dtype=torch.float64, requires_grad=True) for v in start()]
     a1, a2, c1, b1, b2, c2, v1, v2, v3 = ps
@@ -302,7 +307,12 @@ def main(argv=None) -> int:
             t = time.perf_counter()
             cmd = [sys.executable, os.path.abspath(__file__), "--one", f"{n},{bs}",
                    "--repeat", str(args.repeat), "--micrograd-up-to", str(args.micrograd_up_to)]
-            p = subprocess.run(cmd, capture_output=True, text=True)
+            # BLAS on one thread for every engine: its threads' start-up on a busy
+            # 2-core machine otherwise swamps the dot products (13 ms for one of
+            # 16,384 values), which would measure the machine, not the engines
+            env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
+                       MKL_NUM_THREADS="1")
+            p = subprocess.run(cmd, capture_output=True, text=True, env=env)
             if p.returncode != 0:
                 print(f"{n} samples, batch {bs or 'full'}: failed\n{p.stderr}", file=sys.stderr)
                 continue

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import io
+import operator
 import os
 from dataclasses import dataclass, field
 
@@ -122,9 +123,9 @@ def read_csv(path, names, optional=()) -> DataSet:
                              hint="give each column its own name")
         where.append(found[0])
     width = len(heads)
-    cells: list[list[str]] = [[] for _ in names]
-    appends = [c.append for c in cells]
-    pairs = list(zip(appends, where))
+    pick = operator.itemgetter(*where, 0)   # a tuple even for one column
+    picked = []
+    add = picked.append
     lines = []
     add_line = lines.append
     try:
@@ -134,14 +135,15 @@ def read_csv(path, names, optional=()) -> DataSet:
                     continue   # a blank line
                 raise _ragged(path, text, reader.line_num, len(row), width, header_line)
             add_line(reader.line_num)
-            for add, i in pairs:
-                add(row[i])
+            add(pick(row))
     except csv.Error as e:
         raise _csv_error(path, text, reader.line_num, e) from None
     if not lines:
         raise UsageError(f"{path} has a header but no samples",
                          file=path, line=header_line, column=1, source=_line(text, header_line),
                          hint="add one row per sample under the header")
+    cells = list(zip(*picked))[:len(names)]   # one tuple of cells per column
+    del picked
     columns = {}
     for name, i, col in zip(names, where, cells):
         columns[name] = _floats(np, col, path, text, lines, name, i, delimiter)

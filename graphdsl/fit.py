@@ -120,6 +120,7 @@ def fit(model, *, epochs=100, batch_size=None, lr=0.1, optimizer="sgd", seed=0, 
                      optimizer=optimizer, lr=float(lr), batch_size=bs, samples=n, seed=int(seed),
                      tol=float(tol), data=data.file if data is not None else None)
     moving = np.array([p in chosen for p in names])
+    every = bool(moving.all())
     p = np.array([model.param_values[q] for q in names], dtype=float)
     opt = Optimizer(optimizer, float(lr), np)
     rng = np.random.default_rng(int(seed))
@@ -151,13 +152,12 @@ def fit(model, *, epochs=100, batch_size=None, lr=0.1, optimizer="sgd", seed=0, 
             c = model.compiled
             vals = c.forward(dict(zip(names, p.tolist())))
             adj = c.backward(vals)
-            return vals[c.output], np.array([adj[c.index[q]] for q in names])
+            return vals[c.output], [adj[c.index[q]] for q in names]
         if idx is None:
             cols, m = full, n
         else:
             cols, m = {k: col[idx] for k, col in full.items()}, len(idx)
-        loss, g = plan.loss_and_gradient(p, cols, m)
-        return loss, np.array(g)
+        return plan.loss_and_gradient(p, cols, m)
 
     # a value that is not finite is checked for, not warned about
     with np.errstate(all="ignore"):
@@ -188,7 +188,7 @@ def fit(model, *, epochs=100, batch_size=None, lr=0.1, optimizer="sgd", seed=0, 
             for s, start in enumerate(range(0, n, bs)):
                 idx = order[start:start + bs] if order is not None else None
                 loss, g = step_gradient(p, idx)
-                if not (math.isfinite(loss) and np.isfinite(g).all()):
+                if not (math.isfinite(loss) and all(map(math.isfinite, g))):
                     # the checked evaluation of the same samples names what went wrong
                     try:
                         if plan is not None:
@@ -198,9 +198,9 @@ def fit(model, *, epochs=100, batch_size=None, lr=0.1, optimizer="sgd", seed=0, 
                         e = err
                     _numeric(trace, e, epoch + 1, lr, step=s + 1)
                     return trace
-                p = np.where(moving, opt.step(p, g), p)
+                p = opt.step(p, np.array(g)) if every else np.where(moving, opt.step(p, np.array(g)), p)
                 trace.steps += 1
-                if not np.isfinite(p).all():
+                if not all(map(math.isfinite, p.tolist())):
                     q = names[int(np.flatnonzero(~np.isfinite(p))[0])]
                     e = NumericError(f"the step made {q} {p[names.index(q)]}: beyond the largest float")
                     _numeric(trace, e, epoch + 1, lr, step=s + 1)
