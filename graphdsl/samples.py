@@ -5,8 +5,9 @@ A data model declares columns (``data x, y``) and reduces over them with
 *per-sample* (one value per sample, a numpy row); every other node is a single
 number. :class:`SamplePlan` is made once per model: it works out which nodes
 are per-sample, the order of the reductions, and straight-line code for each
-pass (built from node positions and the ops' ``np_forward``/``np_partials``;
-no text from the model ever appears in it). It then evaluates the loss and its
+pass (built from node positions and each op's array forms, as
+:func:`graphdsl.batch.op_arrays` chooses them; no text from the model ever
+appears in it). It then evaluates the loss and its
 gradient over any set of samples: the whole data set or a mini-batch, without
 compiling again.
 
@@ -36,6 +37,7 @@ import math
 import re
 
 from .errors import NumericError, UsageError
+from .ops import forms
 
 #: samples per chunk when a pass covers more samples than this
 CHUNK = 16384
@@ -148,6 +150,50 @@ class SamplePlan:
         self.reach = reach
         self._stages: dict = {}
         self._base = list(c.init)
+        self._arrays: dict = {}
+        self._rows = 1
+        self._scratch: dict = {}
+
+    # -- how each op runs over arrays --------------------------------------------
+    def arrays(self, op):
+        """The op's array forms, as :func:`graphdsl.batch.op_arrays` (the one rule
+        for every evaluation over arrays) chooses them; made once per op."""
+        arr = self._arrays.get(id(op))
+        if arr is None:
+            from .batch import op_arrays
+
+            arr = self._arrays[id(op)] = op_arrays(op)
+            self._rows = max(self._rows, arr.rows)
+        return arr
+
+    def inline(self, op, which: str, xs, out=None):
+        """The op's ``which`` ("forward" or "partials") as expressions over the
+        names ``xs`` (and ``out``) to write straight into the generated code,
+        or None. Only code made from templates of plain arithmetic qualifies:
+        it means the same on arrays as on numbers, and a call saved is most of
+        a small batch's cost."""
+        how = self.arrays(op).how
+        if which == "forward":
+            made = how == "templates" or how.startswith("templates forward")
+        else:
+            made = how == "templates" or how.endswith("templates partials")
+        if not made:
+            return None
+        f = forms.of(op)
+        texts = [f.text_forward] if which == "forward" else f.text_partials
+        if texts is None or not all(_arithmetic(t) for t in texts):
+            return None
+        lines, exprs = f.python(which, xs, out=out)
+        return None if lines else exprs
+
+    def scratch(self, m: int):
+        """Work rows of m values for the ops' array forms (kept per batch size)."""
+        s = self._scratch.get(m)
+        if s is None or len(s) < self._rows:
+            if len(self._scratch) > 8:
+                self._scratch.clear()
+            s = self._scratch[m] = [self.np.empty(m) for _ in range(self._rows)]
+        return s
 
     # -- structure --------------------------------------------------------------
     def _stage(self, everything: bool):
@@ -386,11 +432,8 @@ class SamplePlan:
                     ps.fwd(V, hi - lo)
                 for k in reversed(ps.nodes):
                     xs = [V[j] for j in args[k]]
-                    f = ops[k].np_partials
                     with np.errstate(all="ignore"):
-                        ds = f(*xs, V[k]) if f is not None else None
-                    if ds is None:
-                        continue
+                        ds = self.arrays(ops[k]).partials(self.scratch(hi - lo), V[k], *xs)
                     for d in ds:
                         d = np.broadcast_to(np.asarray(d, dtype=float), (hi - lo,))
                         bad = np.flatnonzero(~np.isfinite(d))
@@ -452,16 +495,19 @@ class _Pass:
         self.stored = set(nodes)
         inpass = self.stored
         namespace = {"__builtins__": {}, "_T": _total(np), "_C": _checksum(np),
-                     "_full": np.full, "_dot": _dot(np)}
+                     "_full": np.full, "_dot": _dot(np), "_empty": np.empty}
         slots: dict = {}
 
-        def fn(op, kind):
-            key = (id(op), kind)
-            if key not in slots:
-                slots[key] = f"_{kind}{len(slots)}"
-                namespace[slots[key]] = getattr(op, "np_forward" if kind == "f" else "np_partials") \
-                    or _one_by_one(np, op, kind)
-            return slots[key]
+        def fn(op):
+            """The names of the op's array forms in the generated code (the one
+            rule of :func:`graphdsl.batch.op_arrays` chooses them)."""
+            arr = plan.arrays(op)
+            if id(op) not in slots:
+                j = len(slots)
+                slots[id(op)] = j
+                namespace[f"_fw{j}"], namespace[f"_bw{j}"] = arr.forward, arr.partials
+            j = slots[id(op)]
+            return f"_fw{j}", f"_bw{j}"
 
         # forward
         loads = sorted({j for k in nodes for j in args[k] if j not in inpass}
@@ -470,15 +516,16 @@ class _Pass:
         for k in nodes:
             op = ops[k]
             xs = [f"v{j}" for j in args[k]]
-            if _arithmetic(op.py_forward) and len(xs) == op.arity:
-                expr = op.py_forward.format(*xs)
+            inline = plan.inline(op, "forward", xs)
+            if inline is not None:
+                body.append(f"    v{k} = {inline[0]}")
             else:
-                expr = f"{fn(op, 'f')}({', '.join(xs)})"
-            body.append(f"    v{k} = {expr}")
+                body.append(f"    v{k} = _empty(m)")
+                body.append(f"    {fn(op)[0]}(v{k}, _s, {', '.join(xs)})")
         store = [f"    V[{k}] = v{k}" for k in nodes]
         sums = ", ".join(f"_T(v{args[r][0]}, m)" for r in red) + ("," if len(red) == 1 else "")
-        src = ["def _F(V, m):"] + body + store + [f"    return ({sums})"]
-        src_chk = (["def _FC(V, m):"] + body + store
+        src = ["def _F(V, m, _s):"] + body + store + [f"    return ({sums})"]
+        src_chk = (["def _FC(V, m, _s):"] + body + store
                    + [f"    return ({sums}), _C(m, {', '.join(f'v{k}' for k in nodes) or '0.0'})"])
         # backward: every adjoint is a row of m values (a seed is made one), so a
         # contribution to a single number is a sum or a dot product
@@ -501,20 +548,21 @@ class _Pass:
             op = ops[k]
             a = args[k]
             xs = [f"v{j}" for j in a]
-            tmpl = op.py_partials
             targets = [(i, j) for i, j in enumerate(a)
                        if (per[j] and j in inpass and reach[j]) or (not per[j] and need[j])]
             if not targets:
                 continue
-            if tmpl is not None and len(tmpl) == len(a) == op.arity and \
-                    all(_arithmetic(t) for t in tmpl):
-                ds = [t.format(*xs, out=f"v{k}") for t in tmpl]
+            inline = plan.inline(op, "partials", xs, out=f"v{k}")
+            if inline is not None:
+                ds = [f"({d})" for d in inline]
                 # a partial that mentions a per-sample value is a row; one that
                 # mentions only single numbers (or none) is one number
+                tmpl = forms.of(op).text_partials
                 rows = [("{out}" in t) or any(f"{{{i}}}" in t and per[j] for i, j in enumerate(a))
                         for t in tmpl]
+                ds = [d[1:-1] if d[1:-1] in ("1.0", "-1.0") else d for d in ds]
             else:
-                blines.append(f"    _d = {fn(op, 'p')}({', '.join(xs + [f'v{k}'])})")
+                blines.append(f"    _d = {fn(op)[1]}(_s, v{k}, {', '.join(xs)})")
                 ds = [f"_d[{i}]" for i in range(len(a))]
                 rows = [None] * len(a)          # a row or one number: not known here
             for i, j in targets:
@@ -542,12 +590,16 @@ class _Pass:
                     blines.append(f"    G[{j}] += {total}")
         self.backprop = backprop
         self.weights = [(r, ops[r].weight) for r in red]
-        bsrc = ["def _B(V, G, S, m):"] + blines + ["    return None"]
+        bsrc = ["def _B(V, G, S, m, _s):"] + blines + ["    return None"]
         code = "\n".join(src) + "\n\n" + "\n".join(src_chk) + "\n\n" + "\n".join(bsrc) + "\n"
         self.source = code
         exec(compile(code, "<graphdsl samples>", "exec"), namespace)
         # the caller silences numpy's warnings (numpy.errstate) around a whole evaluation
-        self.fwd, self.fwd_checked, self.bwd = namespace["_F"], namespace["_FC"], namespace["_B"]
+        F, FC, B = namespace["_F"], namespace["_FC"], namespace["_B"]
+        scratch = plan.scratch
+        self.fwd = lambda V, m: F(V, m, scratch(m))
+        self.fwd_checked = lambda V, m: FC(V, m, scratch(m))
+        self.bwd = lambda V, G, S, m: B(V, G, S, m, scratch(m))
 
 
 def _total(np):
@@ -584,33 +636,3 @@ def _checksum(np):
             total += float(np.sum(r))
         return total
     return checksum
-
-
-def _one_by_one(np, op, kind):
-    """The numpy form of an op that has none: the op called once per sample."""
-    if kind == "f":
-        def forward(*xs):
-            m = max((len(x) for x in xs if np.ndim(x)), default=1)
-            cols = [np.broadcast_to(np.asarray(x, dtype=float), (m,)).tolist() for x in xs]
-            out = np.empty(m)
-            for i, row in enumerate(zip(*cols)):
-                try:
-                    out[i] = op.forward(*row)
-                except _NUMERIC:
-                    out[i] = np.nan
-            return out
-        return forward
-
-    def partials(*xs):
-        m = max((len(x) for x in xs if np.ndim(x)), default=1)
-        cols = [np.broadcast_to(np.asarray(x, dtype=float), (m,)).tolist() for x in xs]
-        out = np.empty((op.arity, m))
-        for i, row in enumerate(zip(*cols)):
-            try:
-                ds = op.partials(*row)
-                for r in range(op.arity):
-                    out[r, i] = ds[r]
-            except _NUMERIC:
-                out[:, i] = np.nan
-        return list(out)
-    return partials
