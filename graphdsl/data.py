@@ -19,7 +19,7 @@ message can say "sample 17 (line 18 of data.csv)".
 >>> m = graphdsl.loads("data x = [1, 2]\\ndata y\\nz = mean(x*y)")
 >>> d = bind(m, arrays={"y": [3, 4]})
 >>> d.n, d.columns["x"].tolist(), d.describe(1)
-(2, [1.0, 2.0], 'sample 2 (x inline at line 1, y from the caller)')
+(2, [1.0, 2.0], 'sample 2 (x inline in the model, y from the caller)')
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class DataSet:
     lines: object = None
     origin: str = "the data"
     file: str | None = None
-    #: column name -> "inline at line 3", "from the caller", "data.csv"
+    #: column name -> "inline in the model", "from the caller", "data.csv"
     sources: dict = field(default_factory=dict)
 
     def describe(self, i: int) -> str:
@@ -203,6 +203,8 @@ def _cell_column(line_text: str | None, index: int, delimiter: str) -> int:
 
 
 def _floats(np, col, path, text, lines, name, index, delimiter):
+    """The cells of one column as floats; raises UsageError at the first cell
+    that is not a finite number."""
     try:
         arr = np.array(col, dtype=float)
     except ValueError:
@@ -220,15 +222,11 @@ def _floats(np, col, path, text, lines, name, index, delimiter):
                f"'{shorten(cell)}' in column '{shorten(name)}' is not a number")
     line = lines[k]
     src = _line(text, line)
-    return _raise(UsageError(
+    raise UsageError(
         f"{path}: {why}", file=path, line=line, column=_cell_column(src, index, delimiter),
         source=src, width=max(1, len(col[k].strip())),
         hint=(f"every value of a declared column must be a number (a decimal point, not a "
-              f"comma: 0.5); fix line {line} or delete that row")))
-
-
-def _raise(e):
-    raise e
+              f"comma: 0.5); fix line {line} or delete that row"))
 
 
 def _is_number(cell: str) -> bool:
@@ -285,13 +283,12 @@ def bind(model, path=None, arrays=None) -> DataSet:
             raise UsageError(f"{what}: the model {model.name} declares no data columns",
                              hint="declare the columns it uses, e.g. `data x, y`, or drop --data")
         raise UsageError(f"the model {model.name} declares no data columns")
-    defs = model.flat.graph.get("definitions", {})
     columns = {}
     sources = {}
     for name, values in declared.items():
         if values is not None:
             columns[name] = np.array(values, dtype=float)
-            sources[name] = f"inline at line {defs[name][0]}"
+            sources[name] = "inline in the model"
     lines = None
     file = None
     if path is not None:

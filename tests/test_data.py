@@ -343,7 +343,7 @@ def test_a_domain_error_in_inline_data_names_the_sample():
     with pytest.raises(NumericError) as info:
         m.gradients()
     assert info.value.message == ("the derivative of sqrt(0) in statement 'loss' is not a finite "
-                                  "number (division by zero), at sample 2 (inline at line 1)")
+                                  "number (division by zero), at sample 2 (inline in the model)")
 
 
 def test_a_hidden_overflow_is_reported_even_when_the_loss_stays_finite():
