@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 
 from .errors import GraphdslError, NumericError, UsageError
-from .trace import Epoch, FitTrace, Iteration, Trace
+from .trace import Epoch, FitTrace, Iteration, Reason, Trace
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 MOMENTUM = 0.9
@@ -254,10 +254,11 @@ def evaluate_once(model, target=None, *, method="split", params=None, tol=1e-4, 
     try:
         r = model.samples.evaluate(model.param_values, model.data)
     except NumericError as e:
-        trace.status, trace.failure, trace.message = "numeric", e, str(e.message)
+        trace.status, trace.failure = "numeric", e
+        trace.stop = Reason("numeric", {"detail": str(e.message), "iteration": 0})
         return trace
     trace.iterations.append(Iteration(0, dict(r.values), None, dict(r.gradients)))
-    trace.status, trace.converged = "evaluated", True
+    trace.status, trace.converged, trace.stop = "evaluated", True, Reason("evaluated")
     return trace
 
 

@@ -283,3 +283,13 @@ def test_render_structure_and_check_work_on_a_data_model(cli, tmp_path):
     assert r.code == 0 and "data x, y (100 samples)" in r.out
     r = cli("check", REG)
     assert r.code == 0 and "data x, y;" in r.out
+
+
+def test_cli_run_on_a_data_model_that_fails_names_the_sample(cli, tmp_path):
+    p = tmp_path / "m.bp"
+    p.write_text("data x = [1, -1]\nparam w = 1\nloss = mean(sqrt(w*x))\n")
+    r = cli("run", p)
+    assert r.code == 1 and "sqrt(-1) in statement 'loss'" in r.err
+    assert "at sample 2 (inline in the model)" in r.err
+    j = json.loads(cli("run", p, "--json").out)
+    assert j["status"] == "numeric" and "sample 2" in j["message"]
