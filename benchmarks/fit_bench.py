@@ -98,10 +98,12 @@ def graphdsl_epoch(model, data, bs, seed=0):
     p = np.array([model.param_values[q] for q in model.params])
     opt = Optimizer("sgd", LR, np)
     n = len(data["y"])
-    for idx in batches(n, bs, np.random.default_rng(seed)):
-        cols, m = (full, n) if idx is None else ({k: c[idx] for k, c in full.items()}, len(idx))
-        _loss, g = plan.loss_and_gradient(p, cols, m)
-        p = opt.step(p, np.array(g))
+    with np.errstate(all="ignore"):    # as fit does: values are checked, not warned about
+        for idx in batches(n, bs, np.random.default_rng(seed)):
+            cols, m = (full, n) if idx is None else ({k: c[idx] for k, c in full.items()},
+                                                     len(idx))
+            _loss, g = plan.loss_and_gradient(p, cols, m)
+            p = opt.step(p, np.array(g))
     return p
 
 

@@ -270,9 +270,10 @@ class SamplePlan:
             for k, nm in enumerate(c.flat.name):
                 if nm is not None and self.per[k] and c.ops[k] is not None:
                     keep[k] = np.empty(m)
+        fused = [0.0] * len(V) if gradients else None
         with np.errstate(all="ignore"):
-            self._forward(V, cols, m, stage, True, keep, data, idx)
-            G = self._backward(V, cols, m, stage, data, idx) if gradients else None
+            self._forward(V, cols, m, stage, True, keep, data, idx, fused)
+            G = self._backward(V, cols, m, stage, data, idx, fused) if gradients else None
         fg = c.flat
         values = {nm: float(V[k]) for k, nm in enumerate(fg.name)
                   if nm is not None and not self.per[k]}
@@ -296,8 +297,9 @@ class SamplePlan:
         for k, v in zip(self.param_pos, pvec.tolist()):
             V[k] = v
         stage = self._stage(False)
-        self._forward(V, cols, m, stage, False, None, None, None)
-        G = self._backward(V, cols, m, stage, None, None)
+        fused = [0.0] * len(V)
+        self._forward(V, cols, m, stage, False, None, None, None, fused)
+        G = self._backward(V, cols, m, stage, None, None, fused)
         return float(V[self.c.output]), [float(G[k]) for k in self.param_pos]
 
     def _columns(self, data, idx):
@@ -311,13 +313,19 @@ class SamplePlan:
             out[k] = col if idx is None else col[idx]
         return out
 
-    def _run_pass(self, ps, V, cols, m, check, keep, data, idx):
+    def _run_pass(self, ps, V, cols, m, check, keep, data, idx, fused=None):
         """One pass over all m samples (in chunks when they are many): its
-        reductions' sums."""
+        reductions' sums. With ``fused`` (a list of adjoints), each chunk's
+        backward runs right after its forward, seeded as if the one reduction's
+        adjoint were 1: the gradient is linear in that adjoint, so the caller
+        scales it later, and no chunk is computed twice."""
         if m <= CHUNK and not check and not keep:
             for k, col in cols.items():
                 V[k] = col
-            return ps.fwd(V, m)
+            sums = ps.fwd(V, m)
+            if fused is not None:
+                ps.bwd(V, fused, [ps.weights[0][1](m)], m)
+            return sums
         totals = [0.0] * len(ps.red)
         many = m > CHUNK
         for lo in range(0, m, CHUNK):
@@ -332,16 +340,21 @@ class SamplePlan:
                 sums = ps.fwd(V, hi - lo)
             for i, s in enumerate(sums):
                 totals[i] += s
+            if fused is not None:
+                ps.bwd(V, fused, [ps.weights[0][1](m)], hi - lo)
             if keep:
                 for k, arr in keep.items():
                     if k in ps.stored:
                         arr[lo:hi] = V[k]
         return totals
 
-    def _forward(self, V, cols, m, stage, check, keep, data, idx):
-        for ps, steps in stage.levels:
+    def _forward(self, V, cols, m, stage, check, keep, data, idx, fused=None):
+        top = len(stage.levels) - 1
+        for L, (ps, steps) in enumerate(stage.levels):
             if ps is not None:
-                totals = self._run_pass(ps, V, cols, m, check, keep, data, idx)
+                fuse = fused if (L == top and fused is not None and len(ps.red) == 1
+                                 and ps.backprop) else None
+                totals = self._run_pass(ps, V, cols, m, check, keep, data, idx, fuse)
                 for (r, weight), t in zip(ps.weights, totals):
                     V[r] = weight(m) * t
                     if check and not math.isfinite(V[r]):
@@ -356,11 +369,15 @@ class SamplePlan:
         if stage.tail is not None and (check or keep):
             self._run_pass(stage.tail, V, cols, m, check, keep, data, idx)
 
-    def _backward(self, V, cols, m, stage, data, idx):
+    def _backward(self, V, cols, m, stage, data, idx, fused=None):
+        """The adjoints of every node, given the forward's values in V; ``fused``
+        holds the top pass's backward already run during the forward (see
+        :meth:`_run_pass`), or is None."""
         need = self.need
         G = [0.0] * len(V)
         G[self.c.output] = 1.0
-        for ps, steps in reversed(stage.levels):
+        top = len(stage.levels) - 1
+        for L, (ps, steps) in reversed(list(enumerate(stage.levels))):
             for k, _f, p, a in reversed(steps):
                 g = G[k]
                 if g == 0.0:
@@ -373,6 +390,11 @@ class SamplePlan:
                     if need[j]:
                         G[j] += g * d
             if ps is None or not ps.backprop:
+                continue
+            if L == top and fused is not None and len(ps.red) == 1:
+                g = G[ps.red[0]]
+                for j in ps.sinks:
+                    G[j] += g * fused[j]
                 continue
             seeds = [G[r] * weight(m) for r, weight in ps.weights]
             if not any(seeds):
@@ -542,6 +564,7 @@ class _Pass:
                 blines.append(f"    g{j} = _full(m, " + " + ".join(f"S[{i}]" for i in seeds) + ")")
                 has.add(j)
         backprop = False
+        sinks = set()
         for k in reversed(nodes):
             if k not in has or not reach[k]:
                 continue
@@ -588,7 +611,10 @@ class _Pass:
                     else:
                         total = f"(g{k} * {d}).sum()"
                     blines.append(f"    G[{j}] += {total}")
+                    sinks.add(j)
         self.backprop = backprop
+        #: the single-number nodes this pass's backward adds to
+        self.sinks = sorted(sinks)
         self.weights = [(r, ops[r].weight) for r in red]
         bsrc = ["def _B(V, G, S, m, _s):"] + blines + ["    return None"]
         code = "\n".join(src) + "\n\n" + "\n".join(src_chk) + "\n\n" + "\n".join(bsrc) + "\n"
