@@ -424,12 +424,9 @@ def cmd_fit(args) -> int:
 
 
 def _progress_bar():
-    """The progress bar of :mod:`graphdsl.progress` when it is there (it draws
-    only on a terminal), else None."""
-    try:
-        from .progress import progress
-    except ImportError:
-        return None
+    """The progress bar of :mod:`graphdsl.progress` (it draws only on a terminal)."""
+    from .progress import progress
+
     return progress
 
 

@@ -293,3 +293,31 @@ def test_cli_run_on_a_data_model_that_fails_names_the_sample(cli, tmp_path):
     assert "at sample 2 (inline in the model)" in r.err
     j = json.loads(cli("run", p, "--json").out)
     assert j["status"] == "numeric" and "sample 2" in j["message"]
+
+
+def test_fit_advances_a_progress_bar_once_per_epoch_and_never_with_json(cli, monkeypatch):
+    import graphdsl.cli as cli_mod
+
+    calls = []
+
+    class Bar:
+        def __init__(self, total, label, stream):
+            calls.append(("open", total, label))
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            calls.append(("close",))
+
+        def advance(self):
+            calls.append(("advance",))
+
+    monkeypatch.setattr(cli_mod, "_progress_bar", lambda: Bar)
+    r = cli("fit", REG, "--data", REG_CSV, "--epochs", "5")
+    assert r.code == 1
+    assert calls[0] == ("open", 6, "fit") and calls[-1] == ("close",)
+    assert calls.count(("advance",)) == 6          # epochs 0 to 5
+    calls.clear()
+    cli("fit", REG, "--data", REG_CSV, "--epochs", "5", "--json")
+    assert calls == []
