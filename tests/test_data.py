@@ -364,3 +364,8 @@ def test_full_batch_fit_converges_to_numpys_least_squares():
     (w, b), *_ = np.linalg.lstsq(A, d.columns["y"], rcond=None)
     got = t.result()["values"]
     assert abs(got["w"] - w) < 1e-6 and abs(got["b"] - b) < 1e-6
+
+
+def test_a_data_model_in_a_notebook_shows_its_table_not_a_traceback():
+    html = graphdsl.load(MODELS / "xor.bp")._repr_html_()
+    assert "4 values, one per sample" in html and "not available for a data model yet" in html
