@@ -11,7 +11,8 @@ children to the same callbacks (the grammar's tree shaping and the
 transformer in :mod:`graphdsl.parser`). A token object is made only for the
 terminals a rule keeps (names, numbers, operators); parentheses, commas and
 newlines are only states of the loop. The rule that newlines inside
-parentheses do not end a statement is the post-lexer's, applied in the loop.
+brackets do not end a statement is the post-lexer's, applied in the loop from
+the terminals the post-lexer names.
 
 The fast path answers only for text it takes whole. Lark's contextual lexer
 would cut valid text the same way: a terminal accepted in the parser's state
@@ -47,7 +48,7 @@ class FastParser:
     """Lark's LALR tables and callbacks, driven from a lexer of our own.
 
     Built from the :class:`lark.Lark` instance of :func:`graphdsl.parser.get_parser`
-    (an LALR parser with a contextual lexer and the paren-newline post-lexer).
+    (an LALR parser with a contextual lexer and the bracket-newline post-lexer).
     Raises :class:`NotTaken` at construction when that parser is not of the
     shape this loop knows, and from :meth:`parse` for text it does not take.
     """
@@ -69,6 +70,10 @@ class FastParser:
         (start,) = table.start_states.values()
         (self.end_state,) = table.end_states.values()
         self.start_state = start
+        post = lark.options.postlex
+        if post is None or not all(hasattr(post, a) for a in ("opening", "closing", "separator")) \
+                or tuple(post.always_accept) != ("_NL",):
+            raise NotTaken("a post-lexer of another kind")
 
         # One regular expression: Lark's terminals in the order its lexers try
         # them, then any one character (which no terminal took: an error).
@@ -97,11 +102,11 @@ class FastParser:
                 kind = _IGNORE_NL if name in newline else _IGNORE
             elif name == "_NL":
                 kind = _NEWLINE
-            elif name == "LPAR":
+            elif name in post.opening:
                 kind = _LPAR
-            elif name == "RPAR":
+            elif name in post.closing:
                 kind = _RPAR
-            elif name == "SEMI":
+            elif name == post.separator:
                 kind = _SEMI
             else:
                 kind = _TOKEN

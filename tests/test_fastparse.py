@@ -21,7 +21,9 @@ FORMS = ["{a}*{b}", "({a} + {b})*0.5", "tanh({a} - {b})", "{a} - 0.5*{b}", "sigm
          "+{a} - -{b}", "h(({a}), -2.5E+2)", "{a} \\\n * {b}", ".5*{a}", "3.*{b} # note"]
 PIECES = ["(", ")", "\n", ";", "\\\n", "#", "=", "+", "-", "*", "/", "^", "**", ",", ".", " ",
           "1", "2.5", "1e5", "e", "param", "output", "target", "x", "y", "w", "\t", "\r\n",
-          "²", "×", "（", "θ", "_", "0x1", "'", "$", "\\", "==", "f("]
+          "²", "×", "（", "θ", "_", "0x1", "'", "$", "\\", "==", "f(", "[", "]", "data"]
+DATA = ["", "data d0, d1\n", "data d0 = [1, -2.5,\n 3e1], d1\n", "data d0 = []; ", "data d0\n",
+        "data d0 = [\n1,\n2\n], d1 = [3, 4,]\n"]
 
 
 def lark_parse(text):
@@ -41,7 +43,7 @@ def fast_parse(text):
 
 def model_text(r: random.Random, statements: int) -> str:
     names = [f"p{i}" for i in range(3)]
-    lines = [f"param p{i} = {r.uniform(-9, 9):.3f}" for i in range(3)]
+    lines = [r.choice(DATA) + f"param p{i} = {r.uniform(-9, 9):.3f}" for i in range(3)]
     for k in range(statements):
         a, b = r.choice(names), r.choice(names)
         sep = r.choice(["\n", "; ", "\n\n", "  # c\n", ";\n"])
