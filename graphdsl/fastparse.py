@@ -7,8 +7,8 @@ every kind of use, so together they were about 80% of loading. Here the text
 is cut by one compiled regular expression, the alternatives of Lark's
 terminals in Lark's own order (the order its lexer tries them in), and the
 tokens go to a loop over the same parse table, which hands each rule's
-children to the same callbacks (the grammar's tree shaping and the
-transformer in :mod:`graphdsl.parser`). A token object is made only for the
+children to the transformer of :mod:`graphdsl.parser` shaped as Lark's tree
+builder shapes them (see :func:`_reducer`). A token object is made only for the
 terminals a rule keeps (names, numbers, operators); parentheses, commas and
 newlines are only states of the loop. The rule that newlines inside
 brackets do not end a statement is the post-lexer's, applied in the loop from
@@ -31,6 +31,7 @@ message stays what it was, byte for byte.
 
 from __future__ import annotations
 
+import operator
 import re
 
 from lark.lexer import Token
@@ -42,6 +43,71 @@ class NotTaken(Exception):
 
 # what the loop does with each kind of piece of text
 _IGNORE, _IGNORE_NL, _TOKEN, _NEWLINE, _LPAR, _RPAR, _SEMI, _ERROR = range(8)
+
+
+def _reducer(rule, transformer):
+    """What makes the value of ``rule`` from its children's values, as Lark's
+    tree builder with the inline ``transformer`` does (lark.parse_tree_builder:
+    terminals it filters out are dropped, a rule whose name starts with ``_``
+    is a list spliced into its parent, ``[optional]`` parts missing give None,
+    a ``?rule`` left with one child is that child, and every other rule is the
+    transformer's method of the rule's alias or name); None where the rule
+    passes its one child on unchanged. Raises :class:`NotTaken` for anything
+    else (a rule that would make a Tree, a method with Lark's v_args).
+    """
+    exp = rule.expansion
+    opts = rule.options
+    if opts.keep_all_tokens or getattr(opts, "template_source", None):
+        raise NotTaken("a rule that keeps all tokens or comes from a template")
+    empty = opts.empty_indices
+    if empty:
+        nones = [len(ones) for ones in "".join(str(int(b)) for b in empty).split("0")]
+    else:
+        nones = [0] * (len(exp) + 1)
+    include, pending = [], 0
+    for i, sym in enumerate(exp):
+        pending += nones[i]
+        if not (sym.is_term and sym.filter_out):
+            include.append((i, not sym.is_term and sym.name.startswith("_"), pending))
+            pending = 0
+    trailing = pending + nones[len(exp)]
+    name = str(rule.origin.name)
+    single = opts.expand1 and not rule.alias
+    if single and trailing == 0 and len(include) == 1 and not include[0][1] and not include[0][2]:
+        # a `?rule` always left with one child: that child
+        if len(exp) == 1:
+            return None
+        return operator.itemgetter(include[0][0])
+    if name.startswith("_"):
+        build = None                      # a list, spliced into the parent
+    else:
+        build = getattr(transformer, rule.alias or name, None)
+        if build is None or getattr(build, "visit_wrapper", None) is not None:
+            raise NotTaken(f"the rule {name} would make a tree")
+    plain = trailing == 0 and len(include) == len(exp) and not any(e or n for _, e, n in include)
+    if plain and not single and build is not None:
+        return build
+
+    def reduce(children):
+        filtered = []
+        for i, splice, n in include:
+            if n:
+                filtered += [None] * n
+            if splice:
+                if filtered:
+                    filtered += children[i]
+                else:  # the list of a left-recursive rule grows in place, as in Lark
+                    filtered = children[i]
+            else:
+                filtered.append(children[i])
+        if trailing:
+            filtered += [None] * trailing
+        if build is None:
+            return filtered
+        if single and len(filtered) == 1:
+            return filtered[0]
+        return build(filtered)
+    return reduce
 
 
 class FastParser:
@@ -57,8 +123,7 @@ class FastParser:
         frontend = lark.parser
         inner = frontend.parser.parser          # lark.parsers.lalr_parser._Parser
         table = inner.parse_table
-        callbacks = inner.callbacks
-        if any(isinstance(k, str) for k in callbacks):
+        if any(isinstance(k, str) for k in inner.callbacks):
             raise NotTaken("the grammar has callbacks for terminals")
         lexer = getattr(frontend.lexer, "lexer", frontend.lexer)
         root = getattr(lexer, "root_lexer", lexer)
@@ -110,7 +175,7 @@ class FastParser:
                 kind = _SEMI
             else:
                 kind = _TOKEN
-            kinds.append((kind, name, name in kept, name in newline))
+            kinds.append((kind, str(name), name in kept, name in newline))
         kinds.append((_ERROR, None, False, False))
         self.kinds = kinds
 
@@ -119,18 +184,14 @@ class FastParser:
         number = {id(r): i for i, r in enumerate(order)}
         self.states = {}
         for state, row in table.states.items():
-            self.states[state] = {sym: (arg if action.name == "Shift" else ~number[id(arg)])
+            # plain str keys: Lark's are Tokens, whose == is written in Python
+            self.states[state] = {str(sym): (arg if action.name == "Shift" else ~number[id(arg)])
                                   for sym, (action, arg) in row.items()}
-        # per rule: (children, the rule's name, callback or None where the rule
-        # passes its one child on: a `?rule` with one kept symbol and no alias)
-        self.rules = []
-        for rule in order:
-            exp = rule.expansion
-            passes = (rule.options.expand1 and not rule.alias and len(exp) == 1
-                      and not (exp[0].is_term and exp[0].filter_out)
-                      and not (not exp[0].is_term and exp[0].name.startswith("_"))
-                      and not rule.options.empty_indices)
-            self.rules.append((len(exp), rule.origin.name, None if passes else callbacks[rule]))
+        # per rule: (children, the rule's name, what makes its value, or None
+        # where the rule passes its one child on)
+        transformer = lark.options.transformer
+        self.rules = [(len(rule.expansion), str(rule.origin.name), _reducer(rule, transformer))
+                      for rule in order]
 
     def parse(self, text: str):
         """The statements of ``text``, as Lark with the same callbacks gives them.
