@@ -41,7 +41,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 
 from .errors import UsageError
 from .i18n import tr
-from .statements import (ChainSum, Rule, Rules, StatementRules, chain_sum, d, exact_number,
+from .statements import (ChainSum, Rules, StatementRules, chain_sum, d, exact_number,
                          factor_number, factor_rule, is_number_text, pretty, statements,
                          sympy_op)
 from .text import format_number
@@ -51,10 +51,16 @@ PATH_LIMIT = 20
 #: The symbolic check is skipped when the output, written out in full (a node
 #: used twice is written twice), has more ops and leaves than this: sympy's
 #: work grows with that size, and a chain of diamonds doubles it at each step.
-#: Measured (benchmarks/views.py): ~1 s at this size.
-SYMBOLIC_SIZE = 2000
+#: Measured on random DAGs of 250-300: 1.4-3 s on 2 busy cores (and 2.6-10 s at 500).
+SYMBOLIC_SIZE = 400
 #: ... or when it is nested deeper than this: sympy's own walks recurse.
 SYMBOLIC_DEPTH = 150
+#: A derivative of the output longer than this (ops and leaves, written out)
+#: is neither printed nor checked: a chain rule's products grow with depth.
+DERIVATIVE_SIZE = 4000
+#: sympy has no timeout: the symbolic check runs in a child process that is
+#: stopped after this many seconds (the check is then skipped with a sentence).
+SYMBOLIC_SECONDS = 10.0
 #: A polynomial output is expanded (6b² + 4b·w + 3b + 2w) only when its
 #: expansion has at most this many terms ((a+b+c+d+e+f)^40 has 1.2 million);
 #: otherwise it is checked as written.
@@ -286,7 +292,7 @@ def explain(model, wrt: str | None = None, values: dict[str, float] | None = Non
         e.symbolic_note = "sympy is not installed" if use_sympy else "not asked for"
         return e
     _attach_rules(e, rules, view)
-    _symbolic(rules.sp, e, model, current, vals)
+    _symbolic(e, model, current, vals)
     return e
 
 
@@ -366,8 +372,9 @@ def _attach_rules(e: Explanation, rules, view) -> None:
             e.partials[(parent, child)].source = found
     if left_out:
         e.rules_note = (f"{left_out} of the {shown} statements shown have numbers but no rule: "
-                        f"a rule is worked out for statements of at most {rules.max_size} ops, "
-                        f"{rules.max_shapes} shapes and {rules.max_statements} statements")
+                        f"rules are worked out for statements of at most {rules.max_size} ops, "
+                        f"for {rules.max_shapes} shapes ({rules.max_work} ops in all) and "
+                        f"{rules.max_statements} statements")
 
 
 def symbolic_cost(c, vals) -> tuple[int, int, int | None]:
@@ -440,50 +447,44 @@ def symbolic_cost(c, vals) -> tuple[int, int, int | None]:
 _SYMBOLIC: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def _symbolic(sp, e: Explanation, model, current, vals) -> None:
-    """Fill ``e.expression`` and each item's ``symbolic`` from sympy, built over the
-    whole graph in topological order (no recursion), or say in
-    ``e.symbolic_note`` why not. The expression and each derivative are worked
-    out once per model; each call only evaluates them."""
+def _symbolic(e: Explanation, model, current, vals) -> None:
+    """Fill ``e.expression`` and each item's ``symbolic`` from sympy, or say in
+    ``e.symbolic_note`` why not. The expression and the derivatives are
+    worked out once per model (and set of params), in a child process given
+    :data:`SYMBOLIC_SECONDS`; each call only evaluates them at its values."""
     c = model.compiled
-    # named constants can be --set: the expression is kept per set of their values
+    params = tuple(item.param for item in e.items)
+    # named constants can be --set: the work is kept per set of their values
     kinds, names = c.flat.kind, c.flat.name
-    key = tuple(vals[k] for k in range(len(c.order)) if kinds[k] == "const" and names[k])
+    key = (tuple(vals[k] for k in range(len(c.order)) if kinds[k] == "const" and names[k]), params)
     plans = _SYMBOLIC.setdefault(c, {})
     plan = plans.get(key)
     if plan is None:
-        plan = plans[key] = _symbolic_plan(sp, c, vals)
-    if plan["note"] is not None:
+        plan = plans[key] = _symbolic_plan(c, vals, params)
+    if plan["note"] is not None and "expr" not in plan:
         e.symbolic_note = plan["note"]
         return
-    expr = plan["expr"]
+    e.symbolic_note = plan["note"]
     e.expanded = plan["expanded"]
-    e.expression, e.expression_latex = expr.text, expr.latex
-    subs = {sp.Symbol(p, real=True): exact_number(sp, v) for p, v in current.items()}
+    e.expression, e.expression_latex = plan["expr"]
+    values = dict(current)
     for item in e.items:
-        dv = plan["d"].get(item.param)
-        if dv is None:
-            dv = sp.diff(expr.expr, sp.Symbol(item.param, real=True))
-            if e.expanded:
-                dv = sp.expand(dv)
-            dv = plan["d"][item.param] = Rule(dv)
-        value = None
-        try:
-            value = float(dv.expr.subs(subs).evalf())
-        except (TypeError, ValueError, ZeroDivisionError, OverflowError):
-            value = None
-        if value is not None and not math.isfinite(value):
-            value = None
+        found = plan["d"].get(item.param)
+        if found is None:
+            continue
+        text, tex, program = found
+        value = run_program(program, values)
         agrees = None
         if value is not None:
             agrees = math.isclose(value, item.gradient, rel_tol=1e-7,
                                   abs_tol=1e-9 * max(1.0, abs(item.gradient)))
-        item.symbolic = Symbolic(derivative=dv.text, derivative_latex=dv.latex,
-                                 value=value, agrees=agrees)
+        item.symbolic = Symbolic(derivative=text, derivative_latex=tex, value=value,
+                                 agrees=agrees)
 
 
-def _symbolic_plan(sp, c, vals) -> dict:
-    """The output as one sympy expression, or the sentence saying why not."""
+def _symbolic_plan(c, vals, params) -> dict:
+    """The symbolic work for ``params``, bounded twice: by its size read from
+    the graph (deterministic, and free), then by the clock."""
     size, depth, terms = symbolic_cost(c, vals)
     if depth > SYMBOLIC_DEPTH:
         return {"note": f"the expressions are nested too deeply for sympy ({depth} levels, "
@@ -492,6 +493,20 @@ def _symbolic_plan(sp, c, vals) -> dict:
         return {"note": f"the output written out in full would have more than {SYMBOLIC_SIZE} "
                         "ops and leaves (a node used twice is written twice), so sympy "
                         "could take very long"}
+    done = in_child(_symbolic_work, (c, list(vals), params, terms), SYMBOLIC_SECONDS)
+    if done is TIMED_OUT:
+        return {"note": f"sympy took more than {SYMBOLIC_SECONDS:g} s over it and was stopped"}
+    if done is None:
+        return {"note": "sympy failed on this model"}
+    return done
+
+
+def _symbolic_work(c, vals, params, terms) -> dict:
+    """The output as one sympy expression (expanded when it is a small
+    polynomial) and its derivative in each of ``params``: texts, LaTeX and a
+    program to evaluate it (plain data, so it can come back from a child)."""
+    import sympy as sp
+
     full: list = [None] * len(c.order)
     kinds = c.flat.kind
     for k, op in enumerate(c.ops):
@@ -513,7 +528,185 @@ def _symbolic_plan(sp, c, vals) -> dict:
     expanded = False
     if terms is not None and terms <= EXPAND_TERMS and expr.is_polynomial(*symbols):
         expr, expanded = sp.expand(expr), True
-    return {"note": None, "expr": Rule(expr), "expanded": expanded, "d": {}}
+    out = {"note": None, "expr": (pretty(expr), sp.latex(expr)), "expanded": expanded, "d": {}}
+    for p in params:
+        d = sp.diff(expr, sp.Symbol(p, real=True))
+        if expanded:
+            d = sp.expand(d)
+        if tree_size(d, DERIVATIVE_SIZE) > DERIVATIVE_SIZE:
+            # a derivative too long to write is not written (nor checked)
+            out["note"] = (f"sympy's derivative in {p} would have more than {DERIVATIVE_SIZE} "
+                           "ops and leaves written out, too long to write")
+            continue
+        out["d"][p] = (pretty(d), sp.latex(d), to_program(d))
+    return out
+
+
+#: what :func:`in_child` returns when the time was up
+TIMED_OUT = object()
+
+
+def in_child(fn, args, seconds: float):
+    """``fn(*args)`` run in a forked child process, or :data:`TIMED_OUT` when it
+    takes longer than ``seconds`` (the child is then killed), or None when the
+    child failed. sympy has no timeout of its own, and some small inputs keep
+    it busy for minutes. The result must be plain data. Where ``fork`` does not
+    exist the call runs here, bounded by the size limits alone.
+
+    >>> in_child(sum, ([1, 2, 3],), 10.0)
+    6
+    """
+    import multiprocessing as mp
+
+    try:
+        ctx = mp.get_context("fork")
+    except ValueError:
+        return fn(*args)
+    recv, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_child_main, args=(send, fn, args), daemon=True)
+    child.start()
+    send.close()
+    try:
+        if not recv.poll(seconds):
+            return TIMED_OUT
+        try:
+            ok, result = recv.recv()
+        except (EOFError, OSError):
+            return None
+        return result if ok else None
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join()
+        recv.close()
+
+
+def _child_main(send, fn, args) -> None:
+    try:
+        result = (True, fn(*args))
+    except BaseException:  # noqa: BLE001 - the parent only needs to know it failed
+        result = (False, None)
+    try:
+        send.send(result)
+    finally:
+        send.close()
+
+
+def tree_size(expr, cap: int) -> int:
+    """How many ops and leaves ``expr`` has written out in full (a shared
+    sub-expression counted each time it is used), counted over its distinct
+    sub-expressions only, and stopping a little past ``cap``.
+
+    >>> import sympy
+    >>> x = sympy.Symbol("x")
+    >>> tree_size(sympy.sin(x) * sympy.cos(x) + 1, 100)   # +, 1, ·, sin, x, cos, x
+    7
+    """
+    size: dict = {}
+    stack = [(expr, False)]
+    while stack:
+        node, done = stack.pop()
+        if node in size:
+            continue
+        if done or not node.args:
+            size[node] = min(cap + 1, 1 + sum(size[a] for a in node.args))
+        else:
+            stack.append((node, True))
+            stack.extend((a, False) for a in node.args if a not in size)
+    return size[expr]
+
+
+_MATH = {"exp": math.exp, "log": math.log, "sin": math.sin, "cos": math.cos, "tan": math.tan,
+         "tanh": math.tanh, "Abs": abs, "cosh": math.cosh, "sinh": math.sinh,
+         "atan": math.atan, "sign": lambda x: float((x > 0) - (x < 0))}
+_RELATIONS = {"StrictGreaterThan": float.__gt__, "GreaterThan": float.__ge__,
+              "StrictLessThan": float.__lt__, "LessThan": float.__le__,
+              "Equality": float.__eq__, "Unequality": float.__ne__}
+
+
+def to_program(expr) -> list:
+    """A sympy expression as a list of steps over its distinct sub-expressions,
+    operands first: ("sym", name), ("num", value), (op, [step indices]) with op
+    "Add", "Mul", "Pow", "Piecewise" (operands paired value, condition), a
+    relation, "true", "false", a function of :data:`_MATH`, or ("unknown",
+    None). Plain data: :func:`run_program` evaluates it in floats.
+
+    >>> import sympy
+    >>> x = sympy.Symbol("x", real=True)
+    >>> to_program(2 * sympy.sin(x))
+    [('sym', 'x'), ('sin', [0]), ('num', 2.0), ('Mul', [2, 1])]
+    """
+    import sympy as sp
+
+    index: dict = {}
+    steps: list = []
+    stack = [(expr, False)]
+    while stack:
+        node, ready = stack.pop()
+        if node in index:
+            continue
+        if node is sp.true or node is sp.false:
+            steps.append((str(node).lower(), None))
+        elif getattr(node, "is_Symbol", False):
+            steps.append(("sym", node.name))
+        elif getattr(node, "is_Number", False):
+            steps.append(("num", float(node)))
+        else:
+            kind = type(node).__name__
+            args = node.args
+            if kind == "Piecewise":
+                args = [part for pair in node.args for part in pair]
+            elif kind not in ("Add", "Mul", "Pow") and kind not in _MATH \
+                    and kind not in _RELATIONS:
+                steps.append(("unknown", None))
+                index[node] = len(steps) - 1
+                continue
+            if not ready:
+                stack.append((node, True))
+                stack.extend((a, False) for a in args if a not in index)
+                continue
+            steps.append((kind, [index[a] for a in args]))
+        index[node] = len(steps) - 1
+    return steps
+
+
+def run_program(steps: list, values: dict) -> float | None:
+    """A :func:`to_program` list evaluated at ``values`` (name -> float); None
+    when the result is not a finite real number or a step is unknown.
+
+    >>> run_program([('sym', 'x'), ('sin', [0]), ('num', 2.0), ('Mul', [2, 1])], {"x": 0.5})
+    0.958851077208406
+    """
+    val: list = []
+    try:
+        for kind, arg in steps:
+            if kind == "sym":
+                v = float(values[arg])
+            elif kind == "num":
+                v = arg
+            elif kind in ("true", "false"):
+                v = kind == "true"
+            elif kind == "Add":
+                v = math.fsum(val[i] for i in arg)
+            elif kind == "Mul":
+                v = math.prod(val[i] for i in arg)
+            elif kind == "Pow":
+                v = val[arg[0]] ** val[arg[1]]
+                if isinstance(v, complex):
+                    return None
+            elif kind == "Piecewise":
+                v = next(val[arg[i]] for i in range(0, len(arg), 2) if val[arg[i + 1]])
+            elif kind in _RELATIONS:
+                v = _RELATIONS[kind](float(val[arg[0]]), float(val[arg[1]]))
+            elif kind in _MATH:
+                v = _MATH[kind](*[val[i] for i in arg])
+            else:
+                return None
+            val.append(v)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError, KeyError, StopIteration):
+        return None
+    out = float(val[-1])
+    return out if math.isfinite(out) else None
 
 
 # --- text pieces -----------------------------------------------------------------
@@ -643,6 +836,8 @@ def _lines(e: Explanation, lang: str, style: str) -> list[str]:
                 text += " — " + tr("symbolic_agrees" if sy.agrees else "symbolic_differs", lang,
                                    s=format_number(item.total))
             lines.append(("" if md else "  ") + text)
+    if e.rules_note:
+        lines += ["", tr("rules_left_out", lang, why=e.rules_note)]
     if e.symbolic_note and not e.sympy_missing:
         lines += ["", tr("symbolic_unavailable", lang, why=e.symbolic_note)]
     return lines

@@ -52,8 +52,13 @@ from .text import format_number
 #: A statement's text is cut to this many characters (what a picture shows).
 TEXT_LIMIT = 40
 #: Statements with more ops and constants than this get no symbolic rule: the
-#: rule would not be readable, and sympy's own walks over it recurse.
-MAX_RULE_SIZE = 200
+#: rule would not be readable (at 60 ops rules run to thousands of
+#: characters), and sympy can take seconds over one (measured up to 3 s at
+#: 200-290 ops of tanh and sigmoid).
+MAX_RULE_SIZE = 40
+#: ... and the shapes worked out by one picture or explanation hold at most this
+#: many ops and constants in all, so the sympy work stays a few seconds at most.
+MAX_RULE_WORK = 1000
 #: Rules are worked out by sympy for at most this many differently shaped
 #: statements per picture or explanation (each costs ~10 ms of sympy, more for
 #: big ones); past it the edges show numbers only. Statements of one shape
@@ -395,8 +400,9 @@ class Rules:
     exact (0.1 is 1/10).
 
     Bounded: a statement of more than ``max_size`` ops and constants gets no
-    rule, and at most ``max_shapes`` shapes are worked out by one Rules object
-    (``skipped`` counts the statements refused). :meth:`of` returns None
+    rule; one Rules object works out at most ``max_shapes`` shapes holding at
+    most ``max_work`` ops in all, and gives rules to at most ``max_statements``
+    statements (``skipped`` counts the statements refused). :meth:`of` returns None
     without sympy, for an op with no sympy form, or past a bound; the caller
     then shows numbers only.
 
@@ -407,12 +413,15 @@ class Rules:
     """
 
     def __init__(self, model, *, max_size: int = MAX_RULE_SIZE,
-                 max_shapes: int = MAX_RULE_SHAPES, max_statements: int = MAX_RULE_STATEMENTS):
+                 max_shapes: int = MAX_RULE_SHAPES, max_statements: int = MAX_RULE_STATEMENTS,
+                 max_work: int = MAX_RULE_WORK):
         self.model = model
         self.view = statements(model)
         self.max_size = max_size
         self.max_shapes = max_shapes
         self.max_statements = max_statements
+        self.max_work = max_work
+        self.work = 0
         self.cache: dict = _RULE_CACHE.setdefault(model.registry, {})
         self.seen: set[str] = set()
         self.given: set[str] = set()
@@ -446,10 +455,11 @@ class Rules:
             self.skipped += 1
             return None
         if key not in self.seen:
-            if len(self.seen) >= self.max_shapes:
+            if len(self.seen) >= self.max_shapes or self.work + view.size[node] > self.max_work:
                 self.skipped += 1
                 return None
             self.seen.add(key)
+            self.work += view.size[node]
         self.given.add(node)
         if key not in self.cache:
             self.cache[key] = self._derive(node, inputs)

@@ -326,3 +326,58 @@ def test_a_thousand_statements_explain_and_report_in_bounded_time(cli, tmp_path)
     r = cli("report", f, "--target", "0", "--max-iter", "3", "-o", tmp_path / "big.html")
     assert r.code in (0, 1), r.err
     assert time.perf_counter() - t < 60
+
+
+def test_past_the_rule_bounds_the_shown_partials_say_so():
+    # 100 statements in a chain, each of its own shape (its own constant): one path shows all
+    text = "param p = 0.5\nx0 = p\n" + "".join(f"x{i} = 0.5*x{i - 1} + {i}\n" for i in range(1, 101))
+    m = graphdsl.loads(text, "chain.bp")
+    e = explain(m)
+    out = format_text(e)
+    # the statements are taken from the output down: x100 ... x41 are 60 shapes
+    assert "rules left out: 41 of the 101 statements shown" in out
+    assert "∂x100/∂x99 = ∂/∂x99(x99/2 + 100) = 0.5\n" in out   # within the bounds: a rule
+    assert "∂x40/∂x39 = 0.5\n" in out                               # past them: the number
+    assert e.to_dict()["rules_note"] == e.rules_note
+    assert "rules_note" not in explain(graphdsl.load("models/linear.bp")).to_dict()
+    # the picture keeps to the same bounds
+    src = m.render("backward").source
+    assert len(re.findall(r"label=<∂x\d+/∂x\d+ = \S+ = ", src)) <= sv.MAX_RULE_SHAPES
+
+
+def _sleep_then(value):
+    time.sleep(30)
+    return value
+
+
+def test_the_symbolic_work_is_stopped_by_the_clock(monkeypatch):
+    from graphdsl import explain as ex
+
+    t = time.perf_counter()
+    assert ex.in_child(_sleep_then, (1,), 0.5) is ex.TIMED_OUT
+    assert time.perf_counter() - t < 20
+    assert ex.in_child(sorted, ([3, 1, 2],), 10) == [1, 2, 3]
+    # a model whose check would outlast the deadline says so, and keeps its numbers
+    monkeypatch.setattr(ex, "SYMBOLIC_SECONDS", 0.0)
+    e = explain(graphdsl.loads(XX, "slow.bp"))
+    assert e.symbolic_note == "sympy took more than 0 s over it and was stopped"
+    assert e.items[0].symbolic is None and e.items[0].agrees
+    assert "symbolic check skipped: sympy took more than 0 s" in format_text(e)
+
+
+def test_the_derivatives_evaluate_in_floats_as_sympy_would():
+    import sympy
+
+    from graphdsl import explain as ex
+
+    x, y = sympy.symbols("x y", real=True)
+    cases = [sympy.tanh(x * y) ** 2 / (1 + sympy.exp(-x)), sympy.Piecewise((x, x > 0), (0, True)),
+             sympy.Abs(x) * sympy.sign(y) + sympy.log(y) * sympy.cos(x) ** 3, sympy.sqrt(x * x + y)]
+    for expr in cases:
+        for vx, vy in ((0.7, 1.3), (-0.4, 2.5)):
+            got = ex.run_program(ex.to_program(expr), {"x": vx, "y": vy})
+            want = float(expr.subs({x: vx, y: vy}).evalf())
+            assert math.isclose(got, want, rel_tol=1e-12, abs_tol=1e-15), expr
+    # outside the reals, or a function it does not know: no number rather than a wrong one
+    assert ex.run_program(ex.to_program(sympy.sqrt(x)), {"x": -1.0}) is None
+    assert ex.run_program(ex.to_program(sympy.erf(x)), {"x": 0.5}) is None
