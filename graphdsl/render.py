@@ -43,7 +43,7 @@ import os
 
 from .errors import UsageError
 from .i18n import tr
-from .statements import INFIX, Rules, chain_sum, is_number_text, statements
+from .statements import INFIX, Rules, chain_sum, is_number_text, reach, statements
 from .text import did_you_mean, format_number
 
 VIEWS = ("structure", "forward", "backward")
@@ -133,18 +133,6 @@ def _neighbourhood(parents, children, focus, depth) -> set:
                         nxt.append(m)
             frontier = nxt
     return keep
-
-
-def _reach(links, start) -> set:
-    seen = {start}
-    stack = [start]
-    while stack:
-        n = stack.pop()
-        for m in links.get(n, ()):
-            if m not in seen:
-                seen.add(m)
-                stack.append(m)
-    return seen
 
 
 # --- labels --------------------------------------------------------------------------
@@ -437,8 +425,8 @@ def _draw_ops(g, model, view, nums, *, wrt, blank, focus, depth, force, max_size
 
     on_path = set()
     if wrt is not None:
-        down = _reach(children, wrt)
-        up = _reach(parents, out)
+        down = reach(children, wrt)
+        up = reach(parents, out)
         on_path = down & up
     hot = {"color": PATH_COLOURS[0], "penwidth": "2.5", "fontcolor": PATH_COLOURS[0]}
     cold = {"color": DIM_COLOUR, "fontcolor": DIM_COLOUR, "style": "dashed"}

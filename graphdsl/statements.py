@@ -96,11 +96,11 @@ class Statements:
 
     def reach_up(self, start: str) -> set[str]:
         """``start`` and every node its value depends on."""
-        return _reach(self.inputs, start)
+        return reach(self.inputs, start)
 
     def reach_down(self, start: str) -> set[str]:
         """``start`` and every node whose value depends on it."""
-        return _reach(self.users, start)
+        return reach(self.users, start)
 
     def path_counts(self, to: str) -> dict[str, int]:
         """For every named node n, how many paths lead from n down to ``to``
@@ -209,7 +209,13 @@ def _build(fg, output, params) -> Statements:
                       size=size, kind=kinds, flat=fg)
 
 
-def _reach(links, start) -> set:
+def reach(links: dict, start) -> set:
+    """``start`` and every node reached from it through ``links`` (node -> list
+    of nodes), without recursion.
+
+    >>> sorted(reach({"z": ["x", "y"], "x": ["w"]}, "z"))
+    ['w', 'x', 'y', 'z']
+    """
     seen = {start}
     stack = [start]
     while stack:
