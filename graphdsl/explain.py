@@ -12,13 +12,20 @@ expanded in the params, its derivative evaluated). Past
 :data:`PATH_LIMIT` paths it explains node by node instead, as reverse mode
 accumulates.
 
+The statement view itself (named inputs, users, paths, the local rules and
+their printer, the chain-rule sum line) is :mod:`graphdsl.statements`, which
+the pictures read too; this module adds the reverse-mode explanation and its
+formats. The symbolic work is bounded by its size (:func:`symbolic_cost`) and
+by the clock (:data:`SYMBOLIC_SECONDS`, in a child process).
+
 Stable API (the HTML report builds on it)::
 
     explain(model, wrt=None, values=None) -> Explanation
     Explanation.items -> [ParamExplanation]   one per param explained
     Explanation.to_dict() -> JSON-ready dict
     format_text(e, lang) / format_markdown(e, lang) / format_latex(e, lang) -> str
-    sum_line(item, style) -> (symbols, rules, numbers, total) pieces of the seed's line
+    chain_of(item, out) -> ChainSum            the seed's line (graphdsl.statements)
+    sum_line(item, out) -> (symbols, rules, numbers, total) pieces of the seed's line
 
 sympy is optional (``pip install 'graphdsl[explain]'``): without it the
 numbers are all there, rules are None and ``Explanation.sympy_missing`` says so.
