@@ -15,6 +15,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import signal
 import sys
 import threading
@@ -25,12 +26,47 @@ from .text import did_you_mean, format_number, table
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+#: what looks like a number to a reader: a sign, then a digit or a point, or inf/nan
+_NUMBERISH = re.compile(r"[-+](?:[0-9.].*|inf|infinity|nan)", re.I)
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse, but its complaints become our UsageError (one message, exit 2)."""
+    """argparse, but its complaints become our UsageError (one message, exit 2),
+    and a negative number after an option is its value, not another option."""
 
     def error(self, message):
         raise UsageError(f"{self.prog}: {message}",
                          hint=f"see `{self.prog} --help`")
+
+    def parse_known_args(self, args=None, namespace=None):
+        if args is not None:
+            args = _join_negative_values(list(args))
+        return super().parse_known_args(args, namespace)
+
+
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """``--target -1e5`` as ``--target=-1e5``: argparse takes a word starting
+    with '-' for an option unless it is a plain integer or decimal, so
+    ``-1e5`` and ``-inf`` would give "expected one argument" instead of
+    reaching the number's own check.
+
+    >>> _join_negative_values(["run", "m.bp", "--target", "-inf", "--json"])
+    ['run', 'm.bp', '--target=-inf', '--json']
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--":
+            return out + argv[i:]
+        if (word.startswith("--") and "=" not in word and i + 1 < len(argv)
+                and _NUMBERISH.fullmatch(argv[i + 1])):
+            out.append(f"{word}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(word)
+        i += 1
+    return out
 
 
 def _out(text: str = "") -> None:
@@ -54,10 +90,14 @@ def _registry(args):
     return reg
 
 
-def _load(args):
-    from .model import load
+def _load(args, text: str | None = None):
+    """The model of ``args.model`` (or of ``text``, named ``args.model``), with --set applied."""
+    from .model import load, loads
 
-    model = load(args.model, registry=_registry(args))
+    if text is None:
+        model = load(args.model, registry=_registry(args))
+    else:
+        model = loads(text, name=args.model, registry=_registry(args))
     for item in getattr(args, "set", None) or ():
         name, value = _parse_assignment(item)
         model.set_value(name, value)
@@ -70,22 +110,58 @@ def _parse_assignment(item: str) -> tuple[str, float]:
     if not sep or not name:
         raise UsageError(f"--set expects NAME=VALUE, got '{item}'", hint="for example --set w=2.5")
     try:
-        number = float(value)
-    except ValueError:
-        raise UsageError(f"--set {name}: '{value.strip()}' is not a number",
-                         hint=f"for example --set {name}=2.5") from None
-    if not math.isfinite(number):
-        raise UsageError(f"--set {name}: the value must be a finite number")
+        number = _number(value)
+    except argparse.ArgumentTypeError as e:
+        raise UsageError(f"--set {name}: {e}", hint=f"for example --set {name}=2.5") from None
     return name, number
 
 
+#: a number as a .bp file writes one (lark's NUMBER with an optional sign):
+#: no '_' between digits, no hex, no inf or nan
+_NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
 def _number(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    """A finite number written as a model writes it; raises ArgumentTypeError
+    (argparse's way to say "exit 2 with this message") otherwise.
+
+    >>> _number("-1.5e3")
+    -1500.0
+    """
+    word = text.strip()
+    if not _NUMBER.fullmatch(word):
+        try:
+            v = float(word)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+        if not math.isfinite(v):
+            raise argparse.ArgumentTypeError(f"'{text}' is not a finite number")
+        plain = format_number(v)
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not written as a model writes numbers: write {plain}")
+    v = float(word)
     if not math.isfinite(v):
-        raise argparse.ArgumentTypeError(f"'{text}' is not a finite number")
+        raise argparse.ArgumentTypeError(f"'{text}' is too large for a float (over 1.8e308)")
+    return v
+
+
+def _positive(text: str) -> float:
+    """A finite number above 0 (a learning rate, a tolerance)."""
+    v = _number(text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"'{text}' must be greater than 0")
+    return v
+
+
+def _tolerance(text: str) -> float:
+    """--tol: above 0. A run stops when |error| < TOL; no |error| is below 0, and
+    an error of exactly 0 is luck, since floats carry about 16 digits."""
+    v = _number(text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' must be greater than 0: the run stops when |error| < TOL, and an error "
+            "of exactly 0 is out of reach, since floats carry about 16 significant digits "
+            "(near 150 the error moves in steps of about 3e-14); use e.g. --tol 1e-12")
     return v
 
 
@@ -96,6 +172,24 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
     if v < 0:
         raise argparse.ArgumentTypeError(f"'{text}' must be 0 or more")
+    return v
+
+
+def _steps(text: str) -> int:
+    """--max-iter: a whole number of steps, at least 1 (0 steps would only evaluate)
+    and at most solve.MAX_ITER_LIMIT (every iteration is kept)."""
+    from .solve import MAX_ITER_LIMIT
+
+    v = _count(text)
+    if v == 0:
+        raise argparse.ArgumentTypeError(
+            "0 allows no step towards the target; give 1 or more (the table always starts "
+            "with iteration 0, the starting values)")
+    if v > MAX_ITER_LIMIT:
+        raise argparse.ArgumentTypeError(
+            f"{v:,} is more than {MAX_ITER_LIMIT:,}: every iteration is kept for the table, "
+            "the JSON and the report; a run that needs more steps needs another method or a "
+            "larger --lr")
     return v
 
 
@@ -114,9 +208,9 @@ def _add_run_options(p):
     p.add_argument("--method", default="split", choices=["split", "frozen", "gd"],
                    help="how params move (default: split)")
     p.add_argument("--params", type=_names, help="comma-separated params to adjust (default: all)")
-    p.add_argument("--tol", type=_number, default=1e-4, help="stop when |error| < TOL (default 1e-4)")
-    p.add_argument("--max-iter", type=_count, default=100, help="at most this many steps (default 100)")
-    p.add_argument("--lr", type=_number, help="learning rate for gd and --minimize (default 0.1)")
+    p.add_argument("--tol", type=_tolerance, default=1e-4, help="stop when |error| < TOL (default 1e-4)")
+    p.add_argument("--max-iter", type=_steps, default=100, help="at most this many steps (default 100)")
+    p.add_argument("--lr", type=_positive, help="learning rate for gd and --minimize (default 0.1)")
     p.add_argument("--minimize", action="store_true", help="gradient descent on the output itself")
     p.add_argument("--stop-below", type=_number, help="with --minimize: stop once the output is below this")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="start from another param value")
@@ -127,13 +221,18 @@ def _target(model, args):
     return args.target if args.target is not None else (None if args.minimize else model.target)
 
 
+def _check_run_options(args) -> None:
+    """The run options' checks that need no model; raises UsageError."""
+    if args.lr is not None and args.method != "gd" and not args.minimize:
+        raise UsageError(f"--lr has no effect with --method {args.method}",
+                         hint="use --method gd or --minimize for a learning rate, or drop --lr")
+
+
 def _solve(model, args):
     """Run ``model`` as the options of :func:`_add_run_options` say; returns the Trace.
 
     Raises UsageError for --lr with a method that has no learning rate."""
-    if args.lr is not None and args.method != "gd" and not args.minimize:
-        raise UsageError(f"--lr has no effect with --method {args.method}",
-                         hint="use --method gd or --minimize for a learning rate, or drop --lr")
+    _check_run_options(args)
     return model.solve(target=_target(model, args), method=args.method, params=args.params,
                        tol=args.tol, max_iter=args.max_iter,
                        lr=0.1 if args.lr is None else args.lr, minimize=args.minimize,
@@ -197,40 +296,25 @@ def format_trace(trace, lang: str = "en") -> list[str]:
     ``lang`` ("en" or "zh") picks the words (see :mod:`graphdsl.i18n`)."""
     f = format_number
     from .i18n import tr
+    from .runtable import iteration_table, node_table, text_lines
 
     out = trace.output
     lines = []
     if trace.method is None:
-        it = trace.last
-        if it is None:
+        if trace.last is None:
             return lines
         lines.append(tr("output_of", lang, model=trace.model, out=out))
         lines.append("")
-        rows = [[n, f(it.values[n]), f(it.gradients[n])] for n in it.values]
-        lines += table([tr("node", lang), tr("value", lang), f"∂{out}/∂node"], rows)
+        lines += text_lines(node_table(trace), lang)
         return lines
-    ps = trace.params
-    header = [tr("iter", lang)] + ps + [out]
-    if not trace.minimize:
-        header.append(tr("error", lang))
-    header += [f"∂{out}/∂{p}" for p in ps] + [f"Δ{p}" for p in ps]
-    rows = []
-    for it in trace.iterations:
-        row = [str(it.iteration)] + [f(it.values[p]) for p in ps] + [f(it.values[out])]
-        if not trace.minimize:
-            row.append(f(it.error))
-        row += [f(it.gradients[p]) for p in ps]
-        steps = it.steps or {}
-        row += [f(steps[p]) if p in steps else ("skip" if p in it.skipped else "") for p in ps]
-        rows.append(row)
     how = tr("minimise", lang, out=out) if trace.minimize else f"{out} → {f(trace.target)}"
     lines.append(tr("method_line", lang, model=trace.model, how=how, method=trace.method)
                  + (tr("lr", lang, lr=f(trace.lr)) if trace.lr is not None else ""))
     lines.append("")
-    lines += table(header, rows)
+    lines += text_lines(iteration_table(trace), lang)
     for it in trace.iterations:
         for p, why in it.skipped.items():
-            lines.append(tr("skipped", lang, it=it.iteration, p=p, why=why))
+            lines.append(tr("skipped", lang, it=it.iteration, p=p, why=why.text(lang)))
     r = trace.result()
     vals = ", ".join(f"{k} = {f(v)}" for k, v in r["values"].items())
     lines.append("")
@@ -239,10 +323,11 @@ def format_trace(trace, lang: str = "en") -> list[str]:
     if trace.converged:
         lines.append(tr("converged_after", lang, n=n, s=s, values=vals)
                      + (tr("error_suffix", lang, e=f(r["error"])) if r["error"] is not None else ""))
-        if trace.message:
-            lines.append(trace.message)
+        why = trace.stop.text(lang) if trace.stop is not None else None
+        if why:
+            lines.append(why)
     elif not trace.iterations:
-        lines.append("stopped before the first iteration could be computed")
+        lines.append(tr("no_iteration", lang))
     else:
         lines.append(tr("not_converged_after", lang, n=n, s=s, values=vals))
     return lines
@@ -306,8 +391,12 @@ def _render_run(model, trace, args) -> None:
     """run --render DIR: the run's pictures; a note on stderr (stdout may be JSON)."""
     from . import dot, render
 
+    from .progress import progress
+
     try:
-        paths = dot.write_run(model, trace, args.render, protect=(args.model,), lang=_lang(args))
+        with progress(None, "pictures", sys.stderr) as bar:
+            paths = dot.write_run(model, trace, args.render, protect=(args.model,),
+                                  lang=_lang(args), progress=bar)
     except render.PictureTooBig as e:
         e.message = "--render: " + e.message
         e.hint = "draw a part with `graphdsl render MODEL --focus NODE`, or drop --render"
@@ -381,9 +470,9 @@ def _add_compare(sub, common):
     p.add_argument("--params", type=_names, help="comma-separated params to adjust (default: all)")
     p.add_argument("--methods", type=_names, default=["split", "frozen", "gd"],
                    help="comma-separated methods (default: split,frozen,gd)")
-    p.add_argument("--tol", type=_number, default=1e-4, help="stop when |error| < TOL (default 1e-4)")
-    p.add_argument("--max-iter", type=_count, default=100, help="at most this many steps (default 100)")
-    p.add_argument("--lr", type=_number, default=0.1, help="learning rate for gd (default 0.1)")
+    p.add_argument("--tol", type=_tolerance, default=1e-4, help="stop when |error| < TOL (default 1e-4)")
+    p.add_argument("--max-iter", type=_steps, default=100, help="at most this many steps (default 100)")
+    p.add_argument("--lr", type=_positive, default=0.1, help="learning rate for gd (default 0.1)")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="start from another param value")
     p.add_argument("--plot", metavar="FILE", help="draw |error| per iteration per method (.svg/.png/.pdf)")
     _add_lang(p)
@@ -433,8 +522,9 @@ def cmd_compare(args) -> int:
     else:
         _out(tr("compare_none", lang))
     for m, t in traces.items():
-        if not t.converged and t.message:
-            _out(f"{m}: {t.message}")
+        why = t.stop.text(lang) if t.stop is not None and not t.converged else None
+        if why:
+            _out(f"{m}: {why}")
         if m == "gd" and not t.converged and t.iterations:
             # gd's step is lr·error·∂out/∂p: the error shrinks only while lr·Σ(∂out/∂p)² < 2
             g2 = sum(t.iterations[0].gradients[p] ** 2 for p in ps)
@@ -574,12 +664,21 @@ def _add_report(sub, common):
     _add_lang(p)
 
 
-def cmd_report(args) -> int:
+def _build_report(args, bar=None, plots: bool = True):
+    """The report of the run the options ask for: (Report, Trace). Raises the
+    errors of loading and running the model."""
     from .report import build_report
 
     model = _load(args)
     trace = _solve(model, args)
-    report = build_report(model, trace, lang=_lang(args))
+    return build_report(model, trace, lang=_lang(args), progress=bar, plots=plots), trace
+
+
+def cmd_report(args) -> int:
+    from .progress import progress
+
+    with progress(None, "report", sys.stderr) as bar:
+        report, trace = _build_report(args, bar)
     to_stdout = args.output == "-"  # as for render: the page on stdout, and nothing else there
     if to_stdout:
         sys.stdout.write(report.html)
@@ -602,6 +701,112 @@ def cmd_report(args) -> int:
     return EXIT_OK
 
 
+# --- watch -----------------------------------------------------------------------
+
+def _add_watch(sub, common):
+    p = sub.add_parser("watch", parents=[common],
+                       help="a live page that shows the report and follows every save",
+                       description="Serve the report of the model on a local page "
+                                   "(127.0.0.1 only) that updates itself within a second of "
+                                   "every save; a mistake shows its message over the last good "
+                                   "page. Ctrl-C stops it.")
+    p.add_argument("model", help="the .bp model file")
+    _add_run_options(p)
+    p.add_argument("--port", type=_port, default=0,
+                   help="the port to listen on (default: a free one, printed)")
+    _add_lang(p)
+
+
+def _port(text: str) -> int:
+    v = _count(text)
+    if v > 65535:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a port (0 to 65535)")
+    return v
+
+
+def _watched_files(args) -> list[str]:
+    """The files whose saves rebuild the page: the model, and every file the
+    run options read (a data file, once `run` takes one)."""
+    files = [args.model]
+    for option in ("data",):
+        value = getattr(args, option, None)
+        if value:
+            files += [value] if isinstance(value, str) else list(value)
+    return files
+
+
+def cmd_watch(args) -> int:
+    import time
+
+    from .watch import LivePage
+
+    if not os.path.isfile(args.model):
+        raise UsageError(f"no such file: {args.model}" if not os.path.exists(args.model)
+                         else f"{args.model} is not a file", hint="give a .bp model file")
+    _check_run_options(args)
+
+    def build(bar, quick):
+        # quick: the page without its plots first (matplotlib is most of a small report)
+        report, trace = _build_report(args, bar, plots=not quick)
+        what = trace.status if trace.method is not None else "one pass"
+        n = report.iterations
+        return report.html, f"{n} iteration{'s' if n != 1 else ''}, {what}", report.notes
+
+    def event(kind, text):
+        # one line per save: the full message (with its caret) is on the page
+        first = text.splitlines()[0] if text else ""
+        if kind == "warning":
+            _err(f"warning: {text}")
+        else:
+            _err(f"{time.strftime('%H:%M:%S')} "
+                 + (f"updated: {text}" if kind == "built" else first))
+
+    live = LivePage(build, _watched_files(args), port=args.port, lang=_lang(args), on_event=event,
+                    title=os.path.basename(args.model)).start()
+    _out(f"watching {args.model}: open {live.url} (Ctrl-C stops)")
+    sys.stdout.flush()
+    try:
+        live.wait()
+    except KeyboardInterrupt:   # Ctrl-C is how a watch ends: a clean stop, exit 0
+        pass
+    finally:
+        live.stop()             # SIGTERM ends it too, as it ends every command (exit 143)
+    _err("stopped")
+    return EXIT_OK
+
+
+# --- run for other front ends (the notebook's %%bp) -------------------------------
+
+def run_parser(prog: str = "graphdsl run") -> argparse.ArgumentParser:
+    """A parser of `run`'s options (and --plugin, --lang), no model argument;
+    its complaints raise UsageError instead of exiting."""
+    p = _Parser(prog=prog, add_help=True,
+                description="Run a model as `graphdsl run` does: with --target (or the "
+                            "model's own target) iterate until the output reaches it.")
+    p.add_argument("--plugin", action="append", metavar="MODULE",
+                   help="load the ops defined in MODULE (repeatable)")
+    _add_run_options(p)
+    _add_lang(p)
+    return p
+
+
+def run_text(text: str, argv, name: str = "<cell>", prog: str = "%%bp"):
+    """Parse ``argv`` with :func:`run_parser`, build the model from ``text``
+    and run it as `graphdsl run` would: returns (model, trace, lang).
+
+    Raises UsageError for wrong options, the model's errors for a wrong
+    model; a run that fails numerically is in ``trace.failure``.
+
+    >>> model, trace, lang = run_text("param b = 4\\ny = 2*b + 1", ["--target", "5"])
+    >>> trace.status, trace.result()["values"]["b"]
+    ('converged', 2.0)
+    """
+    args = run_parser(prog).parse_args(list(argv))
+    args.model = name
+    model = _load(args, text)
+    return model, _solve(model, args), _lang(args)
+
+
 # --- the dispatcher ---------------------------------------------------------------
 
 COMMANDS = {
@@ -612,6 +817,7 @@ COMMANDS = {
     "explain": (_add_explain, cmd_explain),
     "compare": (_add_compare, cmd_compare),
     "report": (_add_report, cmd_report),
+    "watch": (_add_watch, cmd_watch),
 }
 
 
