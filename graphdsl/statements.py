@@ -246,13 +246,17 @@ def _statement_texts(fg, cap: int) -> list:
             out[k] = (name[k] or format_number(value[k]), 9)
             continue
         parts = [(name[j], 9) if name[j] is not None else out[j] for j in args[k]]
-        text, prec = _text_of(op[k], parts)
+        text, prec = text_of(op[k], parts)
         out[k] = (text[:cap], prec)
     return out
 
 
-def _text_of(op, parts) -> tuple[str, int]:
-    """One op written with its operands' texts; (text, precedence)."""
+def text_of(op, parts) -> tuple[str, int]:
+    """One op written with its operands' (text, precedence) pairs; (text, precedence).
+
+    >>> text_of("mul", [("2", 9), ("w + b", 1)]), text_of("pow", [("x", 9), ("2", 9)])
+    (('2·(w + b)', 2), ('x^2', 4))
+    """
     if op in INFIX:
         sym, prec = INFIX[op]
         right = op == "pow"

@@ -229,7 +229,7 @@ def _full_text(fg, k):
     if fg.kind[k] != "op":
         return (fg.name[k] or graphdsl.text.format_number(fg.value[k]), 9)
     parts = [(fg.name[j], 9) if fg.name[j] is not None else _full_text(fg, j) for j in fg.args[k]]
-    return sv._text_of(fg.op[k], parts)
+    return sv.text_of(fg.op[k], parts)
 
 
 @pytest.mark.parametrize("depth", [1, 5, 12, 40, 150])
