@@ -44,6 +44,7 @@ from __future__ import annotations
 import math
 import re
 import weakref
+from fractions import Fraction
 from dataclasses import dataclass, field, fields, is_dataclass
 
 from .errors import UsageError
@@ -633,7 +634,7 @@ _RELATIONS = {"StrictGreaterThan": float.__gt__, "GreaterThan": float.__ge__,
 
 def to_program(expr) -> list:
     """A sympy expression as a list of steps over its distinct sub-expressions,
-    operands first: ("sym", name), ("num", value), (op, [step indices]) with op
+    operands first: ("sym", name), ("num", (p, q) or a float), (op, [step indices]) with op
     "Add", "Mul", "Pow", "Piecewise" (operands paired value, condition), a
     relation, "true", "false", a function of :data:`_MATH`, or ("unknown",
     None). Plain data: :func:`run_program` evaluates it in floats.
@@ -641,7 +642,7 @@ def to_program(expr) -> list:
     >>> import sympy
     >>> x = sympy.Symbol("x", real=True)
     >>> to_program(2 * sympy.sin(x))
-    [('sym', 'x'), ('sin', [0]), ('num', 2.0), ('Mul', [2, 1])]
+    [('sym', 'x'), ('sin', [0]), ('num', (2, 1)), ('Mul', [2, 1])]
     """
     import sympy as sp
 
@@ -657,7 +658,8 @@ def to_program(expr) -> list:
         elif getattr(node, "is_Symbol", False):
             steps.append(("sym", node.name))
         elif getattr(node, "is_Number", False):
-            steps.append(("num", float(node)))
+            # an exact number stays exact (p, q); a float stays a float
+            steps.append(("num", (int(node.p), int(node.q)) if node.is_Rational else float(node)))
         else:
             kind = type(node).__name__
             args = node.args
@@ -680,33 +682,46 @@ def to_program(expr) -> list:
 def run_program(steps: list, values: dict) -> float | None:
     """A :func:`to_program` list evaluated at ``values`` (name -> float); None
     when the result is not a finite real number or a step is unknown.
+    Sums, products and small whole powers of exact numbers are worked out
+    exactly (a value as written: 0.1 is 1/10), as sympy would; functions in
+    floats.
 
-    >>> run_program([('sym', 'x'), ('sin', [0]), ('num', 2.0), ('Mul', [2, 1])], {"x": 0.5})
+    >>> run_program([('sym', 'x'), ('sin', [0]), ('num', (2, 1)), ('Mul', [2, 1])], {"x": 0.5})
     0.958851077208406
+    >>> run_program([('num', (3, 10)), ('sym', 'x'), ('Mul', [0, 1])], {"x": 3.0})
+    0.9
     """
     val: list = []
     try:
         for kind, arg in steps:
             if kind == "sym":
-                v = float(values[arg])
+                v = Fraction(repr(float(values[arg])))
             elif kind == "num":
-                v = arg
+                v = Fraction(*arg) if isinstance(arg, tuple) else arg
             elif kind in ("true", "false"):
                 v = kind == "true"
-            elif kind == "Add":
-                v = math.fsum(val[i] for i in arg)
-            elif kind == "Mul":
-                v = math.prod(val[i] for i in arg)
+            elif kind in ("Add", "Mul"):
+                xs = [val[i] for i in arg]
+                if all(isinstance(x, Fraction) for x in xs):
+                    v = sum(xs) if kind == "Add" else math.prod(xs)
+                else:
+                    xs = [float(x) for x in xs]
+                    v = math.fsum(xs) if kind == "Add" else math.prod(xs)
             elif kind == "Pow":
-                v = val[arg[0]] ** val[arg[1]]
-                if isinstance(v, complex):
-                    return None
+                b, x = val[arg[0]], val[arg[1]]
+                if (isinstance(b, Fraction) and isinstance(x, Fraction) and x.denominator == 1
+                        and abs(x) <= 64 and (b != 0 or x > 0)):
+                    v = b ** int(x)
+                else:
+                    v = float(b) ** float(x)
+                    if isinstance(v, complex):
+                        return None
             elif kind == "Piecewise":
                 v = next(val[arg[i]] for i in range(0, len(arg), 2) if val[arg[i + 1]])
             elif kind in _RELATIONS:
                 v = _RELATIONS[kind](float(val[arg[0]]), float(val[arg[1]]))
             elif kind in _MATH:
-                v = _MATH[kind](*[val[i] for i in arg])
+                v = _MATH[kind](*[float(val[i]) for i in arg])
             else:
                 return None
             val.append(v)
