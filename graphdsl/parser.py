@@ -31,11 +31,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from . import diagnostics
 from .errors import ModelSyntaxError, GraphdslError
-
-KEYWORDS_WITH_NAME_AND_NUMBER = ("param",)
-KEYWORDS_WITH_NAME = ("output",)
-KEYWORDS_WITH_NUMBER = ("target",)
 
 BINARY_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow", "^": "pow"}
 
@@ -67,8 +64,6 @@ def _number(tok, sign=None) -> float:
 
 def _make_transformer():
     from lark import Transformer
-
-    from . import diagnostics
 
     class ToStatements(Transformer):
         """Inline transformer: every rule returns a plain tuple (see module doc)."""
@@ -181,8 +176,6 @@ def parse(text: str, file: str | None = None) -> list[tuple]:
     """
     from lark.exceptions import UnexpectedInput, VisitError
 
-    from .diagnostics import syntax_error
-
     parser = get_parser()
     # The parse allocates a few small objects per token that all stay alive;
     # the garbage collector's passes over them would make loading superlinear
@@ -199,7 +192,7 @@ def parse(text: str, file: str | None = None) -> list[tuple]:
             raise inner.with_file(file, text) from None
         raise
     except UnexpectedInput as e:
-        raise syntax_error(e, text, file) from None
+        raise diagnostics.syntax_error(e, text, file, parser.parse) from None
     finally:
         if gc_was_enabled:
             gc.enable()

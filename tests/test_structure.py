@@ -1,0 +1,92 @@
+"""The package's import graph has no cycle.
+
+Each module's imports are read with ``ast`` (nothing is imported or run):
+the top-level ones and those inside functions, since an import moved into a
+function still ties the two modules together. A cycle is reported with its
+modules in order.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "graphdsl"
+
+
+def modules() -> dict[str, Path]:
+    """Dotted module name -> file, for every module of the package."""
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        found[".".join(parts)] = path
+    return found
+
+
+def imports_of(name: str, path: Path, known) -> set[str]:
+    """The package's modules that ``name`` imports anywhere in its file."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[:len(package.split(".")) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            for alias in node.names:
+                full = f"{target}.{alias.name}"
+                out.add(full if full in known else target)
+        elif isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+    return {m for m in out if m in known and m != name}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of ``graph`` as a list of nodes (first == last), or None.
+    Depth-first with an explicit stack."""
+    state = {}                      # absent: unseen, 1: on the current path, 2: done
+    for root in sorted(graph):
+        if root in state:
+            continue
+        path = [root]
+        todo = [iter(sorted(graph[root]))]
+        state[root] = 1
+        while todo:
+            nxt = next(todo[-1], None)
+            if nxt is None:
+                state[path.pop()] = 2
+                todo.pop()
+            elif state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            elif nxt not in state:
+                state[nxt] = 1
+                path.append(nxt)
+                todo.append(iter(sorted(graph[nxt])))
+    return None
+
+
+def test_the_cycle_finder_finds_cycles():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
+
+
+def test_the_import_reader_sees_imports_inside_functions(tmp_path):
+    pkg = tmp_path / "graphdsl"
+    pkg.mkdir()
+    (pkg / "a.py").write_text("def f():\n    from .b import g\n")
+    (pkg / "b.py").write_text("from . import a\n")
+    known = {"graphdsl.a": pkg / "a.py", "graphdsl.b": pkg / "b.py"}
+    assert imports_of("graphdsl.a", pkg / "a.py", known) == {"graphdsl.b"}
+    assert imports_of("graphdsl.b", pkg / "b.py", known) == {"graphdsl.a"}
+
+
+def test_no_import_cycle_in_the_package():
+    known = modules()
+    assert {"graphdsl.parser", "graphdsl.diagnostics", "graphdsl.ops.registry"} <= set(known)
+    graph = {name: imports_of(name, path, known) for name, path in known.items()}
+    assert "graphdsl.diagnostics" in graph["graphdsl.parser"]
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
