@@ -31,6 +31,7 @@ import gc
 from .errors import ModelError
 from .flat import FlatGraph
 from .ops import default_registry
+from .statements import Call
 from .text import did_you_mean, shorten
 
 
@@ -54,9 +55,9 @@ def _source_line(source: str | None, line: int) -> str | None:
 
 
 def _stmt_where(st, source) -> str:
-    """'line 3: y = x * 2' for a statement tuple (its line is st[-2])."""
-    text = _source_line(source, st[-2])
-    return f"line {st[-2]}" + (f": {text}" if text else "")
+    """'line 3: y = x * 2' for a statement."""
+    text = _source_line(source, st.line)
+    return f"line {st.line}" + (f": {text}" if text else "")
 
 
 def build_graph(statements, *, registry=None, file: str | None = None, source: str | None = None):
@@ -75,7 +76,8 @@ def build_flat(statements, *, registry=None, file: str | None = None, source: st
 
     The garbage collector is paused meanwhile: the build allocates millions of
     small containers that all stay alive, so the collector's passes would make
-    loading superlinear (see NOTES.md) while freeing nothing.
+    loading superlinear (each full pass walks every object made so far) while
+    freeing nothing.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -97,28 +99,27 @@ def _build_flat(statements, registry, file, source):
     defined: dict[str, tuple] = {}
     output_stmt = target_stmt = None
     for st in statements:
-        kind = st[0]
+        kind = st.kind
         if kind in ("param", "assign"):
-            name, line, col = st[1], st[-2], st[-1]
+            name = st.name
             if name in defined:
                 first = defined[name]
-                raise err(f"'{shorten(name)}' is defined twice", line, col, len(name),
+                raise err(f"'{shorten(name)}' is defined twice", st.line, st.column, len(name),
                           hint="a name has one definition: rename one of them or delete one",
                           notes=[f"first defined at {_stmt_where(first, source)}",
                                  f"defined again at {_stmt_where(st, source)}"])
-            if name in registry and kind == "assign":
-                pass  # a node may share a name with an op: calls and names never mix
+            # a node may share a name with an op: calls and names never mix
             defined[name] = st
         elif kind == "output":
             if output_stmt is not None:
-                raise err("the output is given twice", st[2], st[3], 6,
-                          notes=[f"first `output` at line {output_stmt[2]}"],
+                raise err("the output is given twice", st.line, st.column, 6,
+                          notes=[f"first `output` at line {output_stmt.line}"],
                           hint="keep one `output NAME` line")
             output_stmt = st
         elif kind == "target":
             if target_stmt is not None:
-                raise err("the target is given twice", st[2], st[3], 6,
-                          notes=[f"first `target` at line {target_stmt[2]}"],
+                raise err("the target is given twice", st.line, st.column, 6,
+                          notes=[f"first `target` at line {target_stmt.line}"],
                           hint="keep one `target NUMBER` line")
             target_stmt = st
     if not defined:
@@ -132,30 +133,33 @@ def _build_flat(statements, registry, file, source):
 
     # 2. Nodes for every statement, expressions flattened without recursion.
     for st in statements:
-        kind = st[0]
+        kind = st.kind
         if kind == "param":
-            _, name, value, line, col = st
-            add_node(name, kind="param", value=value, name=name, stmt=name, line=line, column=col)
+            name = st.name
+            add_node(name, kind="param", value=st.value, name=name, stmt=name, line=st.line,
+                     column=st.column)
             params.append(name)
         elif kind == "assign":
-            _, name, expr, line, col = st
-            if expr[0] == "num":
-                add_node(name, kind="const", value=expr[1], name=name, stmt=name,
-                         line=line, column=col)
+            name, expr = st.name, st.expr
+            if expr.kind == "num":
+                add_node(name, kind="const", value=expr.value, name=name, stmt=name,
+                         line=st.line, column=st.column)
                 continue
-            if expr[0] == "name":
-                expr = ("op", "identity", (expr,), expr[2], expr[3])
-            # Iterative post-order: (expr, node id) pairs; children first.
+            if expr.kind == "name":
+                expr = Call("identity", (expr,), expr.line, expr.column)
+            # Iterative post-order: (expr, node id, expanded) triples; children first.
+            # Once expanded, an op's args are its operands' node ids.
             stack = [(expr, name, False)]
             while stack:
                 e, node_id, expanded = stack.pop()
-                if e[0] == "name":          # an undefined name, met in reading order
-                    raise _undefined(err, e[1], e, defined, registry)
-                if e[0] == "num":
-                    add_node(node_id, kind="const", value=e[1], name=None, stmt=name,
-                             line=e[2], column=e[3])
+                ekind = e.kind
+                if ekind == "name":          # an undefined name, met in reading order
+                    raise _undefined(err, e.name, e, defined, registry)
+                if ekind == "num":
+                    add_node(node_id, kind="const", value=e.value, name=None, stmt=name,
+                             line=e.line, column=e.column)
                     continue
-                op_name, args = e[1], e[2]
+                op_name, args = e.op, e.args
                 if not expanded:
                     if op_name not in registry:
                         raise _unknown_function(err, op_name, e, defined, registry)
@@ -163,13 +167,13 @@ def _build_flat(statements, registry, file, source):
                     if len(args) != arity:
                         raise err(
                             f"{op_name}() takes {arity} argument{'s' if arity != 1 else ''}, "
-                            f"got {len(args)}", e[3], e[4], len(op_name),
+                            f"got {len(args)}", e.line, e.column, len(op_name),
                             hint=f"call it as {op_name}(" + ", ".join("xyzuvw"[:arity]) + ")")
                     ids = []
                     children = []
                     for a in args:
-                        if a[0] == "name":
-                            ref = a[1]
+                        if a.kind == "name":
+                            ref = a.name
                             if ref not in defined:
                                 # reported when reached, so that a mistake further
                                 # left (an unknown function) is reported first
@@ -180,12 +184,12 @@ def _build_flat(statements, registry, file, source):
                             cid = f"%{counter}"
                             ids.append(cid)
                             children.append((a, cid, False))
-                    stack.append((("op", op_name, tuple(ids), e[3], e[4]), node_id, True))
+                    stack.append((Call(op_name, tuple(ids), e.line, e.column), node_id, True))
                     stack.extend(reversed(children))
                 else:
                     add_node(node_id, kind="op", op=op_name, args=args,
                              name=name if node_id == name else None, stmt=name,
-                             line=e[3], column=e[4])
+                             line=e.line, column=e.column)
 
     # 3. Operands as positions (the edges, operand order kept).
     g.resolve()
@@ -204,7 +208,8 @@ def _build_flat(statements, registry, file, source):
         # edges go operand -> user; read the cycle as "uses": x -> y means x uses y
         names.reverse()
         # start the ring at the statement written first, as a reader meets it
-        k = min(range(len(names)), key=lambda i: defined[names[i]][-2:])
+        k = min(range(len(names)), key=lambda i: (defined[names[i]].line,
+                                                  defined[names[i]].column))
         names = names[k:] + names[:k]
         ring = names + [names[0]]
         first = defined[names[0]]
@@ -216,31 +221,31 @@ def _build_flat(statements, registry, file, source):
         if len(names) == 1:
             n0 = shorten(names[0])
             raise err(f"'{n0}' is defined in terms of itself: {n0} -> {n0}",
-                      first[-2], first[-1], len(names[0]), notes=notes,
+                      first.line, first.column, len(names[0]), notes=notes,
                       hint=f"a model is a set of equations, not a program: `{n0} = {n0} + ...` "
                            f"cannot be computed; give the new value a new name "
                            f"(`{n0}2 = {n0} + 1`)")
         shown_ring = ring if len(ring) <= 13 else ring[:6] + ["..."] + ring[-6:]
         raise err(f"these {len(names)} statements depend on each other in a cycle: "
                   + " -> ".join(n if n == "..." else shorten(n) for n in shown_ring),
-                  first[-2], first[-1], len(names[0]),
+                  first.line, first.column, len(names[0]),
                   notes=notes,
                   hint="a model is a set of equations without loops; "
                        "break the cycle by giving one of them a value of its own")
 
     # 5. The output: given, or the one computed node nothing else uses.
     if output_stmt is not None:
-        out = output_stmt[1]
+        out = output_stmt.name
         if out not in defined:
-            raise err(f"the output '{shorten(out)}' is not defined", output_stmt[2], output_stmt[3],
-                      len(out), hint=did_you_mean(out, defined)
+            raise err(f"the output '{shorten(out)}' is not defined", output_stmt.line,
+                      output_stmt.column, len(out), hint=did_you_mean(out, defined)
                       or "name a quantity the model defines: `output z`")
     else:
         used = set()
         for a in g.args:
             used.update(a)
         sinks = [n for n, st in defined.items()
-                 if st[0] == "assign" and g.pos[n] not in used]
+                 if st.kind == "assign" and g.pos[n] not in used]
         if len(sinks) == 1:
             out = sinks[0]
         elif not sinks:
@@ -249,7 +254,7 @@ def _build_flat(statements, registry, file, source):
             else:
                 st = next(iter(defined.values()))
                 raise err("there is no output: nothing is computed from the params",
-                          st[-2], st[-1], len(st[1]),
+                          st.line, st.column, len(st.name),
                           hint="add a statement such as `z = 2*w` and `output z`")
         else:
             raise _several_sinks(err, sinks, defined, source)
@@ -257,9 +262,9 @@ def _build_flat(statements, registry, file, source):
     g.sort(order)
     g.graph.update(
         output=out,
-        target=target_stmt[1] if target_stmt is not None else None,
+        target=target_stmt.value if target_stmt is not None else None,
         params=params,
-        definitions={n: (st[-2], st[-1]) for n, st in defined.items()},
+        definitions={n: (st.line, st.column) for n, st in defined.items()},
         file=file,
         source=source,
     )
@@ -286,7 +291,7 @@ def _find_cycle(g):
 
 
 def _unknown_function(err, op_name, e, defined, registry):
-    line, col, width = e[3], e[4], len(op_name)
+    line, col, width = e.line, e.column, len(op_name)
     name = shorten(op_name)
     if op_name in defined:
         return err(f"'{name}' is a quantity of the model, not a function", line, col, width,
@@ -302,7 +307,7 @@ def _unknown_function(err, op_name, e, defined, registry):
 
 
 def _undefined(err, ref, a, defined, registry):
-    line, col, width = a[2], a[3], len(ref)
+    line, col, width = a.line, a.column, len(ref)
     name = shorten(ref)
     if ref in registry:
         return err(f"'{name}' is a function, used here without its argument", line, col, width,
@@ -336,4 +341,4 @@ def _several_sinks(err, sinks, defined, source):
         hint = f"add `output {shorten(sinks[-1])}` (or whichever you mean) on its own line"
     first = defined[sinks[0]]
     return err(f"which is the output? {len(sinks)} results are used by nothing",
-               first[-2], first[-1], len(sinks[0]), notes=notes, hint=hint)
+               first.line, first.column, len(sinks[0]), notes=notes, hint=hint)

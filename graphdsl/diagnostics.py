@@ -27,6 +27,7 @@ import unicodedata
 from functools import cached_property, lru_cache
 
 from .errors import GraphdslError, ModelSyntaxError
+from .statements import EXPRESSIONS, STATEMENTS
 
 # Terminal names of the grammar, said in words.
 TERMINAL_WORDS = {
@@ -267,7 +268,7 @@ def _param_not_number(s: _Slip):
     line, column, width = s.line, s.column, s.width
     if len(part) > 3:  # a number (or sign), then more: an expression
         start = part[3]
-        vline, vcol = (start.line, start.column) if _is_token(start) else start[1:3]
+        vline, vcol = start.line, start.column   # a sign token or a Signed number
         message = "a param's starting value must be a plain number, not an expression"
         line, column, width = vline, vcol, 1
     else:
@@ -506,7 +507,7 @@ def _in_statement(v) -> bool:
     statements already reduced (which mark the statement's start)."""
     if _is_token(v):
         return v.type not in ("_NL", "SEMI")
-    return isinstance(v, tuple) and bool(v) and v[0] not in ("param", "assign", "output", "target")
+    return isinstance(v, tuple) and bool(v) and not isinstance(v, STATEMENTS)
 
 
 def _statement_part(stack) -> list:
@@ -553,7 +554,7 @@ def _end_position(stack, text: str) -> tuple[int, int]:
     for v in reversed(stack):
         if _is_token(v) and getattr(v, "end_line", None):
             return v.end_line, v.end_column
-        if isinstance(v, tuple) and len(v) >= 4 and isinstance(v[-2], int):
+        if isinstance(v, EXPRESSIONS + STATEMENTS):
             break
     body = text.rstrip()
     line = body.count("\n") + 1
@@ -731,8 +732,6 @@ def keyword_name_error(kw, name) -> ModelSyntaxError:
                                  f"two names need an operator: {kw}*{name}")
 
 
-def _number_text(value) -> str:
-    if isinstance(value, tuple):
-        value = value[0]
+def _number_text(value: float) -> str:
     v = float(value)
     return str(int(v)) if v == int(v) and abs(v) < 1e15 else repr(v)

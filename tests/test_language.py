@@ -1,4 +1,4 @@
-"""The .bp language of DESIGN.md §1 and the graph of §2."""
+"""The .bp language (README.md, "The .bp language") and the graph it builds."""
 
 from __future__ import annotations
 
