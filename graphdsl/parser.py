@@ -36,12 +36,22 @@ def grammar_text() -> str:
 
 
 def _number(tok, sign=None) -> float:
+    """The value of a NUMBER token. Raises ModelSyntaxError for a literal a
+    float cannot hold: too large (``1e999``), or so small that it would be read
+    as 0 (``1e-400``). A subnormal (``1e-320``) is kept: it is a number, with
+    fewer digits."""
     value = float(tok)
     if not math.isfinite(value):
         raise ModelSyntaxError(
             f"the number {tok} is too large to represent",
             line=tok.line, column=tok.column, width=len(tok),
             hint="numbers must be below about 1.8e308",
+        )
+    if value == 0.0 and any(ch in "123456789" for ch in tok.split("e")[0].split("E")[0]):
+        raise ModelSyntaxError(
+            f"the number {tok} is too small to represent: it would be read as 0",
+            line=tok.line, column=tok.column, width=len(tok),
+            hint="the smallest number above 0 is about 4.9e-324; write 0 if you mean zero",
         )
     if sign is not None and sign == "-":
         value = -value

@@ -171,3 +171,55 @@ def test_nothing_in_a_model_runs_python():
 def test_the_leftmost_mistake_is_reported_first(text, first):
     with pytest.raises(graphdsl.ModelError, match=first):
         graphdsl.loads(text)
+
+
+# --- encodings and literals -------------------------------------------------------
+
+def test_utf8_with_a_byte_order_mark_just_works(tmp_path):
+    path = tmp_path / "bom.bp"
+    path.write_bytes("param w = 3\nz = 2*w + q\n".encode("utf-8-sig"))
+    with pytest.raises(graphdsl.ModelError) as info:
+        graphdsl.load(path)
+    assert (info.value.line, info.value.column) == (2, 11)   # the mark takes no column
+    path.write_bytes("param w = 3\nz = 2*w\n".encode("utf-8-sig"))
+    assert graphdsl.load(path).forward()["z"] == 6.0
+
+
+@pytest.mark.parametrize("encoding, words", [
+    ("utf-16", "UTF-16 text (little-endian, with a byte order mark)"),
+    ("utf-16-le", "UTF-16 text (little-endian, without a byte order mark)"),
+    ("utf-16-be", "UTF-16 text (big-endian, without a byte order mark)"),
+    ("utf-32", "UTF-32 text (little-endian, with a byte order mark)"),
+])
+def test_utf16_and_utf32_files_are_named_not_called_binary(tmp_path, cli, encoding, words):
+    path = tmp_path / "wide.bp"
+    path.write_bytes("param θ = 3\nz = 2*θ\n".encode(encoding))
+    r = cli("check", path)
+    assert r.code == 2 and r.out == ""
+    assert f"{path} is {words}, not UTF-8" in r.err
+    assert "save the model as UTF-8" in r.err and "binary" not in r.err
+
+
+def test_random_binary_is_still_binary(tmp_path, cli):
+    path = tmp_path / "b.bp"
+    path.write_bytes(bytes(range(256)) * 4)
+    r = cli("check", path)
+    assert r.code == 2 and "binary file" in r.err
+
+
+@pytest.mark.parametrize("text, column", [("param w = 1e-400\nz = w", 11), ("z = -1e-400", 6),
+                                          ("z = 2 * 0.0000001e-320", 9)])
+def test_a_literal_that_would_be_read_as_zero_is_an_error(text, column):
+    with pytest.raises(graphdsl.ModelSyntaxError) as info:
+        graphdsl.loads(text, "m.bp")
+    e = info.value
+    number = text.split("\n")[0][column - 1:].split()[0]
+    assert e.message == f"the number {number} is too small to represent: it would be read as 0"
+    assert (e.line, e.column, e.width) == (1, column, len(number))
+    assert "^" * len(number) in str(e) and "write 0 if you mean zero" in str(e)
+
+
+def test_zero_and_subnormal_literals_are_numbers():
+    v = graphdsl.loads("a = 0e-400\nb = 0.000e5\nc = 1e-320\nz = a + b + c").forward()
+    assert v["a"] == 0.0 and v["b"] == 0.0
+    assert v["c"] == float("1e-320") > 0      # a subnormal: fewer digits, but not 0
