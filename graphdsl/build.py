@@ -27,9 +27,11 @@ Graph attributes: ``output``, ``target``, ``params`` (source order),
 from __future__ import annotations
 
 import gc
+import re
 
 from .errors import ModelError
 from .flat import FlatGraph
+from .names import difference, lookalikes
 from .ops import default_registry
 from .statements import Call
 from .text import did_you_mean, shorten
@@ -104,10 +106,17 @@ def _build_flat(statements, registry, file, source):
             name = st.name
             if name in defined:
                 first = defined[name]
+                notes = [f"first defined at {_stmt_where(first, source)}",
+                         f"defined again at {_stmt_where(st, source)}"]
+                spelt = (_spelling(source, first.line, first.column),
+                         _spelling(source, st.line, st.column))
+                if None not in spelt and spelt[0] != spelt[1]:
+                    notes.append(f"'{shorten(spelt[0])}' and '{shorten(spelt[1])}' are one name: "
+                                 "names are compared in Unicode's NFKC form, as Python "
+                                 "compares identifiers")
                 raise err(f"'{shorten(name)}' is defined twice", st.line, st.column, len(name),
                           hint="a name has one definition: rename one of them or delete one",
-                          notes=[f"first defined at {_stmt_where(first, source)}",
-                                 f"defined again at {_stmt_where(st, source)}"])
+                          notes=notes)
             # a node may share a name with an op: calls and names never mix
             defined[name] = st
         elif kind == "output":
@@ -300,7 +309,8 @@ def _unknown_function(err, op_name, e, defined, registry):
     if alias in registry:
         hint = f"did you mean '{alias}'?"
     else:
-        hint = did_you_mean(op_name, registry.names())
+        hint = (_lookalike_hint(op_name, registry.names())
+                or did_you_mean(op_name, registry.names()))
     return err(f"unknown function '{name}'", line, col, width,
                hint=(hint + " " if hint else "") + "`graphdsl ops` lists the ops there are",
                notes=registry.unavailable(op_name))
@@ -312,7 +322,7 @@ def _undefined(err, ref, a, defined, registry):
     if ref in registry:
         return err(f"'{name}' is a function, used here without its argument", line, col, width,
                    hint=f"call it with parentheses: {name}(x)")
-    hint = did_you_mean(ref, defined)
+    hint = _lookalike_hint(ref, defined) or did_you_mean(ref, defined)
     define = f"define it: `{name} = ...` or `param {name} = NUMBER`"
     powers = {"²": "2", "³": "3", "¹": "1", "⁰": "0", "⁴": "4"}
     if any(ch in powers for ch in ref):
@@ -325,6 +335,28 @@ def _undefined(err, ref, a, defined, registry):
         define = CONSTANT_HINTS[ref]
     return err(f"'{name}' is not defined", line, col, width,
                hint=(hint + " Or " if hint else "") + define)
+
+
+def _lookalike_hint(ref, candidates) -> str | None:
+    """"did you mean 'a'? ..." when ``ref`` looks exactly like a candidate
+    (a Cyrillic 'а' for a Latin 'a'), naming the characters that differ. Names
+    that differ only in case are left to the plain did-you-mean ("W" for "w")."""
+    found = [c for c in lookalikes(ref, candidates) if c.casefold() != ref.casefold()]
+    if not found:
+        return None
+    return (f"did you mean '{shorten(found[0])}'? The two look alike but are different "
+            f"names: {difference(ref, found[0])}.")
+
+
+def _spelling(source, line, column) -> str | None:
+    """The name as it is written at (line, column) of the source, before NFKC."""
+    if source is None:
+        return None
+    lines = source.split("\n")
+    if not 1 <= line <= len(lines):
+        return None
+    match = re.match(r"[^\W\d]\w*", lines[line - 1][column - 1:])
+    return match.group() if match else None
 
 
 def _several_sinks(err, sinks, defined, source):

@@ -55,6 +55,8 @@ def _load(args):
     from .model import load
 
     model = load(args.model, registry=_registry(args))
+    for warning in model.warnings:   # on stderr, so --json output stays clean
+        _err(str(warning))
     for item in getattr(args, "set", None) or ():
         name, value = _parse_assignment(item)
         model.set_value(name, value)

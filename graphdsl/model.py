@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 
-from .errors import UsageError, ModelError
+from .errors import ModelError, ModelWarning, UsageError
 
 #: the largest model file graphdsl reads (a 10^6-statement model is about 25 MB)
 MAX_MODEL_BYTES = 256 * 2**20
@@ -33,6 +33,9 @@ class Model:
             self.flat, self._graph = FlatGraph.from_graph(graph), graph
         self.registry = registry
         self.name = name
+        #: what loading found allowed but suspicious (:class:`ModelWarning`), for
+        #: the command line to print on stderr
+        self.warnings: list[ModelWarning] = []
         info = self.flat.graph
         self.output: str = info["output"]
         self.target: float | None = info["target"]
@@ -215,13 +218,42 @@ def loads(text: str, name: str = "<string>", *, registry=None, plugins=()) -> Mo
     """
     from .build import build_flat
     from .ops import default_registry
-    from .parser import parse
+    from .parser import parse, source_text
 
     registry = registry if registry is not None else default_registry(plugins)
+    text = source_text(text)
     statements = parse(text, name)
     flat = build_flat(statements, registry=registry, file=name, source=text)
     del statements  # the statement tuples are garbage now: free them before compiling
-    return Model(flat, registry, name)
+    model = Model(flat, registry, name)
+    if not text.isascii():
+        model.warnings = lookalike_warnings(flat.graph["definitions"], name, text)
+    return model
+
+
+def lookalike_warnings(definitions, file, source) -> list[ModelWarning]:
+    """A warning for each name that looks exactly like one defined before it
+    (``а`` in Cyrillic and ``a`` in Latin), at its definition.
+
+    >>> [w.message for w in lookalike_warnings({"a": (1, 7), "а": (2, 1)}, "m.bp", None)]
+    ["'а' looks like 'a' but is another name"]
+    """
+    from .names import difference, lookalike_groups
+    from .text import shorten
+
+    found = []
+    for group in lookalike_groups(definitions):
+        first = group[0]
+        for other in group[1:]:
+            line, column = definitions[other]
+            found.append(ModelWarning(
+                f"'{shorten(other)}' looks like '{shorten(first)}' but is another name",
+                file=file, line=line, column=column, source=source, width=len(other),
+                notes=[difference(other, first),
+                       f"'{shorten(first)}' is defined at line {definitions[first][0]}"],
+                hint="to mean one quantity, type its name the same way each time; "
+                     "else rename one of them so the two look different"))
+    return found
 
 
 #: byte order marks of the encodings a model may be saved in by mistake, longest first

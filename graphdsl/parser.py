@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import gc
 import math
+import unicodedata
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
 from . import diagnostics
 from .errors import ModelSyntaxError, GraphdslError
+from .names import normalize
 from .statements import Assign, Call, Name, Num, Output, Param, Signed, Target
 
 BINARY_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow", "^": "pow"}
@@ -80,25 +82,25 @@ def _make_transformer():
 
         def keyword_assign(self, items):
             kw, name, _eq, signed = items
-            if kw != "param":
+            if normalize(kw) != "param":
                 raise diagnostics.keyword_assign_error(kw, name, signed.value)
-            return Param(str(name), signed.value, name.line, name.column)
+            return Param(normalize(name), signed.value, name.line, name.column)
 
         def keyword_number(self, items):
             kw, signed = items
-            if kw != "target":
+            if normalize(kw) != "target":
                 raise diagnostics.keyword_number_error(kw, signed.value)
             return Target(signed.value, kw.line, kw.column)
 
         def keyword_name(self, items):
             kw, name = items
-            if kw != "output":
+            if normalize(kw) != "output":
                 raise diagnostics.keyword_name_error(kw, name)
-            return Output(str(name), name.line, name.column)
+            return Output(normalize(name), name.line, name.column)
 
         def assign(self, items):
             name, _eq, expr = items
-            return Assign(str(name), expr, name.line, name.column)
+            return Assign(normalize(name), expr, name.line, name.column)
 
         def number(self, items):
             (tok,) = items
@@ -106,12 +108,12 @@ def _make_transformer():
 
         def name(self, items):
             (tok,) = items
-            return new(Name, (str(tok), tok.line, tok.column))
+            return new(Name, (normalize(tok), tok.line, tok.column))
 
         def call(self, items):
             tok, args = items
             args = tuple(args) if args is not None else ()
-            return new(Call, (str(tok), args, tok.line, tok.column))
+            return new(Call, (normalize(tok), args, tok.line, tok.column))
 
         def arguments(self, items):
             return list(items)
@@ -168,14 +170,27 @@ def get_parser():
     )
 
 
+def source_text(text: str) -> str:
+    """The text as the parser reads it: in Unicode's NFC form, so that an
+    ``é`` typed as ``e`` and a combining accent is the letter ``é``. Positions
+    in messages count the characters of this text. ASCII text is returned as
+    it is, at no cost."""
+    if text.isascii() or unicodedata.is_normalized("NFC", text):
+        return text
+    return unicodedata.normalize("NFC", text)
+
+
 def parse(text: str, file: str | None = None) -> list[tuple]:
     """Parse model text into a list of statements (see :mod:`graphdsl.statements`).
+    Names are read in NFKC form, as Python reads identifiers (``ﬁ`` is ``fi``);
+    the text is first put in NFC form (:func:`source_text`).
 
     Raises :class:`ModelSyntaxError` (with file, line, column and a caret)
     for text that is not valid ``.bp``.
     """
     from lark.exceptions import UnexpectedInput, VisitError
 
+    text = source_text(text)
     parser = get_parser()
     # The parse allocates a few small objects per token that all stay alive;
     # the garbage collector's passes over them would make loading superlinear

@@ -223,3 +223,91 @@ def test_zero_and_subnormal_literals_are_numbers():
     v = graphdsl.loads("a = 0e-400\nb = 0.000e5\nc = 1e-320\nz = a + b + c").forward()
     assert v["a"] == 0.0 and v["b"] == 0.0
     assert v["c"] == float("1e-320") > 0      # a subnormal: fewer digits, but not 0
+
+
+# --- names: NFKC as Python reads identifiers, and look-alikes -------------------------
+
+@pytest.mark.parametrize("defined, used", [
+    ("ﬁ", "fi"),              # a ligature
+    ("𝐱", "x"),               # mathematical bold
+    ("ｗ", "w"),              # full-width
+    ("café", "cafe\u0301"),    # a precomposed é, then e and a combining accent
+    ("cafe\u0301", "café"),
+])
+def test_names_are_compared_as_python_compares_identifiers(defined, used):
+    import unicodedata
+
+    m = graphdsl.loads(f"param {defined} = 2\nz = {used} * 3")
+    assert m.forward()["z"] == 6.0
+    # the name the model knows is the NFKC form, as Python's own
+    name = unicodedata.normalize("NFKC", defined)
+    assert m.params == [name] and m.gradients()[name] == 3.0
+    namespace = {}
+    exec(f"{name} = 2\nz = {unicodedata.normalize('NFC', used)} * 3", namespace)  # test oracle only
+    assert namespace["z"] == 6.0
+
+
+def test_a_keyword_in_full_width_letters_is_the_keyword():
+    assert graphdsl.loads("ｐａｒａｍ w = 3\nz = 2*w").params == ["w"]
+
+
+def test_two_spellings_of_one_name_defined_twice_say_why():
+    with pytest.raises(graphdsl.ModelError) as info:
+        graphdsl.loads("param ﬁ = 1\nfi = 2\nz = fi", "m.bp")
+    text = str(info.value)
+    assert "'fi' is defined twice" in text and "m.bp:2:1" in text
+    assert "'ﬁ' and 'fi' are one name" in text and "NFKC" in text
+
+
+def test_a_superscript_is_not_read_as_a_digit():
+    # NFKC would turn x² into x2; a name Python would refuse is kept as written
+    with pytest.raises(graphdsl.ModelError, match="for a power write x\\^2"):
+        graphdsl.loads("param x = 1\nparam x2 = 5\nz = x² + x2")
+
+
+def test_names_that_look_alike_across_scripts_get_a_warning(tmp_path, cli):
+    text = "param a = 1\nparam b = 2\nparam \u0430 = 3\nz = a + b + \u0430\n"   # Cyrillic а
+    m = graphdsl.loads(text, "m.bp")
+    assert m.forward()["z"] == 6.0             # two names, as in Python: a warning, no error
+    (w,) = m.warnings
+    assert w.message == "'\u0430' looks like 'a' but is another name"
+    assert (w.line, w.column) == (3, 7)
+    assert "CYRILLIC SMALL LETTER A" in str(w) and "LATIN SMALL LETTER A" in str(w)
+    assert str(w).startswith("warning: ")
+    path = tmp_path / "m.bp"
+    path.write_text(text, encoding="utf-8")
+    r = cli("run", path, "--json")
+    assert r.code == 0
+    import json
+
+    assert json.loads(r.out)["status"] == "evaluated"      # stdout is the JSON alone
+    assert r.err.count("warning: ") == 1 and f"{path}:3:7" in r.err
+
+
+def test_maths_greek_beside_latin_is_no_warning():
+    m = graphdsl.loads("param α = 1\nparam a = 2\nparam ρ = 3\nparam p = 4\nz = α*a + ρ*p")
+    assert m.warnings == []
+    # but a Greek capital that looks exactly like a Latin one is
+    assert len(graphdsl.loads("param B = 1\nparam Β = 2\nz = B + Β").warnings) == 1
+
+
+def test_an_undefined_name_that_looks_like_a_defined_one_says_so():
+    with pytest.raises(graphdsl.ModelError) as info:
+        graphdsl.loads("param a = 1\nz = 2*\u0430", "m.bp")                 # Cyrillic а
+    e = info.value
+    assert e.message == "'\u0430' is not defined" and (e.line, e.column) == (2, 7)
+    assert "did you mean 'a'? The two look alike but are different names" in e.hint
+    assert "CYRILLIC SMALL LETTER A" in e.hint
+    with pytest.raises(graphdsl.ModelError) as info:
+        graphdsl.loads("param x = 1\nz = \u0455in(x)")                     # Cyrillic ѕ
+    assert "did you mean 'sin'?" in info.value.hint and "CYRILLIC SMALL LETTER DZE" in info.value.hint
+
+
+def test_an_ascii_model_never_reads_the_confusables_table():
+    import subprocess
+    import sys
+
+    code = ("import sys, graphdsl; m = graphdsl.loads('param a = 1\\nz = 2*a'); "
+            "print(m.warnings, 'confusable_homoglyphs' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+    assert out.split() == ["[]", "False"]
