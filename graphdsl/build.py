@@ -26,12 +26,12 @@ Graph attributes: ``output``, ``target``, ``params`` (source order),
 
 from __future__ import annotations
 
-import gc
 import re
 
 from .errors import ModelError
 from .flat import FlatGraph
 from .names import difference, lookalikes
+from .parser import paused_gc
 from .ops import default_registry
 from .statements import Call
 from .text import did_you_mean, shorten
@@ -76,18 +76,11 @@ def build_flat(statements, *, registry=None, file: str | None = None, source: st
     """Like :func:`build_graph`, but returns the compact :class:`~graphdsl.flat.FlatGraph`
     (topologically sorted) that loading and the engine use; no networkx involved.
 
-    The garbage collector is paused meanwhile: the build allocates millions of
-    small containers that all stay alive, so the collector's passes would make
-    loading superlinear (each full pass walks every object made so far) while
-    freeing nothing.
+    The garbage collector is paused meanwhile (:func:`graphdsl.parser.paused_gc`):
+    the build allocates millions of small containers that all stay alive.
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with paused_gc():
         return _build_flat(statements, registry, file, source)
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _build_flat(statements, registry, file, source):
@@ -139,6 +132,7 @@ def _build_flat(statements, registry, file, source):
     counter = 0
     params: list[str] = []
     add_node = g.add
+    arities: dict[str, int] = {}     # op name -> arity, asked of the registry once per op
 
     # 2. Nodes for every statement, expressions flattened without recursion.
     for st in statements:
@@ -170,9 +164,11 @@ def _build_flat(statements, registry, file, source):
                     continue
                 op_name, args = e.op, e.args
                 if not expanded:
-                    if op_name not in registry:
-                        raise _unknown_function(err, op_name, e, defined, registry)
-                    arity = registry.get(op_name).arity
+                    arity = arities.get(op_name)
+                    if arity is None:
+                        if op_name not in registry:
+                            raise _unknown_function(err, op_name, e, defined, registry)
+                        arity = arities[op_name] = registry.get(op_name).arity
                     if len(args) != arity:
                         raise err(
                             f"{op_name}() takes {arity} argument{'s' if arity != 1 else ''}, "

@@ -218,13 +218,15 @@ def loads(text: str, name: str = "<string>", *, registry=None, plugins=()) -> Mo
     """
     from .build import build_flat
     from .ops import default_registry
-    from .parser import parse, source_text
+    from .parser import parse, paused_gc, source_text
 
     registry = registry if registry is not None else default_registry(plugins)
     text = source_text(text)
-    statements = parse(text, name)
-    flat = build_flat(statements, registry=registry, file=name, source=text)
-    del statements  # the statement tuples are garbage now: free them before compiling
+    # one pause over both: a collection between them would walk every statement
+    with paused_gc():
+        statements = parse(text, name)
+        flat = build_flat(statements, registry=registry, file=name, source=text)
+        del statements  # garbage now: freed (by reference counts) before compiling
     model = Model(flat, registry, name)
     if not text.isascii():
         model.warnings = lookalike_warnings(flat.graph["definitions"], name, text)

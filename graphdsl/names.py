@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import unicodedata
 from functools import lru_cache
+from sys import intern
 
 
 def normalize(name: str) -> str:
@@ -34,10 +35,11 @@ def normalize(name: str) -> str:
     ``x2`` without a word: its own message explains the superscript.
     Always a plain ``str`` (a lexer's token comes in; a string goes out).
     """
-    name = str(name)
+    # interned: a name used a hundred times is one string, not a hundred
+    name = intern(str(name))
     if name.isascii() or not name.isidentifier():
         return name
-    return unicodedata.normalize("NFKC", name)
+    return intern(unicodedata.normalize("NFKC", name))
 
 
 @lru_cache(maxsize=1)
