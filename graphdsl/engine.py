@@ -6,13 +6,13 @@ and backward passes over those lists with no recursion and no networkx calls,
 so solver iterations reuse it. Gradients add up along every path (a value used
 twice gets both contributions) and every pass starts from zero.
 
-Two ways to run a pass, chosen by measuring (see NOTES.md and
-``benchmarks/bench.py``):
+Two ways to run a pass, chosen by measuring (``benchmarks/bench.py``):
 
 - the *tape*: a loop over the flat lists calling each op's ``forward`` and
   ``partials`` (~0.2 µs per op, nothing to prepare);
 - *generated code*: straight-line Python made from the graph, each op inlined
-  from its ``py_forward``/``py_partials`` template or called as a local
+  from its ``py_forward``/``py_partials`` templates (the text
+  :mod:`graphdsl.ops.forms` makes from them) or called as a local
   (~2-3x faster per pass, but compiling costs ~50-110 µs per op).
 
 In ``mode="auto"`` a model starts on the tape and switches to generated code
@@ -36,6 +36,7 @@ import math
 import time
 
 from .errors import NumericError
+from .ops import forms
 from .text import format_number
 
 #: ops per generated function; keeps each compile() small (its cost is linear per chunk)
@@ -44,12 +45,6 @@ CHUNK = 1000
 #: measured on a 2-core machine; used only to decide when generating pays off
 COMPILE_SECONDS_PER_OP = 80e-6
 _NUMERIC = (ValueError, ZeroDivisionError, OverflowError, TypeError)
-
-#: the only free names a template may use (besides operands)
-TEMPLATE_NAMES = {
-    "_exp": math.exp, "_log": math.log, "_sqrt": math.sqrt, "_sin": math.sin,
-    "_cos": math.cos, "_tan": math.tan, "_tanh": math.tanh, "_pow": math.pow, "_abs": abs,
-}
 
 
 class Compiled:
@@ -90,6 +85,9 @@ class Compiled:
         self.init = [0.0 if k == "op" else float(v) for k, v in zip(fg.kind, fg.value)]
         self.output = fg.pos[fg.graph["output"]]
         self.named = [n for n, nm in zip(fg.ids, fg.name) if nm is not None]
+        # A literal's adjoint is never shown or asked for: it is not checked
+        # (batch evaluation does not compute it either).
+        self.checked = [not (k == "const" and nm is None) for k, nm in zip(fg.kind, fg.name)]
         self.params = list(fg.graph["params"])
         self.mode = mode
         self._steps = None
@@ -149,7 +147,9 @@ class Compiled:
         """d(output)/d(node) for every node, in ``order`` (reverse mode).
 
         ``wrt`` picks another node to differentiate instead of the output.
-        Raises :class:`NumericError` when a derivative is not finite.
+        Raises :class:`NumericError` naming the op and operand when a
+        derivative of a param or of a computed node is not finite (a number
+        written in the model may get an infinite one: nothing asks for it).
         """
         adj = [0.0] * len(vals)
         start = self.output if wrt is None else wrt
@@ -172,9 +172,9 @@ class Compiled:
                 self._backward_tape(vals, adj, start)
         total = sum(adj)
         if total - total != 0.0:
-            if not all(map(math.isfinite, adj)):
-                first = next(k for k, v in enumerate(adj) if not math.isfinite(v))
-                raise self._failure(first, vals, None, backward=True)
+            checked = self.checked
+            if any(not math.isfinite(v) and checked[k] for k, v in enumerate(adj)):
+                raise self._derivative_failure(vals, adj, start)
         return adj
 
     def _spent(self, seconds: float) -> None:
@@ -225,14 +225,14 @@ class Compiled:
                 for j, d in zip(a, ps):
                     adj[j] += g * d
         except _NUMERIC as e:
-            raise self._failure(i, vals, e, backward=True) from None
+            raise self._derivative_failure(vals, adj, start, raised=(i, e)) from None
 
     # -- generated code ------------------------------------------------------------
     def generate(self) -> None:
         """Generate and compile straight-line code for both passes (idempotent)."""
         if self._code is not None:
             return
-        namespace = {"__builtins__": {}, **TEMPLATE_NAMES}
+        namespace = {"__builtins__": {}, **forms.FUNCTIONS}
         op_slot: dict = {}
         for op in self.ops:
             if op is not None and id(op) not in op_slot:
@@ -265,6 +265,13 @@ class Compiled:
         written, never text from the model."""
         n = len(self.ops)
         ops, args = self.ops, self.args
+        templates = {}
+        for op in ops:
+            if op is not None and id(op) not in templates:
+                try:
+                    templates[id(op)] = forms.of(op)
+                except forms.TemplateError:  # a registered op's templates were checked: kept for safety
+                    templates[id(op)] = None
         for s in range(0, n, CHUNK):
             e = min(n, s + CHUNK)
             own = [f"v{k}" for k in range(s, e)]
@@ -278,8 +285,10 @@ class Compiled:
                 if op is None:
                     continue
                 names = [f"v{j}" for j in args[k]]
-                if op.py_forward is not None and len(names) == op.arity:
-                    expr = op.py_forward.format(*names)
+                f = templates[id(op)]
+                if f is not None and f.forward is not None and len(names) == op.arity:
+                    pre, (expr,) = f.python("forward", names, temp="_c")
+                    lines += [f"    {line}" for line in pre]
                 else:
                     expr = f"_f{op_slot[id(op)]}({', '.join(names)})"
                 lines.append(f"    v{k} = {expr}")
@@ -297,9 +306,10 @@ class Compiled:
                 a = args[k]
                 names = [f"v{j}" for j in a]
                 lines.append(f"    if g{k}:")
-                tmpl = op.py_partials
-                if tmpl is not None and len(tmpl) == len(a) == op.arity:
-                    ds = [t.format(*names, out=f"v{k}") for t in tmpl]
+                f = templates[id(op)]
+                if f is not None and f.partials is not None and len(a) == op.arity:
+                    pre, ds = f.python("partials", names, out=f"v{k}", temp="_c")
+                    lines += [f"        {line}" for line in pre]
                 else:
                     lines.append(f"        _d = _p{op_slot[id(op)]}({', '.join(names + [f'v{k}'])})")
                     ds = [f"_d[{i}]" for i in range(len(a))]
@@ -340,15 +350,16 @@ class Compiled:
         return out
 
     # -- failures --------------------------------------------------------------
-    def _failure(self, i: int, vals, exc, backward: bool = False) -> NumericError:
-        fg = self.flat
+    def _failure(self, i: int, vals, exc) -> NumericError:
+        """The error for a forward pass that failed at node ``i`` (``exc`` raised
+        by its op, or None when its value is not finite)."""
         node = self.order[i]
-        stmt = fg.stmt[i]
+        stmt = self.flat.stmt[i]
         op = self.ops[i]
         args = [vals[j] for j in self.args[i]]
         shown = ", ".join(_short(v) for v in args)
         reason = None
-        if op is not None and not backward:
+        if op is not None:
             try:
                 reason = op.domain(*args)
             except Exception:  # a plugin's domain check failing is no excuse to crash
@@ -359,11 +370,6 @@ class Compiled:
             what = f"the value of '{node}' is {_describe_nonfinite(vals[i])}"
             hint = ("a param became too large: the steps grew without bound; try a smaller "
                     "--lr, another --method, or other starting values (--set)")
-        elif backward:
-            what = (f"the derivative of {op.name}({shown}) in statement '{stmt}' "
-                    f"is not a finite number" + (f" ({exc})" if exc else ""))
-            hint = ("the op has no finite slope at this point (e.g. sqrt at 0); start from "
-                    "other params (--set NAME=VALUE)")
         elif reason:
             what = f"{op.name}({shown}) in statement '{stmt}': {reason}"
         elif isinstance(exc, OverflowError):
@@ -380,6 +386,73 @@ class Compiled:
         else:
             what = (f"{op.name}({shown}) in statement '{stmt}' gives "
                     f"{_describe_nonfinite(vals[i])}")
+        return self._error(i, what, hint, vals)
+
+    def _derivative_failure(self, vals, adj, start, raised=None) -> NumericError:
+        """The error for a backward pass with a derivative that is not finite:
+        the op whose local derivative is infinite or NaN (or raised: ``raised``
+        is (node, exception)), else the gradient whose sum overflowed.
+
+        Works on the finished pass: only when something failed does it look
+        again at the ops, from the output down, for the first one to blame.
+        """
+        wrt = self._label(start)
+        hint = ("the op has no finite slope at this point (e.g. log or sqrt at 0, or a "
+                "number too close to 0 for its reciprocal): start from other params "
+                "(--set NAME=VALUE) or change the model")
+        checked = self.checked
+        for k in range(start, -1, -1):
+            op = self.ops[k]
+            g = adj[k]
+            if op is None or g == 0.0 or not math.isfinite(g):
+                continue
+            a = self.args[k]
+            xs = [vals[j] for j in a]
+            shown = ", ".join(_short(v) for v in xs)
+            where = f"{op.name}({shown}) in statement '{self.flat.stmt[k]}'"
+            try:
+                ds = op.partials(*xs, vals[k]) if raised is None or raised[0] != k else None
+            except _NUMERIC as e:
+                ds, raised = None, (k, e)
+            if ds is None:
+                e = raised[1]
+                why = "division by zero" if isinstance(e, ZeroDivisionError) else str(e)
+                return self._error(k, f"the derivative of {where} is not a finite number ({why})",
+                                   hint, vals)
+            for pos, (j, d) in enumerate(zip(a, ds)):
+                if not checked[j]:
+                    continue
+                if not math.isfinite(d):
+                    return self._error(
+                        k, f"the derivative of {where} with respect to {self._operand(k, pos)} "
+                           f"is not a finite number: {_describe_nonfinite(d)}", hint, vals)
+                if not math.isfinite(g * d):
+                    return self._error(
+                        k, f"∂{wrt}/∂{self._label(j)} overflows at {where}: ∂{wrt}/∂"
+                           f"{self._label(k)} = {_short(g)} times the local derivative "
+                           f"{_short(d)} is beyond the largest float", hint, vals)
+        # every contribution was finite: a sum of them overflowed
+        k = next(k for k in range(len(adj)) if checked[k] and not math.isfinite(adj[k]))
+        return self._error(
+            k, f"∂{wrt}/∂{self._label(k)} is {_describe_nonfinite(adj[k])}: the sum of "
+               f"its paths' contributions is beyond the largest float",
+            "the gradients grew too large; start from smaller params (--set NAME=VALUE)", vals)
+
+    def _label(self, k: int) -> str:
+        name = self.flat.name[k]
+        return name if name is not None else f"({self.flat.stmt[k]})"
+
+    def _operand(self, k: int, pos: int) -> str:
+        """Operand ``pos`` of node ``k`` as a reader knows it: its name, or which one."""
+        j = self.args[k][pos]
+        name = self.flat.name[j]
+        if name is not None:
+            return name
+        nth = ("first", "second", "third")[pos] if pos < 3 else f"operand {pos + 1}"
+        return f"its {nth} operand" if len(self.args[k]) > 1 else "its operand"
+
+    def _error(self, i: int, what: str, hint: str, vals) -> NumericError:
+        fg = self.flat
         params = ", ".join(f"{p} = {_short(vals[self.index[p]])}" for p in self.params)
         return NumericError(
             what, file=fg.graph.get("file"), line=fg.line[i], column=fg.column[i],
