@@ -90,3 +90,32 @@ def test_no_import_cycle_in_the_package():
     assert "graphdsl.diagnostics" in graph["graphdsl.parser"]
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def private_imports(name: str, path: Path, known) -> list[str]:
+    """``from .other import _name`` in module ``name``: another module's private name."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = package.split(".")[:len(package.split(".")) - (node.level - 1)]
+            target = ".".join(base + ([node.module] if node.module else []))
+            for alias in node.names:
+                private = alias.name.startswith("_") and not alias.name.endswith("__")
+                if private and f"{target}.{alias.name}" not in known:
+                    found.append(f"{name} imports {target}.{alias.name}")
+    return found
+
+
+def test_the_private_import_reader_finds_them(tmp_path):
+    pkg = tmp_path / "graphdsl"
+    pkg.mkdir()
+    (pkg / "a.py").write_text("from .b import _g, h\nfrom . import __version__\n")
+    known = {"graphdsl.a": pkg / "a.py"}
+    assert private_imports("graphdsl.a", pkg / "a.py", known) == ["graphdsl.a imports graphdsl.b._g"]
+
+
+def test_no_module_imports_another_modules_private_name():
+    known = modules()
+    found = [f for name, path in known.items() for f in private_imports(name, path, known)]
+    assert not found, "\n".join(found)
