@@ -1,14 +1,17 @@
 """Lark's parse errors -> graphdsl's messages, in words a learner reads.
 
 Only the parser calls into this module, and this module imports nothing of
-the parser: the parse function it needs for the examples is passed in. :func:`syntax_error` turns Lark's
-``UnexpectedInput`` family into one :class:`ModelSyntaxError` that says where
-(file:line:column, the line, a caret), what is wrong in words ("an expression
-is missing after '+'") and what would fix it. The common slips are recognised
-by example, with Lark's own ``match_examples``: each label below comes with a
-few broken snippets, and an error is given the label of the snippet that
-failed in the same parser state. An unclosed parenthesis is found on the
-parser's stack and reported where it was opened, not where the file ends.
+the parser: the parse function it needs for the examples is passed in.
+:func:`syntax_error` turns Lark's ``UnexpectedInput`` family into one
+:class:`ModelSyntaxError` that says where (file:line:column, the line, a
+caret), what is wrong in words ("an expression is missing after '+'") and
+what would fix it. The common slips are recognised by example, with Lark's
+own ``match_examples``: each label below comes with a few broken snippets,
+and an error is given the label of the snippet that failed in the same parser
+state. Each slip then has one small handler (:data:`HANDLERS`), tried in
+order; the first that recognises the error writes its message. An unclosed
+parenthesis is found on the parser's stack and reported where it was opened,
+not where the file ends.
 
 The transformer's keyword checks (``parm w = 3``, ``ouput z``, ``param w``)
 build their messages here too, so every syntax message lives in one file.
