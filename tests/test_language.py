@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import graphdsl
 from graphdsl.ops import Registry
@@ -311,3 +313,22 @@ def test_an_ascii_model_never_reads_the_confusables_table():
             "print(m.warnings, 'confusable_homoglyphs' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
     assert out.split() == ["[]", "False"]
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.text(min_size=1, max_size=6).filter(str.isidentifier))
+def test_any_spelling_of_a_name_is_the_name_python_reads(spelling):
+    import unicodedata
+
+    python_name = unicodedata.normalize("NFKC", spelling)
+    assume(python_name not in ("z", "param", "output", "target"))
+    text = f"param {spelling} = 2\nz = {python_name} * 3"
+    try:
+        m = graphdsl.loads(text)
+    except graphdsl.ModelSyntaxError as e:
+        # a mark that combines with the letter before it and has no precomposed
+        # form (a Devanagari vowel sign) is not read as part of a name yet
+        assert e.message.startswith("unexpected character"), e.message
+        return
+    assert m.params == [python_name]
+    assert m.forward()["z"] == 6.0
