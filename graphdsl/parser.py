@@ -18,6 +18,7 @@ import math
 import unicodedata
 from contextlib import contextmanager
 from functools import lru_cache
+from sys import intern
 from importlib import resources
 from pathlib import Path
 
@@ -109,7 +110,9 @@ def _make_transformer():
 
         def name(self, items):
             (tok,) = items
-            return new(Name, (normalize(tok), tok.line, tok.column))
+            # the common case inline: an ASCII name needs no NFKC
+            s = intern(str(tok))
+            return new(Name, (s if s.isascii() else normalize(s), tok.line, tok.column))
 
         def call(self, items):
             tok, args = items
