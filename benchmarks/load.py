@@ -90,8 +90,11 @@ def child(path: str, statements: int) -> dict:
 def measure(shape: str, statements: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, f"{shape}.bp")
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(make_model(shape, statements))
+        # the file is written by a process of its own: a child's peak memory
+        # (ru_maxrss) starts from its parent's size at the fork, so the parent
+        # must stay small
+        subprocess.run([sys.executable, __file__, "--write", shape, str(statements), path],
+                       check=True)
         out = subprocess.run([sys.executable, __file__, "--child", path, str(statements)],
                              check=True, capture_output=True, text=True).stdout
         row = json.loads(out)
@@ -123,7 +126,13 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--shapes", default="chain,random")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--write", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.write:
+        shape, n, path = args.write
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(make_model(shape, int(n)))
+        return 0
     if args.child:
         print(json.dumps(child(args.child[0], int(args.child[1]))))
         return 0
