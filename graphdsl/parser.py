@@ -4,8 +4,9 @@ The grammar lives in ``grammars/graphdsl.lark`` (shipped inside the package as
 ``graphdsl/grammars/graphdsl.lark``). The parser is built once, lazily, with an
 inline transformer, so no parse tree is ever kept: each grammar rule directly
 returns a statement or an expression of :mod:`graphdsl.statements` (named
-tuples: ``st.kind``, ``st.name``, ``st.line``...). The transformer holds no
-state, so one parser serves every parse.
+tuples: ``st.kind``, ``st.name``, ``st.line``...). A ``data`` line declares
+one :class:`~graphdsl.statements.Data` statement per column. The transformer
+holds no state, so one parser serves every parse.
 
 >>> parse("param w = 3\\nz = 2*w")[1]
 Assign(name='z', expr=Call(op='mul', args=(Num(value=2.0, line=2, column=5), Name(name='w', line=2, column=7)), line=2, column=6), line=2, column=1)
@@ -25,7 +26,7 @@ from pathlib import Path
 from . import diagnostics
 from .errors import ModelSyntaxError, GraphdslError
 from .names import normalize
-from .statements import Assign, Call, Name, Num, Output, Param, Signed, Target
+from .statements import Assign, Call, Data, Name, Num, Output, Param, Signed, Target
 
 BINARY_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow", "^": "pow"}
 
@@ -73,7 +74,13 @@ def _make_transformer():
         """Inline transformer: every rule returns a statement or an expression."""
 
         def start(self, items):
-            return [s for s in items if isinstance(s, tuple)]
+            out = []
+            for s in items:
+                if isinstance(s, tuple):
+                    out.append(s)
+                elif isinstance(s, list):  # a `data` line declares several columns
+                    out.extend(s)
+            return out
 
         def signed_number(self, items):
             if len(items) == 2:
@@ -88,6 +95,28 @@ def _make_transformer():
                 raise diagnostics.keyword_assign_error(kw, name, signed.value)
             return Param(normalize(name), signed.value, name.line, name.column)
 
+        def keyword_columns(self, items):
+            kw, name = items[0], items[1]
+            rest = items[2:]
+            columns = []
+            if rest and not isinstance(rest[0], tuple):   # data x = [...], ...
+                columns.append((name, rest[1]))
+                rest = rest[2:]
+            else:
+                columns.append((name, None))
+            columns += rest
+            if normalize(kw) != "data":
+                raise diagnostics.keyword_columns_error(kw, columns)
+            return [Data(normalize(tok), values, tok.line, tok.column) for tok, values in columns]
+
+        def column(self, items):
+            if len(items) == 1:
+                return (items[0], None)
+            return (items[0], items[2])
+
+        def number_list(self, items):
+            return tuple(item.value for item in items if item is not None)
+
         def keyword_number(self, items):
             kw, signed = items
             if normalize(kw) != "target":
@@ -96,6 +125,8 @@ def _make_transformer():
 
         def keyword_name(self, items):
             kw, name = items
+            if normalize(kw) == "data":
+                return Data(normalize(name), None, name.line, name.column)
             if normalize(kw) != "output":
                 raise diagnostics.keyword_name_error(kw, name)
             return Output(normalize(name), name.line, name.column)
@@ -138,16 +169,17 @@ def _make_transformer():
 
 
 class _ParenNewlines:
-    """Post-lexer: newlines inside parentheses do not end a statement."""
+    """Post-lexer: newlines inside parentheses (or a data column's brackets)
+    do not end a statement."""
 
     always_accept = ("_NL",)
 
     def process(self, stream):
         depth = 0
         for tok in stream:
-            if tok.type == "LPAR":
+            if tok.type in ("LPAR", "LSQB"):
                 depth += 1
-            elif tok.type == "RPAR" and depth:
+            elif tok.type in ("RPAR", "RSQB") and depth:
                 depth -= 1
             elif tok.type == "_NL" and depth:
                 continue

@@ -6,7 +6,8 @@ instance: ``st.kind == "assign"``. Every statement and expression ends with
 ``line`` and ``column``, where it starts in the source (for an operator, where
 the operator is).
 
-Statements: :class:`Param`, :class:`Assign`, :class:`Output`, :class:`Target`.
+Statements: :class:`Param`, :class:`Assign`, :class:`Output`, :class:`Target`,
+:class:`Data`.
 Expressions: :class:`Num`, :class:`Name`, :class:`Call` (an operator is a call
 of its op: ``2*w`` is ``Call("mul", (Num(2.0, ...), Name("w", ...)), ...)``).
 A new kind of statement is one more class here, added to :data:`STATEMENTS`.
@@ -94,6 +95,18 @@ class Target(NamedTuple):
     kind = "target"
 
 
+class Data(NamedTuple):
+    """``data NAME, ...``: one declared data column (a ``data`` line gives one per
+    column). ``values`` is a tuple of numbers for an inline column
+    (``data x = [0, 1]``), else None: they come from a CSV."""
+
+    name: str
+    values: tuple | None
+    line: int
+    column: int
+    kind = "data"
+
+
 class Signed(NamedTuple):
     """A signed number while it is parsed (``-1.5e-3``), before it becomes a
     param's value or a target: never in a finished statement."""
@@ -105,4 +118,4 @@ class Signed(NamedTuple):
 
 
 EXPRESSIONS = (Num, Name, Call)
-STATEMENTS = (Param, Assign, Output, Target)
+STATEMENTS = (Param, Assign, Output, Target, Data)

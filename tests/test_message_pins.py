@@ -8,8 +8,8 @@ the diagnostics or the builder must leave every line of that file unchanged.
 
 The corpus is made here, deterministically: the labelled slips the diagnostics
 recognise, the broken-model corpus of test_diagnostics, every pair of a set of
-tokens after five statement openings, and seeded random edits of the example
-models. A message that changes on purpose changes its pin: regenerate the file
+tokens after six statement openings, and seeded random edits of the example
+models (copies kept in ``tests/data/pin_models``). A message that changes on purpose changes its pin: regenerate the file
 with ``python tests/test_message_pins.py --write`` and say why in the commit.
 """
 
@@ -23,7 +23,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PINS = HERE / "data" / "message_pins.txt"
-MODELS = HERE.parent / "models"
+# copies of the example models as they were when the pins were made: the
+# random edits start from these, so a change to models/ leaves the pins alone
+MODELS = HERE / "data" / "pin_models"
 
 # The slips diagnostics recognises by example, and a few more of each kind.
 SNIPPETS = [
