@@ -66,6 +66,12 @@ SNIPPETS = [
     "param w = 3\nz = (w + 1; y = 2\n", "z = ((((w", "z = sin(cos(w\n\n",
     "param w = 1\nz = tanh(w) +\n    w\n", "param w = 1\noutput\n",
     "param w = 1\nz = w +\\\n", "param w = 1\nz = \\\n w", "param w = 1 \\ x",
+    # data columns
+    "data x, y\nparam w = 1\nloss = mean((w*x - y)^2)", "data x = [1, 2\nz = x",
+    "data x = [w]", "data x = [1, 2 3]", "z = [1]", "z = w]", "dta x, y", "param w = [1, 2]",
+    "data x = 3", "data x = []\nz = mean(x)", "data x = [1]\ndata x", "data x\nparam x = 1",
+    "data x = [1, 2]\ndata y = [1]\nz = mean(x*y)", "data x = [1, 2]\nz = x",
+    "param w = 1\nz = mean(w)", "data x = [1, 2], y", "data x = [1, 2]; z = mean(x",
 ]
 
 # Tokens tried in pairs after each opening.
