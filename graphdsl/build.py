@@ -309,9 +309,11 @@ def _check_samples(g, registry, err, columns, defined, output_stmt):
                       notes=[f"'{shorten(first)}' is declared at line {flines}"],
                       hint="every data column has one value per sample: give them the same "
                            "number of values")
-    reduces = [registry.get(op).reduces if op is not None else False for op in g.op]
-    if not columns and not any(reduces):
+    # asked of the registry once per op, not once per node (a model has few ops)
+    reducing = {op for op in set(g.op) if op is not None and registry.get(op).reduces}
+    if not columns and not reducing:
         return
+    reduces = [op in reducing for op in g.op]
     ops = [None if op is None else registry.get(op) for op in g.op]
     flags = per_sample_flags(g.kind, ops, g.args)
     for k, r in enumerate(reduces):
