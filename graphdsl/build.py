@@ -33,7 +33,7 @@ from .flat import FlatGraph
 from .names import difference, lookalikes
 from .parser import paused_gc
 from .ops import default_registry
-from .statements import Call
+from .syntax import Call
 from .text import did_you_mean, shorten
 
 

@@ -30,7 +30,7 @@ import unicodedata
 from functools import cached_property, lru_cache
 
 from .errors import GraphdslError, ModelSyntaxError
-from .statements import EXPRESSIONS, STATEMENTS
+from .syntax import EXPRESSIONS, STATEMENTS
 
 # Terminal names of the grammar, said in words.
 TERMINAL_WORDS = {

@@ -3,9 +3,9 @@
 The grammar lives in ``grammars/graphdsl.lark`` (shipped inside the package as
 ``graphdsl/grammars/graphdsl.lark``). The parser is built once, lazily, with an
 inline transformer, so no parse tree is ever kept: each grammar rule directly
-returns a statement or an expression of :mod:`graphdsl.statements` (named
+returns a statement or an expression of :mod:`graphdsl.syntax` (named
 tuples: ``st.kind``, ``st.name``, ``st.line``...). A ``data`` line declares
-one :class:`~graphdsl.statements.Data` statement per column. The transformer
+one :class:`~graphdsl.syntax.Data` statement per column. The transformer
 holds no state, so one parser serves every parse.
 
 >>> parse("param w = 3\\nz = 2*w")[1]
@@ -26,7 +26,7 @@ from pathlib import Path
 from . import diagnostics
 from .errors import ModelSyntaxError, GraphdslError
 from .names import normalize
-from .statements import Assign, Call, Data, Name, Num, Output, Param, Signed, Target
+from .syntax import Assign, Call, Data, Name, Num, Output, Param, Signed, Target
 
 BINARY_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow", "^": "pow"}
 
@@ -239,7 +239,7 @@ def source_text(text: str) -> str:
 
 
 def parse(text: str, file: str | None = None) -> list[tuple]:
-    """Parse model text into a list of statements (see :mod:`graphdsl.statements`).
+    """Parse model text into a list of statements (see :mod:`graphdsl.syntax`).
     Names are read in NFKC form, as Python reads identifiers (``ﬁ`` is ``fi``);
     the text is first put in NFC form (:func:`source_text`).
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "graphdsl"
 #: modules whose every import counts, those inside functions included
-LANGUAGE = {"graphdsl.parser", "graphdsl.diagnostics", "graphdsl.build", "graphdsl.statements",
+LANGUAGE = {"graphdsl.parser", "graphdsl.diagnostics", "graphdsl.build", "graphdsl.syntax",
             "graphdsl.names", "graphdsl.flat", "graphdsl.errors", "graphdsl.text"}
 
 
