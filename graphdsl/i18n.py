@@ -224,6 +224,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "v_forward": ("forward", "前向"),
     "v_backward": ("backward", "反向"),
     "v_ops": ("ops", "运算"),
+    "v_plate_n": ("i = 1 … {n}: each of the {n} samples", "i = 1 … {n}：{n} 个样本中的每一个"),
+    "v_plate": ("each sample i (one value per sample)", "每个样本 i（每个样本一个值）"),
     "v_iteration": ("iteration {i}", "第 {i} 次迭代"),
     "v_error": ("error {e}", "误差 {e}"),
     "v_next_step": ("next step: ", "下一步："),
