@@ -25,8 +25,9 @@ message stays what it was, byte for byte.
 
 >>> from graphdsl.parser import get_parser
 >>> fast = FastParser(get_parser())
->>> fast.parse("param w = 3\\nz = (2*w\\n + 1)")[1]
-('assign', 'z', ('op', 'add', (('op', 'mul', (('num', 2.0, 2, 6), ('name', 'w', 2, 8)), 2, 7), ('num', 1.0, 3, 4)), 3, 2), 2, 1)
+>>> z = fast.parse("param w = 3\\nz = (2*w\\n + 1)")[1]
+>>> z.expr.op, z.expr.args[1]
+('add', Num(value=1.0, line=3, column=4))
 """
 
 from __future__ import annotations
