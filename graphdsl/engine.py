@@ -4,7 +4,10 @@
 order, operand positions, the op objects); :class:`Compiled` then runs forward
 and backward passes over those lists with no recursion and no networkx calls,
 so solver iterations reuse it. Gradients add up along every path (a value used
-twice gets both contributions) and every pass starts from zero.
+twice gets both contributions) and every pass starts from zero. Besides the
+reverse pass (:meth:`Compiled.backward`, ∂output/∂node for every node at once)
+there is forward mode (:meth:`Compiled.tangents`, ∂node/∂p for one leaf p),
+made from the same ``partials`` and templates.
 
 Two ways to run a pass, chosen by measuring (see NOTES.md and
 ``benchmarks/bench.py``):
@@ -95,6 +98,9 @@ class Compiled:
         self._steps = None
         self._code = None
         self._tape_seconds = 0.0
+        self._tcode = None
+        self._tsteps = None
+        self._tangent_seconds = 0.0
         self._n_ops = sum(1 for op in ops if op is not None)
         if mode == "code":
             self.generate()
@@ -312,6 +318,148 @@ class Compiled:
                     else:
                         lines.append(f"        {target} += g{k} * {d}")
             lines.append(f"    A[{s}:{e}] = [{', '.join(gown)}]")
+            yield "\n".join(lines) + "\n"
+
+    # -- forward mode: tangents -------------------------------------------------------
+    def tangents(self, vals: list[float], wrt: int) -> list[float]:
+        """d(node)/d(leaf ``wrt``) for every node, in ``order`` (forward mode).
+
+        One pass in topological order: a node's tangent is the sum, over its
+        operands, of the op's local partial times the operand's tangent, the
+        partials coming from the op's own ``partials`` (or its ``py_partials``
+        template in generated code). An op whose operands all have tangent 0
+        is skipped, so nothing before ``wrt`` or beside it is differentiated.
+        Number literals (unnamed leaves) never carry a tangent.
+
+        Raises ValueError when ``wrt`` is not a named leaf (a param or a
+        named constant), :class:`NumericError` when a tangent is not finite.
+
+        >>> import graphdsl
+        >>> c = graphdsl.loads("param b = 4\\ny = b*b + 3*b").compiled
+        >>> c.tangents(c.forward(), c.index["b"])[c.index["y"]]
+        11.0
+        """
+        if self.ops[wrt] is not None or self.flat.name[wrt] is None:
+            raise ValueError(f"wrt must be the position of a param or named constant, not {wrt}")
+        tan = [0.0] * len(vals)
+        tan[wrt] = 1.0
+        code = self._tcode
+        if code is None and self.mode == "code":
+            code = self.generate_tangents()
+        if code is None:
+            t = time.perf_counter()
+            self._tangent_tape(vals, tan, wrt)
+            if self.mode == "auto":
+                # ski rental again, against the compile cost of the one pass
+                self._tangent_seconds += time.perf_counter() - t
+                if self._tangent_seconds >= self._n_ops * COMPILE_SECONDS_PER_OP / 2:
+                    self.generate_tangents()
+        else:
+            try:
+                for chunk in code:
+                    chunk(vals, tan)
+            except _NUMERIC:
+                tan = [0.0] * len(vals)
+                tan[wrt] = 1.0
+                self._tangent_tape(vals, tan, wrt)
+        total = sum(tan)
+        if total - total != 0.0:
+            first = next(k for k, v in enumerate(tan) if not math.isfinite(v))
+            raise self._failure(first, vals, None, backward=True)
+        return tan
+
+    def _live(self, k: int) -> list[int]:
+        """Which operand slots of op ``k`` can carry a tangent (not number literals)."""
+        kind, name = self.flat.kind, self.flat.name
+        return [i for i, j in enumerate(self.args[k]) if kind[j] == "op" or name[j] is not None]
+
+    def _tangent_tape(self, vals, tan, wrt) -> None:
+        steps = self._tsteps
+        if steps is None:
+            steps = self._tsteps = [(k, p, a, [(s, a[s]) for s in self._live(k)])
+                                    for k, _f, p, a in self._tape()]
+        i = -1
+        try:
+            for i, p, a, live in steps:
+                if i < wrt:
+                    continue
+                for _s, j in live:
+                    if tan[j]:
+                        break
+                else:
+                    continue
+                ps = p(*[vals[j] for j in a], vals[i])
+                t = 0.0
+                for s, j in live:
+                    t += ps[s] * tan[j]
+                tan[i] = t
+        except _NUMERIC as e:
+            raise self._failure(i, vals, e, backward=True) from None
+
+    def generate_tangents(self):
+        """Generate and compile the straight-line tangent pass (idempotent); the
+        chunk functions ``_T(V, T)``, in order."""
+        if self._tcode is None:
+            namespace = {"__builtins__": {}, **TEMPLATE_NAMES}
+            op_slot = self._op_slots()
+            for op in self.ops:
+                if op is not None:
+                    namespace[f"_p{op_slot[id(op)]}"] = op.partials
+            chunks = []
+            for src in self._tangent_sources(op_slot):
+                exec(compile(src, "<graphdsl generated>", "exec"), namespace)
+                chunks.append(namespace.pop("_T"))
+            self._tcode = chunks
+        return self._tcode
+
+    def generated_tangent_source(self) -> str:
+        """The text :meth:`generate_tangents` compiles (for reading and for tests)."""
+        return "\n".join(self._tangent_sources(self._op_slots()))
+
+    def _op_slots(self) -> dict:
+        op_slot: dict = {}
+        for op in self.ops:
+            if op is not None and id(op) not in op_slot:
+                op_slot[id(op)] = len(op_slot)
+        return op_slot
+
+    def _tangent_sources(self, op_slot):
+        """Yield one ``_T(V, T)`` per chunk of positions [s, e): node k's value is
+        ``vk``, its tangent ``tk``; as in :meth:`_sources`, only integers and the
+        ops' templates are written, never text from the model."""
+        n = len(self.ops)
+        ops, args = self.ops, self.args
+        for s in range(0, n, CHUNK):
+            e = min(n, s + CHUNK)
+            comma = "," if e - s == 1 else ""
+            own = ", ".join(f"v{k}" for k in range(s, e)) + comma
+            town = ", ".join(f"t{k}" for k in range(s, e)) + comma
+            ext = sorted({j for k in range(s, e) if ops[k] is not None for j in args[k] if j < s})
+            lines = ["def _T(V, T):", f"    {own} = V[{s}:{e}]", f"    {town} = T[{s}:{e}]"]
+            lines += [f"    v{j} = V[{j}]\n    t{j} = T[{j}]" for j in ext]
+            for k in range(s, e):
+                op = ops[k]
+                if op is None:
+                    continue
+                a = args[k]
+                live = self._live(k)
+                if not live:
+                    continue
+                names = [f"v{j}" for j in a]
+                lines.append(f"    if {' or '.join(f't{a[i]}' for i in live)}:")
+                tmpl = op.py_partials
+                if tmpl is not None and len(tmpl) == len(a) == op.arity:
+                    ds = [tmpl[i].format(*names, out=f"v{k}") for i in range(len(a))]
+                else:
+                    lines.append(f"        _d = _p{op_slot[id(op)]}({', '.join(names + [f'v{k}'])})")
+                    ds = [f"_d[{i}]" for i in range(len(a))]
+                terms = []
+                for i in live:
+                    d = ds[i]
+                    terms.append(f"t{a[i]}" if d == "1.0" else f"-t{a[i]}" if d == "-1.0"
+                                 else f"{d} * t{a[i]}")
+                lines.append(f"        t{k} = {' + '.join(terms)}")
+            lines.append(f"    T[{s}:{e}] = [{town.rstrip(',')}]")
             yield "\n".join(lines) + "\n"
 
     # -- the statement view ----------------------------------------------------------

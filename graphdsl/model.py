@@ -85,6 +85,35 @@ class Model:
         adj = c.backward(vals, None if wrt is None else c.index[wrt])
         return {n: adj[c.index[n]] for n in c.named}
 
+    def tangents(self, wrt: str) -> dict[str, float]:
+        """∂node/∂wrt for every named node: forward mode, one pass from ``wrt``
+        (a param or a named constant) towards the output. ``tangents(wrt=p)[output]``
+        equals ``gradients()[p]``, which reverse mode gets for every p at once.
+
+        Raises UsageError when ``wrt`` is not in the model or is computed.
+
+        >>> import graphdsl
+        >>> graphdsl.loads("param b = 4\\nx = 3*b\\ny = 2*b + 1\\nz = x*y").tangents(wrt="b")
+        {'b': 1.0, 'x': 3.0, 'y': 2.0, 'z': 51.0}
+        """
+        c = self.compiled
+        fg = self.flat
+        k = fg.pos.get(wrt)
+        if k is None or fg.name[k] is None:
+            from .text import did_you_mean, shorten
+
+            hint = did_you_mean(wrt, self.params)
+            listing = ("the params are: " + ", ".join(self.params)) if self.params else \
+                "the model has no params"
+            raise UsageError(f"--wrt {shorten(wrt)}: the model has no such name",
+                             hint=(hint + " " if hint else "") + listing)
+        if fg.kind[k] == "op":
+            raise UsageError(f"--wrt {wrt}: '{wrt}' is computed (line {fg.line[k]}), not a param",
+                             hint="forward mode starts from a param: "
+                                  + (", ".join(self.params) if self.params else "declare one"))
+        tan = c.tangents(self._values(), c.index[wrt])
+        return {n: tan[c.index[n]] for n in c.named}
+
     def local_partials(self) -> dict[tuple[str, str], float]:
         """The statement view's edge labels: (parent, child) -> ∂child/∂parent."""
         return self.compiled.local_partials(self._values())

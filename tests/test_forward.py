@@ -1,0 +1,229 @@
+"""Forward mode: tangents ∂node/∂p pushed from one param, on the tape and in
+generated code, checked against reverse mode, central finite differences and
+sympy (whose expressions the test builds itself, not through graphdsl's ops)."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+import sympy as sp
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import graphdsl
+from graphdsl import engine
+from graphdsl.engine import Compiled
+from graphdsl.errors import NumericError, UsageError
+from graphdsl.ops import default_registry
+
+from conftest import Cube  # a plugin op with neither templates nor numpy forms
+
+
+def registry():
+    reg = default_registry(entry_points=False).copy()
+    reg.register(Cube, "test")
+    return reg
+
+
+SEED = "param w = 3\nparam b = 4\nz = x * y\nx = 2*w + 3*b\ny = 2*b + 1\n"
+
+
+# -- the seed ---------------------------------------------------------------------
+
+def test_seed_tangents_wrt_b_and_w():
+    m = graphdsl.loads(SEED)
+    assert m.tangents(wrt="b") == {"w": 0.0, "b": 1.0, "x": 3.0, "y": 2.0, "z": 63.0}
+    assert m.tangents(wrt="w") == {"w": 1.0, "b": 0.0, "x": 2.0, "y": 0.0, "z": 18.0}
+    g = m.gradients()
+    assert (g["b"], g["w"]) == (63.0, 18.0)
+
+
+@pytest.mark.parametrize("mode", ["tape", "code"])
+def test_seed_tangents_on_each_path(mode):
+    m = graphdsl.loads(SEED)
+    c = Compiled(m.flat, m.registry, mode)
+    vals = c.forward()
+    t = c.tangents(vals, c.index["b"])
+    assert [t[c.index[n]] for n in ("x", "y", "z")] == [3.0, 2.0, 63.0]
+    assert (c._tcode is not None) == (mode == "code")
+
+
+def test_tangents_follow_set_values():
+    m = graphdsl.loads(SEED).set(b=5.0)
+    # z = (2w + 3b)(2b + 1): ∂z/∂b = 3(2b + 1) + 2(2w + 3b) = 33 + 42
+    assert m.tangents("b")["z"] == 75.0 == m.gradients()["b"]
+
+
+# -- random models: forward mode equals reverse mode ---------------------------------
+
+# (text, sympy form) over operands {a}, {b}; domains kept safe for any real operands
+FORMS = [
+    ("{a}*{b}", lambda a, b: a * b),
+    ("({a} + {b})*0.5", lambda a, b: (a + b) / 2),
+    ("tanh({a} - {b})", lambda a, b: sp.tanh(a - b)),
+    ("{a} - 0.5*{b}", lambda a, b: a - b / 2),
+    ("sigmoid({a})*{b}", lambda a, b: b / (1 + sp.exp(-a))),
+    ("sin({a}) + cos({b})", lambda a, b: sp.sin(a) + sp.cos(b)),
+    ("exp(-square({a}))", lambda a, b: sp.exp(-a ** 2)),
+    ("{a}/(1 + {b}*{b})", lambda a, b: a / (1 + b * b)),
+    ("cube({a})*0.3", lambda a, b: a ** 3 * sp.Rational(3, 10)),
+    ("sqrt(1 + {a}*{a})", lambda a, b: sp.sqrt(1 + a * a)),
+    ("log(2 + tanh({b})) * {a}", lambda a, b: sp.log(2 + sp.tanh(b)) * a),
+    ("-{a}", lambda a, b: -a),
+    ("(1.1 + {a}*{a})^0.5", lambda a, b: (sp.Rational(11, 10) + a * a) ** sp.Rational(1, 2)),
+    ("{a}", lambda a, b: a),
+    ("identity({b}) + 2", lambda a, b: b + 2),
+]
+PARAMS = ("p0", "p1", "p2")
+
+
+@st.composite
+def models(draw):
+    """A random DAG: each statement applies a form to two earlier names, so
+    values are shared and tangents must add along several paths."""
+    names = list(PARAMS)
+    values = {p: draw(st.floats(-1.5, 1.5).map(lambda v: round(v, 3))) for p in PARAMS}
+    lines = [f"param {p} = {values[p]}" for p in PARAMS]
+    sym = {p: sp.Symbol(p, real=True) for p in PARAMS}
+    n = draw(st.integers(1, 8))
+    for k in range(n):
+        a, b = draw(st.sampled_from(names)), draw(st.sampled_from(names))
+        text, fn = draw(st.sampled_from(FORMS))
+        lines.append(f"s{k} = " + text.format(a=a, b=b))
+        sym[f"s{k}"] = fn(sym[a], sym[b])
+        names.append(f"s{k}")
+    lines.append(f"out = s{n - 1} + 0.25*{draw(st.sampled_from(names))}")
+    sym["out"] = sym[f"s{n - 1}"] + sp.Rational(1, 4) * sym[lines[-1].split("*")[-1]]
+    lines.append("output out")
+    return "\n".join(lines) + "\n", values, sym
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(models())
+def test_tangents_equal_reverse_mode_gradients_on_tape_and_in_code(model):
+    text, _values, _sym = model
+    reg = registry()
+    m = graphdsl.loads(text, registry=reg)
+    tape, code = Compiled(m.flat, reg, "tape"), Compiled(m.flat, reg, "code")
+    vals = tape.forward()
+    for p in PARAMS:
+        k = tape.index[p]
+        t_tape, t_code = tape.tangents(vals, k), code.tangents(vals, k)
+        for n in tape.named:
+            i = tape.index[n]
+            # ∂n/∂p by reverse mode: a backward pass started at n
+            rev = tape.backward(vals, i)[k]
+            assert math.isclose(t_tape[i], rev, rel_tol=1e-12, abs_tol=1e-12), (n, p)
+            assert math.isclose(t_code[i], t_tape[i], rel_tol=1e-12, abs_tol=1e-15), (n, p)
+        # and the whole model's gradient, as the Python API gives both
+        assert math.isclose(m.tangents(wrt=p)["out"], m.gradients()[p], rel_tol=1e-12, abs_tol=1e-12)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(models())
+def test_tangents_agree_with_sympy_and_central_differences(model):
+    text, values, sym = model
+    m = graphdsl.loads(text, registry=registry())
+    subs = {sp.Symbol(p, real=True): sp.Float(values[p], 30) for p in PARAMS}
+    for p in PARAMS:
+        tan = m.tangents(wrt=p)
+        for n in ("out", "s0"):
+            want = float(sp.diff(sym[n], sp.Symbol(p, real=True)).subs(subs).evalf(20))
+            assert tan[n] == pytest.approx(want, rel=1e-9, abs=1e-10), (n, p)
+        h = 1e-6
+        up = graphdsl.loads(text, registry=registry()).set(**{p: values[p] + h}).forward()["out"]
+        dn = graphdsl.loads(text, registry=registry()).set(**{p: values[p] - h}).forward()["out"]
+        assert tan["out"] == pytest.approx((up - dn) / (2 * h), rel=1e-5, abs=1e-7)
+
+
+def test_plugin_op_without_templates_goes_through_its_partials():
+    reg = registry()
+    m = graphdsl.loads("param w = 2\nz = cube(w) + w\n", registry=reg)
+    code = Compiled(m.flat, reg, "code")
+    src = code.generated_tangent_source()
+    assert "_p" in src  # the plugin's partials are called, not inlined
+    vals = code.forward()
+    assert code.tangents(vals, code.index["w"])[code.output] == 13.0 == m.tangents("w")["z"]
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 50])
+def test_generated_tangents_are_right_across_chunk_boundaries(monkeypatch, chunk):
+    monkeypatch.setattr(engine, "CHUNK", chunk)
+    reg = registry()
+    text = "param p = 0.3\nparam q = -0.7\n" + "".join(
+        f"s{k} = sin(s{k - 1}) * q + p\n" if k else "s0 = p*q\n" for k in range(20))
+    m = graphdsl.loads(text, registry=reg)
+    tape, code = Compiled(m.flat, reg, "tape"), Compiled(m.flat, reg, "code")
+    vals = tape.forward()
+    for p in ("p", "q"):
+        assert code.tangents(vals, tape.index[p]) == pytest.approx(tape.tangents(vals, tape.index[p]),
+                                                                   rel=1e-13, abs=1e-15)
+
+
+def test_auto_mode_generates_the_tangent_pass_once_it_pays(monkeypatch):
+    m = graphdsl.loads(SEED)
+    c = m.compiled
+    first = m.tangents("b")
+    assert c._tcode is None
+    monkeypatch.setattr(engine, "COMPILE_SECONDS_PER_OP", 1e-12)
+    assert m.tangents("b") == first
+    assert c._tcode is not None
+    assert m.tangents("b") == first and m.tangents("w")["z"] == 18.0
+
+
+def test_deep_chain_has_tangents_without_recursion():
+    n = 100_000
+    text = "param a0 = 1.5\n" + "".join(f"a{i}=-a{i - 1}\n" for i in range(1, n + 1))
+    m = graphdsl.loads(text)
+    t = m.tangents("a0")
+    assert t[f"a{n}"] == 1.0 and t[f"a{n - 1}"] == -1.0
+    c = m.compiled
+    c.generate_tangents()
+    assert c.tangents(c.forward(), c.index["a0"])[c.output] == 1.0
+
+
+def test_nodes_that_do_not_depend_on_the_param_have_tangent_zero_and_are_not_differentiated():
+    # sqrt's partial 0.5/out divides by zero at c = 0: forward mode from w never asks for it
+    m = graphdsl.loads("param w = 2\nparam c = 0\nr = sqrt(c)\nz = w*w + r\n")
+    for mode in ("tape", "code"):
+        cm = Compiled(m.flat, m.registry, mode)
+        vals = cm.forward()
+        t = cm.tangents(vals, cm.index["w"])
+        assert t[cm.index["r"]] == 0.0 and t[cm.output] == 4.0
+        with pytest.raises(NumericError, match="sqrt"):
+            cm.tangents(vals, cm.index["c"])
+
+
+IDENT = re.compile(r"[^\W\d]\w*")
+
+
+def test_generated_tangent_code_contains_no_text_from_the_model():
+    text = ("param os = 1.25\nparam system = 0.5\n"
+            "__import__ = os * system + 123.456\n"
+            "exec = sin(__import__) - cube(eval)\n"
+            "eval = system / 7.25\n")
+    m = graphdsl.loads(text, registry=registry())
+    src = m.compiled.generated_tangent_source()
+    allowed = {"def", "if", "or", "_T", "V", "T", "_d"} | set(engine.TEMPLATE_NAMES)
+    unknown = {w for w in IDENT.findall(src)
+               if w not in allowed and not re.fullmatch(r"[vt]\d+|_p\d+", w)}
+    assert unknown == set()
+    for word in ("os", "system", "__import__", "exec", "eval", "123.456", "7.25"):
+        assert word not in re.findall(r"[\w.]+", src)
+    m.compiled.generate_tangents()
+    assert m.tangents("os")["exec"] == pytest.approx(math.cos(1.25 * 0.5 + 123.456) * 0.5)
+
+
+def test_wrt_must_be_a_param_or_named_constant():
+    m = graphdsl.loads(SEED + "k = 7\nq = k*w\noutput z\n")
+    with pytest.raises(UsageError, match="computed") as e:
+        m.tangents("x")
+    assert "w, b" in e.value.hint
+    with pytest.raises(UsageError, match="no such name") as e:
+        m.tangents("B")
+    assert "'b'" in e.value.hint
+    assert m.tangents("k")["q"] == 3.0  # a named constant can be the seed too
+    c = m.compiled
+    with pytest.raises(ValueError):
+        c.tangents(c.forward(), c.index["x"])
