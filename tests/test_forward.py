@@ -227,3 +227,84 @@ def test_wrt_must_be_a_param_or_named_constant():
     c = m.compiled
     with pytest.raises(ValueError):
         c.tangents(c.forward(), c.index["x"])
+
+
+# -- the cost of each mode, counted ----------------------------------------------------
+
+from graphdsl.forward import cost, output_inputs  # noqa: E402
+
+
+def test_seed_cost_by_hand():
+    # edges carrying a derivative (number literals carry none):
+    #   x = 2*w + 3*b: w→(2w), b→(3b), (2w)→x, (3b)→x;  y = 2*b + 1: b→(2b), (2b)→y;  z = x*y: x→z, y→z
+    c = cost(graphdsl.loads(SEED))
+    g = c.gradient
+    assert g.forward == {"w": 3, "b": 6}  # from w: w→(2w)→x→z; from b: two paths of 3 edges
+    assert g.reverse == {"z": 8}          # all eight, once
+    assert (g.forward_passes, g.reverse_passes) == (2, 1)
+    assert g.ratio == 9 / 8 and g.cheaper == "reverse"
+    # the Jacobian of z's inputs x and y: two passes either way
+    j = c.jacobian
+    assert j.targets == ("x", "y")
+    assert j.forward == {"w": 2, "b": 4} and j.reverse == {"x": 4, "y": 2}
+    assert j.cheaper == "same" and j.ratio == 1.0
+
+
+def test_many_params_one_output_reverse_is_cheaper():
+    # s = a + b + c + d (three adds, 6 edges), z = tanh(s)*sin(s) (4 more edges)
+    m = graphdsl.loads("param a = 1\nparam b = 2\nparam c = 3\nparam d = 4\n"
+                       "s = a + b + c + d\nz = tanh(s) * sin(s)\n")
+    g = cost(m).gradient
+    # from a: a→(a+b)→(+c)→(+d) then s→tanh→z and s→sin→z: 3 + 4
+    assert g.forward == {"a": 7, "b": 7, "c": 6, "d": 5}
+    assert g.reverse == {"z": 10}
+    assert g.ratio == 2.5 and g.cheaper == "reverse"
+    assert cost(m).jacobian is None  # z's statement reads only s
+
+
+def test_one_param_many_outputs_forward_is_cheaper():
+    m = graphdsl.loads("param w = 0.5\nh = tanh(w*w + 1)\na = 2*h\nb = 3*h\nc = sin(h)\n"
+                       "z = a*b + c\n")
+    assert output_inputs(m) == ["a", "b", "c"]
+    c = cost(m)
+    # one param: both modes cross every edge once for the output
+    assert c.gradient.forward == {"w": 11} and c.gradient.reverse == {"z": 11}
+    # to h: w→(w·w) twice, →(+1), →tanh = 4; then h→(2h), h→(3h), h→sin = 3
+    assert c.jacobian.forward == {"w": 7}
+    # reverse needs a pass per input, each back through h's 4 edges
+    assert c.jacobian.reverse == {"a": 5, "b": 5, "c": 5}
+    assert c.jacobian.cheaper == "forward" and c.jacobian.ratio == 7 / 15
+
+
+def test_cost_of_a_model_without_params_and_of_a_leaf_output():
+    c = cost(graphdsl.loads("k = 3\nz = k*k + 1\n"))
+    assert c.gradient.forward == {} and c.gradient.reverse == {"z": 0}
+    assert c.gradient.ratio is None
+    assert output_inputs(graphdsl.loads("param w = 1\noutput w\n")) == []
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(models())
+def test_cost_counts_match_paths_found_by_networkx(model):
+    # the same definition, counted the slow way: an edge j→k is crossed by the
+    # pass from p to t when p reaches j and k reaches t in the networkx graph
+    import networkx as nx
+
+    text, _v, _s = model
+    m = graphdsl.loads(text, registry=registry())
+    g = m.graph
+    c = cost(m)
+    targets = list(c.gradient.targets) + list(c.jacobian.targets if c.jacobian else [])
+    desc = {p: nx.descendants(g, p) | {p} for p in m.params}
+    anc = {t: nx.ancestors(g, t) | {t} for t in targets}
+    for which in filter(None, (c.gradient, c.jacobian)):
+        fwd = {p: 0 for p in m.params}
+        rev = {t: 0 for t in which.targets}
+        for j, k in g.edges():
+            for p in m.params:
+                if j in desc[p] and any(k in anc[t] for t in which.targets):
+                    fwd[p] += 1
+            for t in which.targets:
+                if k in anc[t] and any(j in desc[p] for p in m.params):
+                    rev[t] += 1
+        assert which.forward == fwd and which.reverse == rev
