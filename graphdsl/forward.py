@@ -23,6 +23,13 @@ forward mode is the cheap way there.
 Counts are made over the compiled flat lists with bit sets, without
 recursion.
 
+:func:`explain_forward` writes forward mode out for a learner, as plain data
+(a :class:`ForwardExplanation`): from a param p, every named node's tangent
+∂node/∂p in the order of the graph, each as the sum over its statement's
+named inputs of local partial × the input's tangent, with the numbers; the
+output's tangent checked against reverse mode's gradient; and the cost of
+both modes on the model.
+
 >>> import graphdsl
 >>> c = cost(graphdsl.load("models/linear.bp"))
 >>> c.gradient.forward, c.gradient.reverse, c.gradient.cheaper
@@ -31,7 +38,14 @@ recursion.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import asdict, dataclass, field
+
+from .errors import UsageError
+
+#: a forward explanation lists at most this many steps per param (the last one
+#: is always the output's); the rest are counted
+STEP_LIMIT = 200
 
 
 @dataclass(frozen=True)
@@ -186,3 +200,220 @@ def _add_bits(counts: list[int], bits: int) -> None:
         low = bits & -bits
         counts[low.bit_length() - 1] += 1
         bits ^= low
+
+
+# --- forward mode written out ----------------------------------------------------------
+
+@dataclass
+class TangentTerm:
+    """One term of a tangent's sum: ∂node/∂input (the statement's own local
+    partial, ``partial``, with its ``rule`` as text and LaTeX when sympy gives
+    one) times ∂input/∂param (the input's tangent, found one step earlier)."""
+
+    input: str
+    partial: float
+    tangent: float
+    rule: str | None = None
+    rule_latex: str | None = None
+
+    @property
+    def product(self) -> float:
+        return self.partial * self.tangent
+
+
+@dataclass
+class TangentStep:
+    """∂node/∂param = Σ term.partial · term.tangent over the node's statement
+    inputs; ``value`` is the engine's tangent (forward mode's pass), ``total``
+    the sum written out, and ``agrees`` says they are equal."""
+
+    node: str
+    terms: list[TangentTerm]
+    value: float
+    statement: str | None = None
+    statement_latex: str | None = None
+
+    @property
+    def total(self) -> float:
+        t = 0.0
+        for term in self.terms:
+            t += term.product
+        return t
+
+    @property
+    def agrees(self) -> bool:
+        scale = max([abs(t.product) for t in self.terms] + [abs(self.value), 1e-300])
+        return math.isclose(self.total, self.value, rel_tol=1e-9, abs_tol=1e-12 * scale)
+
+
+@dataclass
+class ForwardItem:
+    """Forward mode from one param: ``steps`` in the order of the graph (the
+    computed named nodes that depend on the param, at most
+    :data:`STEP_LIMIT`, the output's last; ``omitted`` counts the rest),
+    ``independent`` the computed named nodes that do not depend on it (their
+    tangent is 0 and the pass skips them), ``tangent`` ∂output/∂param by
+    forward mode, ``gradient`` by reverse mode, ``agrees`` whether they are
+    equal."""
+
+    param: str
+    steps: list[TangentStep]
+    independent: list[str]
+    tangent: float
+    gradient: float
+    agrees: bool
+    omitted: int = 0
+    #: every named node's tangent (params included: 1 for this one, 0 for the others)
+    tangents: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class ForwardExplanation:
+    """Forward mode written out: one :class:`ForwardItem` per param explained,
+    and the :class:`CostCount` of both modes on the model."""
+
+    model: str
+    output: str
+    values: dict[str, float]
+    params: dict[str, float]
+    items: list[ForwardItem]
+    cost: CostCount
+    sympy_missing: bool = False
+
+    def to_dict(self) -> dict:
+        """JSON-ready (``explain --mode forward --format json``)."""
+        d = {k: v for k, v in asdict(self).items() if k not in ("cost", "items")}
+        d["mode"] = "forward"
+        d["items"] = []
+        for item in self.items:
+            it = asdict(item)
+            for st, raw in zip(item.steps, it["steps"]):
+                raw["total"] = st.total
+                raw["agrees"] = st.agrees
+                for term, rt in zip(st.terms, raw["terms"]):
+                    rt["product"] = term.product
+            d["items"].append(it)
+        d["cost"] = self.cost.to_dict()
+        return d
+
+
+def explain_forward(model, wrt: str | None = None, values: dict[str, float] | None = None,
+                    *, step_limit: int = STEP_LIMIT, rules=None) -> ForwardExplanation:
+    """Forward mode from every param (or only ``wrt``) of ``model``, written out.
+
+    ``values`` overrides param values (default: the model's current ones);
+    ``rules(node)`` gives a node's statement rules (an object with
+    ``statement.text``/``.latex`` and ``[input].text``/``.latex``) or None.
+    Pure: the model is not changed. Raises :class:`UsageError` when ``wrt``
+    is not a param, :class:`~graphdsl.errors.NumericError` when the model
+    cannot be evaluated at these values.
+
+    >>> import graphdsl
+    >>> m = graphdsl.loads("param w = 3\\nparam b = 4\\nz = x*y\\nx = 2*w + 3*b\\ny = 2*b + 1")
+    >>> item = explain_forward(m, wrt="b").items[0]
+    >>> [(s.node, s.value) for s in item.steps], item.tangent, item.gradient, item.agrees
+    ([('x', 3.0), ('y', 2.0), ('z', 63.0)], 63.0, 63.0, True)
+    >>> [(t.input, t.partial, t.tangent) for t in item.steps[-1].terms]
+    [('x', 9.0, 3.0), ('y', 18.0, 2.0)]
+    """
+    c = model.compiled
+    params = list(model.params)
+    if wrt is not None:
+        if wrt not in params:
+            from .text import did_you_mean
+
+            k = c.index.get(wrt)
+            what = ("is computed, not a param" if k is not None and c.ops[k] is not None
+                    else "is not in the model")
+            raise UsageError(f"--wrt: '{wrt}' {what}",
+                             hint=did_you_mean(wrt, params) or
+                             ("params: " + ", ".join(params) if params else
+                              "the model has no param; declare one with `param NAME = NUMBER`"))
+        chosen = [wrt]
+    else:
+        chosen = params
+    current = dict(model.param_values)
+    for k, v in (values or {}).items():
+        current[k] = float(v)
+    vals = c.forward(current)
+    adj = c.backward(vals)
+    local = c.local_partials(vals)
+    named = list(c.named)
+    out = model.output
+    inputs = _named_inputs(c)
+    items = []
+    for p in chosen:
+        tan = c.tangents(vals, c.index[p])
+        depends = _depends_on(c, c.index[p])
+        steps, independent = [], []
+        for n in named:
+            k = c.index[n]
+            if c.ops[k] is None:
+                continue
+            if not depends[k]:
+                independent.append(n)
+                continue
+            steps.append(n)
+        omitted = 0
+        if len(steps) > step_limit:
+            omitted = len(steps) - step_limit
+            keep = steps[:step_limit - 1]
+            steps = keep + [out] if out in steps[step_limit - 1:] else steps[:step_limit]
+        written = []
+        for n in steps:
+            r = rules(n) if rules is not None else None
+            terms = []
+            for i in inputs[n]:
+                rule = r[i] if r is not None else None
+                terms.append(TangentTerm(input=i, partial=local.get((i, n), 0.0),
+                                         tangent=tan[c.index[i]],
+                                         rule=rule.text if rule is not None else None,
+                                         rule_latex=rule.latex if rule is not None else None))
+            written.append(TangentStep(node=n, terms=terms, value=tan[c.index[n]],
+                                       statement=r.statement.text if r is not None else None,
+                                       statement_latex=r.statement.latex if r is not None else None))
+        t_out, g = tan[c.output], adj[c.index[p]]
+        scale = max(abs(t_out), abs(g), 1e-300)
+        items.append(ForwardItem(
+            param=p, steps=written, independent=independent, tangent=t_out, gradient=g,
+            agrees=math.isclose(t_out, g, rel_tol=1e-9, abs_tol=1e-12 * scale), omitted=omitted,
+            tangents={n: tan[c.index[n]] for n in named}))
+    return ForwardExplanation(model=model.name, output=out,
+                              values={n: vals[c.index[n]] for n in named},
+                              params={p: current[p] for p in params}, items=items,
+                              cost=cost(model))
+
+
+def _depends_on(c, seed: int) -> list[bool]:
+    """For every position, whether its value depends on the leaf at ``seed``."""
+    dep = [False] * len(c.order)
+    dep[seed] = True
+    ops, args = c.ops, c.args
+    for k in range(seed + 1, len(dep)):
+        if ops[k] is not None:
+            for j in args[k]:
+                if dep[j]:
+                    dep[k] = True
+                    break
+    return dep
+
+
+def _named_inputs(c) -> dict[str, list[str]]:
+    """Each computed named node's statement inputs, in order of first use."""
+    names = c.flat.name
+    out = {}
+    for n in c.named:
+        k = c.index[n]
+        if c.ops[k] is None:
+            continue
+        seen: list[str] = []
+        stack = list(reversed(c.args[k]))
+        while stack:
+            j = stack.pop()
+            if names[j] is not None:
+                if c.order[j] not in seen:
+                    seen.append(c.order[j])
+            elif c.ops[j] is not None:
+                stack.extend(reversed(c.args[j]))
+        out[n] = seen
+    return out

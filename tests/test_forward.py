@@ -308,3 +308,74 @@ def test_cost_counts_match_paths_found_by_networkx(model):
                 if k in anc[t] and any(j in desc[p] for p in m.params):
                     rev[t] += 1
         assert which.forward == fwd and which.reverse == rev
+
+
+# -- forward mode written out (the data explain --mode forward prints) -----------------
+
+from graphdsl.forward import explain_forward  # noqa: E402
+
+
+def test_seed_forward_explanation_from_b_and_w():
+    e = explain_forward(graphdsl.loads(SEED))
+    assert [i.param for i in e.items] == ["w", "b"]
+    w, b = e.items
+    # from b: ∂x/∂b = 3, ∂y/∂b = 2, ∂z/∂b = 9·3 + 18·2 = 63
+    assert [(s.node, s.value) for s in b.steps] == [("x", 3.0), ("y", 2.0), ("z", 63.0)]
+    z = b.steps[-1]
+    assert [(t.input, t.partial, t.tangent, t.product) for t in z.terms] == \
+        [("x", 9.0, 3.0, 27.0), ("y", 18.0, 2.0, 36.0)]
+    assert z.total == 63.0 and z.agrees
+    assert (b.tangent, b.gradient, b.agrees) == (63.0, 63.0, True)
+    # from w: y does not depend on w, so it is not a step and its term is 18·0
+    assert [s.node for s in w.steps] == ["x", "z"] and w.independent == ["y"]
+    assert [(t.input, t.partial, t.tangent) for t in w.steps[-1].terms] == \
+        [("x", 9.0, 2.0), ("y", 18.0, 0.0)]
+    assert [(t.input, t.partial, t.tangent) for t in w.steps[0].terms] == \
+        [("w", 2.0, 1.0), ("b", 3.0, 0.0)]
+    assert (w.tangent, w.gradient, w.agrees) == (18.0, 18.0, True)
+    assert w.tangents == {"w": 1.0, "b": 0.0, "x": 2.0, "y": 0.0, "z": 18.0}
+    assert e.cost.gradient.forward_total == 9
+
+
+def test_forward_explanation_with_values_and_one_param():
+    m = graphdsl.loads(SEED)
+    e = explain_forward(m, wrt="b", values={"b": 5.0})
+    assert [i.param for i in e.items] == ["b"] and e.items[0].tangent == 75.0
+    assert m.param_values["b"] == 4.0  # pure: the model keeps its values
+    for bad, what in [("x", "computed"), ("q", "not in the model")]:
+        with pytest.raises(UsageError, match=what):
+            explain_forward(m, wrt=bad)
+
+
+def test_forward_explanation_json_round_trips():
+    import json
+
+    d = json.loads(json.dumps(explain_forward(graphdsl.loads(SEED), wrt="b").to_dict()))
+    assert d["mode"] == "forward"
+    z = d["items"][0]["steps"][-1]
+    assert z["node"] == "z" and z["total"] == 63.0 and z["agrees"] is True
+    assert [t["product"] for t in z["terms"]] == [27.0, 36.0]
+    assert d["cost"]["gradient"]["forward"]["total"] == 9
+
+
+def test_long_models_list_a_bounded_number_of_steps_ending_at_the_output():
+    n = 500
+    text = "param a0 = 0.5\n" + "".join(f"a{i} = sin(a{i - 1})\n" for i in range(1, n + 1))
+    item = explain_forward(graphdsl.loads(text), step_limit=20).items[0]
+    assert len(item.steps) == 20 and item.omitted == n - 20
+    assert item.steps[-1].node == f"a{n}" and item.agrees
+    assert all(s.agrees for s in item.steps)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(models())
+def test_every_written_step_adds_up_to_the_engines_tangent(model):
+    text, _v, _s = model
+    m = graphdsl.loads(text, registry=registry())
+    for item in explain_forward(m).items:
+        assert item.agrees
+        for st in item.steps:
+            assert st.agrees, (item.param, st.node)
+            # each term's tangent is the one written for that input earlier
+            for t in st.terms:
+                assert t.tangent == item.tangents[t.input]
