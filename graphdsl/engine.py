@@ -35,6 +35,7 @@ model can execute code.
 
 from __future__ import annotations
 
+import bisect
 import math
 import time
 
@@ -376,22 +377,36 @@ class Compiled:
     def _tangent_tape(self, vals, tan, wrt) -> None:
         steps = self._tsteps
         if steps is None:
-            steps = self._tsteps = [(k, p, a, [(s, a[s]) for s in self._live(k)])
-                                    for k, _f, p, a in self._tape()]
+            # (position, partials, operands, live slots); unary and binary ops
+            # with every operand live, the common case, take the short ways below
+            steps = []
+            for k, _f, p, a in self._tape():
+                live = self._live(k)
+                if live:
+                    steps.append((k, p, a, None if len(live) == len(a) <= 2 else live))
+            self._tsteps = steps
+            self._tstart = [st[0] for st in steps]
         i = -1
         try:
-            for i, p, a, live in steps:
-                if i < wrt:
+            for i, p, a, live in steps[bisect.bisect_left(self._tstart, wrt):]:
+                if live is None:
+                    if len(a) == 2:
+                        x, y = a
+                        tx, ty = tan[x], tan[y]
+                        if tx or ty:
+                            px, py = p(vals[x], vals[y], vals[i])
+                            tan[i] = px * tx + py * ty
+                    else:
+                        tx = tan[a[0]]
+                        if tx:
+                            tan[i] = p(vals[a[0]], vals[i])[0] * tx
                     continue
-                for _s, j in live:
-                    if tan[j]:
-                        break
-                else:
+                if not any(tan[a[s]] for s in live):
                     continue
                 ps = p(*[vals[j] for j in a], vals[i])
                 t = 0.0
-                for s, j in live:
-                    t += ps[s] * tan[j]
+                for s in live:
+                    t += ps[s] * tan[a[s]]
                 tan[i] = t
         except _NUMERIC as e:
             raise self._failure(i, vals, e, backward=True) from None
