@@ -11,10 +11,13 @@ A Python traceback is shown only with ``--debug``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
+import signal
 import sys
+import threading
 
 from .errors import GraphdslError, UsageError
 from .text import did_you_mean, format_number, table
@@ -157,6 +160,10 @@ def cmd_run(args) -> int:
         from .plot import prepare
 
         prepare(args.plot)  # a wrong extension or no matplotlib fails before the run
+    if args.render:
+        from .dot import check_folder
+
+        check_folder(args.render)  # so does a --render folder that cannot be written
     model = _load(args)
     target = _target(model, args)
     if args.plot and target is None and not args.minimize and len(model.check_params(args.params)) != 1:
@@ -267,14 +274,14 @@ def _add_render(sub, common):
 
 
 def cmd_render(args) -> int:
-    from . import render
+    from . import dot, render
 
     if args.depth != 2 and args.focus is None:
         raise UsageError("--depth needs --focus NODE", hint="for example --focus x --depth 1")
     model = _load(args)
     to_stdout = args.output == "-"
     if args.output and not to_stdout:
-        fmt = render.format_of(args.output, args.format)
+        fmt = dot.format_of(args.output, args.format)
     else:
         fmt = args.format or "svg"
     graph = render.build(model, args.view, ops=args.ops, wrt=args.wrt, blank=args.blank,
@@ -283,24 +290,24 @@ def cmd_render(args) -> int:
         if fmt == "dot":
             _out(graph.source.rstrip("\n"))
         elif fmt == "svg":
-            sys.stdout.write(render.to_svg(graph))
+            sys.stdout.write(dot.to_svg(graph))
         else:
             raise UsageError(f"-o - writes text only; {fmt} is binary", hint=f"give a file: -o picture.{fmt}")
         return EXIT_OK
-    path = args.output or render.default_name(model.name, args.view, ops=args.ops, wrt=args.wrt,
-                                              blank=args.blank, focus=args.focus,
-                                              depth=args.depth if args.focus else None, fmt=fmt)
-    render.write(graph, path, fmt, protect=(args.model,))
+    path = args.output or dot.default_name(model.name, args.view, ops=args.ops, wrt=args.wrt,
+                                           blank=args.blank, focus=args.focus,
+                                           depth=args.depth if args.focus else None, fmt=fmt)
+    dot.write(graph, path, fmt, protect=(args.model,))
     _out(f"wrote {path}")
     return EXIT_OK
 
 
 def _render_run(model, trace, args) -> None:
     """run --render DIR: the run's pictures; a note on stderr (stdout may be JSON)."""
-    from . import render
+    from . import dot, render
 
     try:
-        paths = render.write_run(model, trace, args.render, protect=(args.model,), lang=_lang(args))
+        paths = dot.write_run(model, trace, args.render, protect=(args.model,), lang=_lang(args))
     except render.PictureTooBig as e:
         e.message = "--render: " + e.message
         e.hint = "draw a part with `graphdsl render MODEL --focus NODE`, or drop --render"
@@ -563,7 +570,7 @@ def _add_report(sub, common):
     p.add_argument("model", help="the .bp model file")
     _add_run_options(p)
     p.add_argument("-o", "--output", metavar="FILE.html",
-                   help="the HTML file to write (default: MODEL-report.html here)")
+                   help="the HTML file to write (default: MODEL-report.html here; - for stdout)")
     _add_lang(p)
 
 
@@ -573,13 +580,19 @@ def cmd_report(args) -> int:
     model = _load(args)
     trace = _solve(model, args)
     report = build_report(model, trace, lang=_lang(args))
-    path = args.output or os.path.splitext(os.path.basename(args.model))[0] + "-report.html"
-    size = report.write(path, protect=(args.model,))
+    to_stdout = args.output == "-"  # as for render: the page on stdout, and nothing else there
+    if to_stdout:
+        sys.stdout.write(report.html)
+        sys.stdout.flush()
+    else:
+        path = args.output or os.path.splitext(os.path.basename(args.model))[0] + "-report.html"
+        size = report.write(path, protect=(args.model,))
     for note in report.notes:
         _err(f"warning: {note}")
-    _out(f"wrote {path}: {report.iterations} iteration"
-         f"{'s' if report.iterations != 1 else ''}, {report.frames} picture"
-         f"{'s' if report.frames != 1 else ''}, {size / 1024:.0f} KB")
+    if not to_stdout:
+        _out(f"wrote {path}: {report.iterations} iteration"
+             f"{'s' if report.iterations != 1 else ''}, {report.frames} picture"
+             f"{'s' if report.frames != 1 else ''}, {size / 1024:.0f} KB")
     if trace.failure is not None:
         _err(str(trace.failure))
         return EXIT_FAILED
@@ -623,8 +636,59 @@ def _version() -> str:
     return f"graphdsl {__version__}"
 
 
+class _Signalled(BaseException):
+    """SIGTERM or SIGHUP arrived: the command unwinds (temporary files are
+    removed on the way) and exits with 128 + the signal's number."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_signal(signum, _frame):
+    # a `dot` child does not die with graphdsl: end it before unwinding
+    dot = sys.modules.get("graphdsl.dot")
+    if dot is not None:
+        dot.stop_children()
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise _Signalled(signum)
+
+
+@contextlib.contextmanager
+def _signals_end_children():
+    """While a command runs, SIGTERM, SIGINT and SIGHUP end graphdsl's `dot`
+    children too; the handlers before it are put back afterwards (a test
+    runner calls main() many times). A signal that was ignored stays ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {}
+    for name in ("SIGTERM", "SIGINT", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is not None and signal.getsignal(sig) is not signal.SIG_IGN:
+            before[sig] = signal.signal(sig, _on_signal)
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+        dot = sys.modules.get("graphdsl.dot")
+        if dot is not None:
+            dot.allow_children()
+
+
 def main(argv=None) -> int:
     """Entry point of the ``graphdsl`` console script; returns the exit code."""
+    try:
+        with _signals_end_children():
+            return _main(argv)
+    except _Signalled as e:
+        _err(f"stopped by {signal.Signals(e.signum).name}")
+        return 128 + e.signum
+
+
+def _main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("GRAPHDSL_DEBUG") == "1"
     try:

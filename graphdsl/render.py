@@ -2,7 +2,7 @@
 
 This module is a pure builder: :func:`build` returns a ``graphviz.Digraph``
 and never prints, writes or runs ``dot``. Running ``dot`` and writing files
-are separate steps (:func:`to_svg`, :func:`write`, :func:`write_run`), so
+are in :mod:`graphdsl.dot` (``to_svg``, ``write``, ``write_run``), so
 tests can compare ``.source`` byte for byte without ``dot`` installed.
 
 Two kinds of picture of the same DAG:
@@ -23,10 +23,10 @@ sum of the path products under the title (∂z/∂b = 9·3 + 18·2 = 63).
 ``blank=True`` is the worksheet: the same picture with computed values and
 partials left as blanks.
 
-One iteration of a run as an SVG string (what the HTML report embeds)::
+One iteration of a run as a picture (:func:`graphdsl.dot.iteration_svg`
+draws it as the SVG text the HTML report embeds)::
 
     trace = model.solve(target=150)
-    svg = render.iteration_svg(model, trace, 0)            # backward view of row 0
     graph = render.iteration_graph(model, trace, 0, view="forward")
 
 >>> import graphdsl
@@ -40,10 +40,9 @@ from __future__ import annotations
 
 import html
 import os
-import re
 import weakref
 
-from .errors import RenderError, UsageError
+from .errors import UsageError
 from .i18n import tr
 from .text import did_you_mean, format_number
 
@@ -403,7 +402,7 @@ def build(model, view: str = "structure", *, ops: bool = False, wrt: str | None 
 
     nums = _Numbers(model, view, values, gradients)
     nums.lang = lang if lang in ("en", "zh") else "en"  # the drawing helpers' words
-    g = graphviz.Digraph(name=os.path.splitext(os.path.basename(model.name))[0] or "model")
+    g = graphviz.Digraph(name=_graph_name(model.name))
     g.attr("graph", rankdir="LR", fontname=FONT, nodesep="0.45", ranksep="0.9",
            labelloc="t", labeljust="l", fontsize="13")
     g.attr("node", fontname=FONT, fontsize="13", penwidth="1.2")
@@ -762,114 +761,6 @@ def iteration_graph(model, trace, i: int, view: str = "backward", **options):
     return build(model, view, values=it.values, gradients=it.gradients, title=title, **options)
 
 
-def iteration_svg(model, trace, i: int, view: str = "backward", *, inline: bool = False,
-                  **options) -> str:
-    """Row ``i`` of a run drawn as an SVG string (for the HTML report);
-    ``inline=True`` drops the XML prolog so the text can go inside HTML.
-
-    Raises :class:`RenderError` when graphviz's ``dot`` is missing or fails.
-    """
-    return to_svg(iteration_graph(model, trace, i, view, **options), inline=inline)
-
-
-# --- running dot and writing files ------------------------------------------------------
-
-_INSTALL_HINT = ("install graphviz: `sudo apt-get install graphviz` (Debian/Ubuntu), "
-                 "`brew install graphviz` (macOS), or run ./dev setup")
-
-
-def _pipe(graph, fmt: str) -> bytes:
-    """Run ``dot`` on the graph; graphviz's own errors become RenderError."""
-    import graphviz
-
-    try:
-        return graph.pipe(format=fmt)
-    except graphviz.ExecutableNotFound:
-        raise RenderError("graphviz's `dot` program was not found, so no picture could be drawn",
-                          hint=_INSTALL_HINT) from None
-    except graphviz.CalledProcessError as e:
-        detail = (e.stderr or b"").decode("utf-8", "replace").strip().splitlines()
-        raise RenderError("graphviz's `dot` failed" + (f": {detail[-1]}" if detail else ""),
-                          hint="run again with --debug and report the model") from None
-
-
-def to_svg(graph, *, inline: bool = False) -> str:
-    """The graph drawn by ``dot`` as SVG text; ``inline=True`` starts it at
-    ``<svg`` (no XML prolog, doctype or comments), ready to put inside HTML.
-
-    Raises :class:`RenderError` when ``dot`` is missing (with an install hint) or fails.
-    """
-    text = _pipe(graph, "svg").decode("utf-8")
-    return text[text.index("<svg"):] if inline else text
-
-
-def format_of(path, fmt: str | None = None) -> str:
-    """The output format: ``fmt`` if given, else from the file's extension.
-
-    Raises UsageError for an unknown format.
-
-    >>> format_of("a.png"), format_of("a.gv"), format_of("a.svg", "pdf")
-    ('png', 'dot', 'pdf')
-    """
-    if fmt is None:
-        ext = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
-        fmt = {"gv": "dot", "": "svg"}.get(ext, ext)
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown picture format '{fmt}'",
-                         hint="use one of: " + ", ".join(FORMATS) + " (or a file ending in one)")
-    return fmt
-
-
-def write(graph, path, fmt: str | None = None, *, protect=()) -> str:
-    """Draw ``graph`` into ``path`` (svg, png, pdf, or the DOT text); returns the path.
-
-    Every file goes through :func:`graphdsl.fileio.write_atomic`. When ``dot``
-    is missing the DOT text is written beside (``name.dot``) and
-    :class:`RenderError` says so and how to install graphviz.
-    """
-    from .fileio import write_atomic
-
-    fmt = format_of(path, fmt)
-    path = os.fspath(path)
-    if fmt == "dot":
-        write_atomic(path, graph.source, protect=protect)
-        return path
-    try:
-        data = _pipe(graph, fmt)
-    except RenderError as e:
-        if "not found" in e.message:
-            dot_path = os.path.splitext(path)[0] + ".dot"
-            write_atomic(dot_path, graph.source, protect=protect)
-            e.notes.append(f"the DOT text was written to {dot_path}; "
-                           f"`dot -T{fmt} {dot_path} -o {path}` draws it once graphviz is installed")
-        raise
-    write_atomic(path, data, protect=protect)
-    return path
-
-
-def default_name(model_name: str, view: str, *, ops=False, wrt=None, blank=False,
-                 focus=None, depth=None, fmt: str = "svg") -> str:
-    """The file name ``graphdsl render`` writes when no -o is given; every
-    option that changes the picture is in it, so one never replaces another.
-
-    >>> default_name("models/linear.bp", "backward", wrt="b")
-    'linear-backward-wrt-b.svg'
-    >>> default_name("models/linear.bp", "structure", focus="x", depth=1)
-    'linear-structure-focus-x-1.svg'
-    """
-    stem = os.path.splitext(os.path.basename(model_name))[0] or "model"
-    parts = [stem, view]
-    if ops:
-        parts.append("ops")
-    if focus:
-        parts.append(f"focus-{focus}" + (f"-{depth}" if depth is not None else ""))
-    if wrt:
-        parts.append(f"wrt-{wrt}")
-    if blank:
-        parts.append("blank")
-    return "-".join(parts) + "." + fmt
-
-
 def run_frames(model, trace, **options) -> list[tuple[str, object]]:
     """The pictures of a run as (file stem, Digraph) pairs, in the order to view them:
     ``start-structure``, ``start-forward``, ``start-backward``, one
@@ -890,56 +781,17 @@ def run_frames(model, trace, **options) -> list[tuple[str, object]]:
     return frames
 
 
-def write_run(model, trace, directory, fmt: str = "svg", *, protect=(), **options) -> list[str]:
-    """Write :func:`run_frames` into ``directory``; returns the paths written.
+def _graph_name(model_name: str):
+    """The DOT graph's name: the model file's stem, in a form that always quotes
+    to valid DOT. graphviz's library leaves backslashes alone (a stem ending in
+    one would end the quoted name early) and passes ``<...>`` through as an
+    HTML string, so backslashes become "/" and the name is always plain text.
+    A usual stem is unchanged, and so is the DOT text.
 
-    ``dot`` runs for several frames at once (it is a separate process). When
-    ``dot`` is missing every frame is written as DOT text and one
-    :class:`RenderError` is raised.
+    >>> _graph_name("models/linear.bp"), _graph_name("odd\\\\.bp")
+    ('linear', 'odd/')
     """
-    from concurrent.futures import ThreadPoolExecutor
+    import graphviz
 
-    fmt = format_of("x", fmt)
-    frames = run_frames(model, trace, **options)
-    directory = os.fspath(directory)
-    if os.path.exists(directory) and not os.path.isdir(directory):
-        raise UsageError(f"--render: {directory} is a file, not a folder",
-                         hint="give a folder name for the pictures")
-    paths = [os.path.join(directory, f"{stem}.{fmt}") for stem, _g in frames]
-    if fmt == "dot":
-        for (_stem, graph), path in zip(frames, paths):
-            write(graph, path, "dot", protect=protect)
-        return paths
-    # A missing `dot` is found by the first frame; the rest are then written as DOT.
-    first = frames[0][1]
-    try:
-        write(first, paths[0], fmt, protect=protect)
-    except RenderError as e:
-        if "not found" not in e.message:
-            raise
-        for (_stem, graph), path in zip(frames[1:], paths[1:]):
-            write(graph, os.path.splitext(path)[0] + ".dot", "dot", protect=protect)
-        e.notes[:] = [f"the DOT text of all {len(frames)} pictures was written to {directory}"]
-        raise
-    workers = max(1, min(4, os.cpu_count() or 1))
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(lambda fp: write(fp[0][1], fp[1], fmt, protect=protect),
-                      zip(frames[1:], paths[1:])))
-    _remove_stale_frames(directory, paths)
-    return paths
-
-
-_FRAME = re.compile(r"iter-\d+-[a-z]+\.(svg|png|pdf|dot)")
-
-
-def _remove_stale_frames(directory: str, keep: list[str]) -> None:
-    """Delete iteration frames an earlier, longer run left in ``directory``, so
-    the folder steps through one run only. Called after the new frames are
-    written; other files are never touched."""
-    keep_names = {os.path.basename(p) for p in keep}
-    for name in os.listdir(directory):
-        if _FRAME.fullmatch(name) and name not in keep_names:
-            try:
-                os.unlink(os.path.join(directory, name))
-            except OSError:
-                pass
+    stem = os.path.splitext(os.path.basename(model_name))[0] or "model"
+    return graphviz.nohtml(stem.replace("\\", "/"))

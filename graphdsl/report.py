@@ -4,7 +4,7 @@ A pure builder: (Model, Trace) in, one HTML string out. The page needs
 nothing else (no network, no separate files): the run's data travels inside
 it as JSON (``trace.to_json()``, the contract's ``run --json`` object), the
 backward-view picture of every iteration as an SVG string drawn by graphviz's
-own ``dot`` (through :mod:`graphdsl.render`), the chain-rule explanation of
+own ``dot`` (built by :mod:`graphdsl.render`, drawn by :mod:`graphdsl.dot`), the chain-rule explanation of
 every iteration (through :mod:`graphdsl.explain`) and the plots as inline
 SVG. Only the current iteration's picture is put into the DOM, so a run of
 hundreds of iterations stays usable; printing puts every frame in, one per
@@ -117,14 +117,12 @@ headings, controls, table headers, notes on the plots and the explanations
 def _frames(model, trace, chosen, notes, lang="en") -> list[str | None]:
     """One backward-view SVG per chosen iteration (None where none was drawn)."""
     n = len(trace.iterations)
+    from . import dot, render
+
     try:
-        from . import render
-    except ImportError:
-        notes.append("pictures left out: this graphdsl has no renderer (graphdsl.render)")
-        return [None] * n
-    try:
-        svgs = frames_svg([render.iteration_graph(model, trace, i, "backward", lang=lang) for i in chosen],
-                          render.to_svg)
+        # one `dot` process draws every frame (see graphdsl.dot.to_svgs)
+        svgs = dot.to_svgs(render.iteration_graph(model, trace, i, "backward", lang=lang)
+                           for i in chosen)
     except GraphdslError as e:
         notes.append(f"pictures left out: {e.message}")
         return [None] * n
@@ -132,53 +130,6 @@ def _frames(model, trace, chosen, notes, lang="en") -> list[str | None]:
     for i, svg in zip(chosen, svgs):
         out[i] = svg
     return out
-
-
-_SVG = re.compile(r"<svg\b.*?</svg>", re.S)
-
-
-class _Batch:
-    """Many graphs' DOT text, piped through ``dot`` as one input.
-
-    Not ``graphviz.Source(...).pipe()``: that writes the input line by line
-    before reading any output, and with many graphs ``dot`` is already
-    writing the first pictures, so both ends block once the output fills the
-    pipe (a deadlock, seen with 300 frames of the seed). ``graphviz.pipe``
-    with bytes uses ``communicate()``, which reads while it writes. Same
-    ``pipe(format=...)`` interface, so render.to_svg still turns graphviz's
-    errors into RenderError.
-    """
-
-    def __init__(self, source: str):
-        self.source = source
-
-    def pipe(self, format: str) -> bytes:  # noqa: A002 - graphviz's own keyword
-        import graphviz
-
-        return graphviz.pipe("dot", format, self.source.encode("utf-8"))
-
-
-def frames_svg(graphs, to_svg) -> list[str]:
-    """Many graphviz graphs drawn by ONE run of ``dot``, as ``<svg>`` elements
-    (prolog and DOCTYPE stripped, ready to inline in HTML).
-
-    ``dot`` lays out every graph of its input in turn and writes one SVG
-    document per graph: a single process for a whole run instead of one per
-    iteration (20 frames of the seed: ~0.14 s instead of ~1.8 s).
-    ``to_svg`` runs ``dot`` on one graphviz object and returns its text
-    (:func:`graphdsl.render.to_svg`, which turns graphviz's errors into
-    RenderError). Raises RenderError when ``dot`` does not give one picture
-    per graph.
-    """
-    if not graphs:
-        return []
-    text = to_svg(_Batch("\n".join(g.source for g in graphs)))
-    svgs = _SVG.findall(text)
-    if len(svgs) != len(graphs):
-        from .errors import RenderError
-
-        raise RenderError(f"graphviz's `dot` drew {len(svgs)} pictures for {len(graphs)} graphs")
-    return svgs
 
 
 def _explanations(model, trace, chosen, lang, notes) -> list[str | None]:

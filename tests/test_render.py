@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import graphdsl
-from graphdsl import render
+from graphdsl import dot, render
 
 SVG = "{http://www.w3.org/2000/svg}"
 SEED_EDGES = {("w", "x"), ("b", "x"), ("b", "y"), ("x", "z"), ("y", "z")}
@@ -154,7 +154,7 @@ def test_blank_worksheet_keeps_givens_and_hides_answers(seed):
     for number in ("162", "63", "= 9", "= 18"):
         assert number not in src
     assert f"<TD>∂x/∂b = {render.BLANK}</TD>" in src
-    nodes, edges = svg_parts(render.to_svg(seed.render("backward", blank=True)))
+    nodes, edges = svg_parts(dot.to_svg(seed.render("backward", blank=True)))
     assert edges[("x", "z")] == [f"∂z/∂x = {render.BLANK}"]
     assert nodes["x"] == f"x = 2·w + 3·b {render.BLANK} ∂z/∂x = {render.BLANK}"
 
@@ -163,14 +163,14 @@ def test_op_view_of_a_repeated_operand_has_two_edges():
     m = graphdsl.loads("param x = 3; a = x*x")
     src = m.render("backward", ops=True).source
     assert len(re.findall(r'^\s*x -> "a#op"', src, re.M)) == 2
-    nodes, edges = svg_parts(render.to_svg(m.render("backward", ops=True)))
+    nodes, edges = svg_parts(dot.to_svg(m.render("backward", ops=True)))
     assert len(edges[("x", "a#op")]) == 2
     assert all("3" in label for label in edges[("x", "a#op")])
     assert "∂a/∂x = 6" in nodes["x"]  # the two contributions add up
 
 
 def test_op_view_draws_every_constant_and_op(seed):
-    nodes, edges = svg_parts(render.to_svg(seed.render("forward", ops=True)))
+    nodes, edges = svg_parts(dot.to_svg(seed.render("forward", ops=True)))
     graph = seed.graph
     consts = sorted(nodes["#" + n[1:]] for n, d in graph.nodes(data=True) if d["kind"] == "const")
     assert consts == ["1", "2", "2", "3"]
@@ -182,14 +182,14 @@ def test_op_view_draws_every_constant_and_op(seed):
 # --- real SVGs from `dot` ---------------------------------------------------------------
 
 def test_statement_view_has_exactly_the_five_named_nodes(seed):
-    nodes, edges = svg_parts(render.to_svg(seed.render("structure")))
+    nodes, edges = svg_parts(dot.to_svg(seed.render("structure")))
     assert set(nodes) == {"w", "b", "x", "y", "z"}
     assert set(edges) == SEED_EDGES
     assert "x = 2·w + 3·b" in nodes["x"]
 
 
 def test_forward_svg_has_the_seed_values(seed):
-    nodes, _ = svg_parts(render.to_svg(seed.render("forward")))
+    nodes, _ = svg_parts(dot.to_svg(seed.render("forward")))
     assert nodes["w"] == "w = 3" and nodes["b"] == "b = 4"
     assert nodes["x"].split()[-1] == "18"
     assert nodes["y"].split()[-1] == "9"
@@ -197,7 +197,7 @@ def test_forward_svg_has_the_seed_values(seed):
 
 
 def test_backward_svg_has_gradients_and_partials_in_place(seed):
-    nodes, edges = svg_parts(render.to_svg(seed.render("backward")))
+    nodes, edges = svg_parts(dot.to_svg(seed.render("backward")))
     assert "∂z/∂b = 63" in nodes["b"]
     assert "∂z/∂w = 18" in nodes["w"]
     assert "18" in nodes["x"] and "∂z/∂x = 9" in nodes["x"]
@@ -253,7 +253,7 @@ def test_cli_never_overwrites_the_model(cli, tmp_path):
 
 def test_names_that_are_dot_keywords_render():
     m = graphdsl.loads("param node = 2\ngraph = node*3\nedge = graph + node")
-    nodes, edges = svg_parts(render.to_svg(m.render("backward")))
+    nodes, edges = svg_parts(dot.to_svg(m.render("backward")))
     assert set(nodes) == {"node", "graph", "edge"}
     assert edges[("graph", "edge")] == ["∂edge/∂graph = 1"]
 
@@ -270,7 +270,7 @@ def test_numeric_failure_in_a_valued_view(cli, tmp_path):
 # --- focus and the size guard ---------------------------------------------------------
 
 def test_focus_draws_the_neighbourhood_and_marks_the_cuts(seed):
-    nodes, edges = svg_parts(render.to_svg(seed.render("forward", focus="x", depth=1)))
+    nodes, edges = svg_parts(dot.to_svg(seed.render("forward", focus="x", depth=1)))
     named = {n for n in nodes if "#" not in n}
     assert named == {"w", "b", "x", "z"}
     assert ("b", "b#out") in edges and nodes["b#out"] == "… used by 1 more"   # b also feeds y
@@ -339,6 +339,7 @@ def test_run_render_writes_one_frame_per_iteration(cli, linear_path, tmp_path):
     assert r.code == 0, r.err
     n = len(json.loads(r.out)["iterations"])  # stdout stays one JSON object
     names = sorted(os.listdir(frames))
+    names.remove(dot.MANIFEST)  # the list of what graphdsl wrote there
     iters = [f for f in names if f.startswith("iter-")]
     assert iters == [f"iter-{i:03d}-backward.svg" for i in range(n)]
     for view in ("structure", "forward", "backward"):
@@ -353,7 +354,7 @@ def test_run_render_writes_one_frame_per_iteration(cli, linear_path, tmp_path):
 
 def test_iteration_svg_shows_that_rows_numbers(seed):
     trace = seed.solve(target=150)
-    nodes, edges = svg_parts(render.iteration_svg(seed, trace, 1))
+    nodes, edges = svg_parts(dot.iteration_svg(seed, trace, 1))
     row = trace.iterations[1]
     assert f"∂z/∂b = {graphdsl.text.format_number(row.gradients['b'])}" in nodes["b"]
     assert nodes["w"].startswith("w = 2.666667")
@@ -362,7 +363,7 @@ def test_iteration_svg_shows_that_rows_numbers(seed):
     assert "next step" not in render.iteration_graph(seed, trace, -1).source  # no step after the last
     with pytest.raises(graphdsl.UsageError):
         render.iteration_graph(seed, trace, 7)
-    inline = render.iteration_svg(seed, trace, 0, "forward", inline=True)
+    inline = dot.iteration_svg(seed, trace, 0, "forward", inline=True)
     assert inline.startswith("<svg") and "<?xml" not in inline
     assert svg_parts(inline)[0]["z"].split()[-1] == "162"
 
