@@ -9,13 +9,13 @@ reverse pass (:meth:`Compiled.backward`, ∂output/∂node for every node at onc
 there is forward mode (:meth:`Compiled.tangents`, ∂node/∂p for one leaf p),
 made from the same ``partials`` and templates.
 
-Two ways to run a pass, chosen by measuring (see NOTES.md and
-``benchmarks/bench.py``):
+Two ways to run a pass, chosen by measuring (``benchmarks/bench.py``):
 
 - the *tape*: a loop over the flat lists calling each op's ``forward`` and
   ``partials`` (~0.2 µs per op, nothing to prepare);
 - *generated code*: straight-line Python made from the graph, each op inlined
-  from its ``py_forward``/``py_partials`` template or called as a local
+  from its ``py_forward``/``py_partials`` templates (the text
+  :mod:`graphdsl.ops.forms` makes from them) or called as a local
   (~2-3x faster per pass, but compiling costs ~50-110 µs per op).
 
 In ``mode="auto"`` a model starts on the tape and switches to generated code
@@ -40,6 +40,7 @@ import math
 import time
 
 from .errors import NumericError
+from .ops import forms
 from .text import format_number
 
 #: ops per generated function; keeps each compile() small (its cost is linear per chunk)
@@ -48,12 +49,6 @@ CHUNK = 1000
 #: measured on a 2-core machine; used only to decide when generating pays off
 COMPILE_SECONDS_PER_OP = 80e-6
 _NUMERIC = (ValueError, ZeroDivisionError, OverflowError, TypeError)
-
-#: the only free names a template may use (besides operands)
-TEMPLATE_NAMES = {
-    "_exp": math.exp, "_log": math.log, "_sqrt": math.sqrt, "_sin": math.sin,
-    "_cos": math.cos, "_tan": math.tan, "_tanh": math.tanh, "_pow": math.pow, "_abs": abs,
-}
 
 
 class Compiled:
@@ -94,6 +89,9 @@ class Compiled:
         self.init = [0.0 if k == "op" else float(v) for k, v in zip(fg.kind, fg.value)]
         self.output = fg.pos[fg.graph["output"]]
         self.named = [n for n, nm in zip(fg.ids, fg.name) if nm is not None]
+        # A literal's adjoint is never shown or asked for: it is not checked
+        # (batch evaluation does not compute it either).
+        self.checked = [not (k == "const" and nm is None) for k, nm in zip(fg.kind, fg.name)]
         self.params = list(fg.graph["params"])
         self.mode = mode
         self._steps = None
@@ -156,7 +154,9 @@ class Compiled:
         """d(output)/d(node) for every node, in ``order`` (reverse mode).
 
         ``wrt`` picks another node to differentiate instead of the output.
-        Raises :class:`NumericError` when a derivative is not finite.
+        Raises :class:`NumericError` naming the op and operand when a
+        derivative of a param or of a computed node is not finite (a number
+        written in the model may get an infinite one: nothing asks for it).
         """
         adj = [0.0] * len(vals)
         start = self.output if wrt is None else wrt
@@ -179,9 +179,9 @@ class Compiled:
                 self._backward_tape(vals, adj, start)
         total = sum(adj)
         if total - total != 0.0:
-            if not all(map(math.isfinite, adj)):
-                first = next(k for k, v in enumerate(adj) if not math.isfinite(v))
-                raise self._failure(first, vals, None, backward=True)
+            checked = self.checked
+            if any(not math.isfinite(v) and checked[k] for k, v in enumerate(adj)):
+                raise self._derivative_failure(vals, adj, start)
         return adj
 
     def _spent(self, seconds: float) -> None:
@@ -232,14 +232,14 @@ class Compiled:
                 for j, d in zip(a, ps):
                     adj[j] += g * d
         except _NUMERIC as e:
-            raise self._failure(i, vals, e, backward=True) from None
+            raise self._derivative_failure(vals, adj, start, raised=(i, e)) from None
 
     # -- generated code ------------------------------------------------------------
     def generate(self) -> None:
         """Generate and compile straight-line code for both passes (idempotent)."""
         if self._code is not None:
             return
-        namespace = {"__builtins__": {}, **TEMPLATE_NAMES}
+        namespace = {"__builtins__": {}, **forms.FUNCTIONS}
         op_slot: dict = {}
         for op in self.ops:
             if op is not None and id(op) not in op_slot:
@@ -272,6 +272,13 @@ class Compiled:
         written, never text from the model."""
         n = len(self.ops)
         ops, args = self.ops, self.args
+        templates = {}
+        for op in ops:
+            if op is not None and id(op) not in templates:
+                try:
+                    templates[id(op)] = forms.of(op)
+                except forms.TemplateError:  # a registered op's templates were checked: kept for safety
+                    templates[id(op)] = None
         for s in range(0, n, CHUNK):
             e = min(n, s + CHUNK)
             own = [f"v{k}" for k in range(s, e)]
@@ -285,8 +292,10 @@ class Compiled:
                 if op is None:
                     continue
                 names = [f"v{j}" for j in args[k]]
-                if op.py_forward is not None and len(names) == op.arity:
-                    expr = op.py_forward.format(*names)
+                f = templates[id(op)]
+                if f is not None and f.forward is not None and len(names) == op.arity:
+                    pre, (expr,) = f.python("forward", names, temp="_c")
+                    lines += [f"    {line}" for line in pre]
                 else:
                     expr = f"_f{op_slot[id(op)]}({', '.join(names)})"
                 lines.append(f"    v{k} = {expr}")
@@ -304,9 +313,10 @@ class Compiled:
                 a = args[k]
                 names = [f"v{j}" for j in a]
                 lines.append(f"    if g{k}:")
-                tmpl = op.py_partials
-                if tmpl is not None and len(tmpl) == len(a) == op.arity:
-                    ds = [t.format(*names, out=f"v{k}") for t in tmpl]
+                f = templates[id(op)]
+                if f is not None and f.partials is not None and len(a) == op.arity:
+                    pre, ds = f.python("partials", names, out=f"v{k}", temp="_c")
+                    lines += [f"        {line}" for line in pre]
                 else:
                     lines.append(f"        _d = _p{op_slot[id(op)]}({', '.join(names + [f'v{k}'])})")
                     ds = [f"_d[{i}]" for i in range(len(a))]
@@ -365,8 +375,7 @@ class Compiled:
                 self._tangent_tape(vals, tan, wrt)
         total = sum(tan)
         if total - total != 0.0:
-            first = next(k for k, v in enumerate(tan) if not math.isfinite(v))
-            raise self._failure(first, vals, None, backward=True)
+            raise self._tangent_failure(vals, tan, wrt)
         return tan
 
     def _live(self, k: int) -> list[int]:
@@ -409,13 +418,55 @@ class Compiled:
                     t += ps[s] * tan[a[s]]
                 tan[i] = t
         except _NUMERIC as e:
-            raise self._failure(i, vals, e, backward=True) from None
+            raise self._tangent_failure(vals, tan, wrt, raised=(i, e)) from None
+
+    def _tangent_failure(self, vals, tan, wrt, raised=None) -> NumericError:
+        """The error for a tangent pass with a derivative that is not finite: the
+        first op (in the pass's order) whose local derivative raised (``raised``
+        is (node, exception)) or is infinite or NaN where a tangent flows in,
+        else the first tangent that overflowed."""
+        hint = ("the op has no finite slope at this point (e.g. log or sqrt at 0): start "
+                "from other params (--set NAME=VALUE) or change the model")
+        for k in range(wrt + 1, len(tan)):
+            op = self.ops[k]
+            if op is None:
+                continue
+            a = self.args[k]
+            live = [s for s in self._live(k) if tan[a[s]]]
+            if raised is not None and raised[0] == k:
+                ds = None
+            elif not live:
+                continue
+            else:
+                try:
+                    ds = op.partials(*[vals[j] for j in a], vals[k])
+                except _NUMERIC as e:
+                    ds, raised = None, (k, e)
+            where = (f"{op.name}({', '.join(_short(vals[j]) for j in a)}) "
+                     f"in statement '{self.flat.stmt[k]}'")
+            if ds is None:
+                e = raised[1]
+                why = "division by zero" if isinstance(e, ZeroDivisionError) else str(e)
+                return self._error(k, f"the derivative of {where} is not a finite number ({why})",
+                                   hint, vals)
+            for s in live:
+                if not math.isfinite(ds[s]):
+                    return self._error(
+                        k, f"the derivative of {where} with respect to {self._operand(k, s)} "
+                           f"is not a finite number: {_describe_nonfinite(ds[s])}", hint, vals)
+            if not math.isfinite(tan[k]):
+                return self._error(
+                    k, f"∂{self._label(k)}/∂{self._label(wrt)} is {_describe_nonfinite(tan[k])}: "
+                       f"the tangent grew beyond the largest float",
+                    "the derivatives grew too large; start from smaller params (--set NAME=VALUE)",
+                    vals)
+        return self._error(wrt, f"a tangent from '{self._label(wrt)}' is not finite", hint, vals)
 
     def generate_tangents(self):
         """Generate and compile the straight-line tangent pass (idempotent); the
         chunk functions ``_T(V, T)``, in order."""
         if self._tcode is None:
-            namespace = {"__builtins__": {}, **TEMPLATE_NAMES}
+            namespace = {"__builtins__": {}, **forms.FUNCTIONS}
             op_slot = self._op_slots()
             for op in self.ops:
                 if op is not None:
@@ -444,6 +495,13 @@ class Compiled:
         ops' templates are written, never text from the model."""
         n = len(self.ops)
         ops, args = self.ops, self.args
+        templates = {}
+        for op in ops:
+            if op is not None and id(op) not in templates:
+                try:
+                    templates[id(op)] = forms.of(op)
+                except forms.TemplateError:  # a registered op's templates were checked
+                    templates[id(op)] = None
         for s in range(0, n, CHUNK):
             e = min(n, s + CHUNK)
             comma = "," if e - s == 1 else ""
@@ -462,9 +520,10 @@ class Compiled:
                     continue
                 names = [f"v{j}" for j in a]
                 lines.append(f"    if {' or '.join(f't{a[i]}' for i in live)}:")
-                tmpl = op.py_partials
-                if tmpl is not None and len(tmpl) == len(a) == op.arity:
-                    ds = [tmpl[i].format(*names, out=f"v{k}") for i in range(len(a))]
+                f = templates[id(op)]
+                if f is not None and f.partials is not None and len(a) == op.arity:
+                    pre, ds = f.python("partials", names, out=f"v{k}", temp="_c")
+                    lines += [f"        {line}" for line in pre]
                 else:
                     lines.append(f"        _d = _p{op_slot[id(op)]}({', '.join(names + [f'v{k}'])})")
                     ds = [f"_d[{i}]" for i in range(len(a))]
@@ -503,15 +562,16 @@ class Compiled:
         return out
 
     # -- failures --------------------------------------------------------------
-    def _failure(self, i: int, vals, exc, backward: bool = False) -> NumericError:
-        fg = self.flat
+    def _failure(self, i: int, vals, exc) -> NumericError:
+        """The error for a forward pass that failed at node ``i`` (``exc`` raised
+        by its op, or None when its value is not finite)."""
         node = self.order[i]
-        stmt = fg.stmt[i]
+        stmt = self.flat.stmt[i]
         op = self.ops[i]
         args = [vals[j] for j in self.args[i]]
         shown = ", ".join(_short(v) for v in args)
         reason = None
-        if op is not None and not backward:
+        if op is not None:
             try:
                 reason = op.domain(*args)
             except Exception:  # a plugin's domain check failing is no excuse to crash
@@ -522,11 +582,6 @@ class Compiled:
             what = f"the value of '{node}' is {_describe_nonfinite(vals[i])}"
             hint = ("a param became too large: the steps grew without bound; try a smaller "
                     "--lr, another --method, or other starting values (--set)")
-        elif backward:
-            what = (f"the derivative of {op.name}({shown}) in statement '{stmt}' "
-                    f"is not a finite number" + (f" ({exc})" if exc else ""))
-            hint = ("the op has no finite slope at this point (e.g. sqrt at 0); start from "
-                    "other params (--set NAME=VALUE)")
         elif reason:
             what = f"{op.name}({shown}) in statement '{stmt}': {reason}"
         elif isinstance(exc, OverflowError):
@@ -543,6 +598,73 @@ class Compiled:
         else:
             what = (f"{op.name}({shown}) in statement '{stmt}' gives "
                     f"{_describe_nonfinite(vals[i])}")
+        return self._error(i, what, hint, vals)
+
+    def _derivative_failure(self, vals, adj, start, raised=None) -> NumericError:
+        """The error for a backward pass with a derivative that is not finite:
+        the op whose local derivative is infinite or NaN (or raised: ``raised``
+        is (node, exception)), else the gradient whose sum overflowed.
+
+        Works on the finished pass: only when something failed does it look
+        again at the ops, from the output down, for the first one to blame.
+        """
+        wrt = self._label(start)
+        hint = ("the op has no finite slope at this point (e.g. log or sqrt at 0, or a "
+                "number too close to 0 for its reciprocal): start from other params "
+                "(--set NAME=VALUE) or change the model")
+        checked = self.checked
+        for k in range(start, -1, -1):
+            op = self.ops[k]
+            g = adj[k]
+            if op is None or g == 0.0 or not math.isfinite(g):
+                continue
+            a = self.args[k]
+            xs = [vals[j] for j in a]
+            shown = ", ".join(_short(v) for v in xs)
+            where = f"{op.name}({shown}) in statement '{self.flat.stmt[k]}'"
+            try:
+                ds = op.partials(*xs, vals[k]) if raised is None or raised[0] != k else None
+            except _NUMERIC as e:
+                ds, raised = None, (k, e)
+            if ds is None:
+                e = raised[1]
+                why = "division by zero" if isinstance(e, ZeroDivisionError) else str(e)
+                return self._error(k, f"the derivative of {where} is not a finite number ({why})",
+                                   hint, vals)
+            for pos, (j, d) in enumerate(zip(a, ds)):
+                if not checked[j]:
+                    continue
+                if not math.isfinite(d):
+                    return self._error(
+                        k, f"the derivative of {where} with respect to {self._operand(k, pos)} "
+                           f"is not a finite number: {_describe_nonfinite(d)}", hint, vals)
+                if not math.isfinite(g * d):
+                    return self._error(
+                        k, f"∂{wrt}/∂{self._label(j)} overflows at {where}: ∂{wrt}/∂"
+                           f"{self._label(k)} = {_short(g)} times the local derivative "
+                           f"{_short(d)} is beyond the largest float", hint, vals)
+        # every contribution was finite: a sum of them overflowed
+        k = next(k for k in range(len(adj)) if checked[k] and not math.isfinite(adj[k]))
+        return self._error(
+            k, f"∂{wrt}/∂{self._label(k)} is {_describe_nonfinite(adj[k])}: the sum of "
+               f"its paths' contributions is beyond the largest float",
+            "the gradients grew too large; start from smaller params (--set NAME=VALUE)", vals)
+
+    def _label(self, k: int) -> str:
+        name = self.flat.name[k]
+        return name if name is not None else f"({self.flat.stmt[k]})"
+
+    def _operand(self, k: int, pos: int) -> str:
+        """Operand ``pos`` of node ``k`` as a reader knows it: its name, or which one."""
+        j = self.args[k][pos]
+        name = self.flat.name[j]
+        if name is not None:
+            return name
+        nth = ("first", "second", "third")[pos] if pos < 3 else f"operand {pos + 1}"
+        return f"its {nth} operand" if len(self.args[k]) > 1 else "its operand"
+
+    def _error(self, i: int, what: str, hint: str, vals) -> NumericError:
+        fg = self.flat
         params = ", ".join(f"{p} = {_short(vals[self.index[p]])}" for p in self.params)
         return NumericError(
             what, file=fg.graph.get("file"), line=fg.line[i], column=fg.column[i],

@@ -19,7 +19,7 @@ from graphdsl import engine
 from graphdsl.build import build_flat, build_graph
 from graphdsl.engine import Compiled
 from graphdsl.errors import ModelError, NumericError
-from graphdsl.ops import default_registry
+from graphdsl.ops import Op, default_registry, forms
 from graphdsl.parser import parse
 
 
@@ -177,7 +177,7 @@ def test_deeply_nested_expression_loads_and_differentiates():
 
 
 IDENT = re.compile(r"[^\W\d]\w*")
-ALLOWED = {"def", "if", "_F", "_B", "V", "A", "_d"} | set(engine.TEMPLATE_NAMES)
+ALLOWED = {"def", "if", "else", "and", "or", "not", "_F", "_B", "V", "A", "_d"} | set(forms.FUNCTIONS)
 
 
 def test_generated_code_contains_no_text_from_the_model():
@@ -191,7 +191,7 @@ def test_generated_code_contains_no_text_from_the_model():
     c = m.compiled
     src = c.generated_source()
     words = set(IDENT.findall(src))
-    unknown = {w for w in words if w not in ALLOWED and not re.fullmatch(r"[vg]\d+|_[fp]\d+", w)}
+    unknown = {w for w in words if w not in ALLOWED and not re.fullmatch(r"[vg]\d+|_[fpc]\d+", w)}
     assert unknown == set()
     for word in ("os", "system", "__import__", "exec", "eval", "__builtins__", "123.456", "7.25"):
         assert word not in re.findall(r"[\w.]+", src)
@@ -295,3 +295,64 @@ def test_run_imports_neither_networkx_nor_numpy(linear_path):
             "print(code, 'networkx' in sys.modules, 'numpy' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "0 False False"
+
+
+# --- a derivative that is not finite is named as a derivative -------------------------
+
+@pytest.mark.parametrize("mode", ["tape", "code"])
+def test_an_infinite_derivative_at_a_param_names_the_derivative(mode, tmp_path, cli):
+    # log(1e-320) is finite; its derivative 1/w is not. Before, this read
+    # "the value of 'w' ... became too large", about a value that was fine.
+    m = graphdsl.loads("param w = 1e-320\nz = log(w) + w\n", "m.bp")
+    c = Compiled(m.flat, m.registry, mode)
+    vals = c.forward()
+    with pytest.raises(NumericError) as e:
+        c.backward(vals)
+    msg = str(e.value)
+    assert "the derivative of log(9.999889e-321) in statement 'z' with respect to w is not a " \
+           "finite number: inf" in msg
+    assert "too large" not in msg and "m.bp:2:5" in msg
+    path = tmp_path / "w.bp"
+    path.write_text("param w = 1e-320\nz = log(w)\n")
+    r = cli("run", path, "--target", "1")
+    assert r.code == 1 and "with respect to w is not a finite number" in r.err
+    assert "the value of 'w'" not in r.err
+
+
+def test_a_plugin_partial_that_is_nan_is_named():
+    class Flat(Op):
+        name, arity = "flat", 2
+
+        def forward(self, a, b):
+            return a + b
+
+        def partials(self, a, b, out):
+            return (1.0, float("nan"))
+
+    reg = default_registry(entry_points=False)
+    reg.register(Flat, "module test")
+    m = graphdsl.loads("param x = 2\nparam y = 3\nt = x * 2\nz = flat(t, y)\n", registry=reg)
+    with pytest.raises(NumericError) as e:
+        m.gradients()
+    assert ("the derivative of flat(4, 3) in statement 'z' with respect to y is not a finite "
+            "number: nan (not a number)") in str(e.value)
+
+
+def test_a_gradient_whose_paths_overflow_together_is_named_as_a_sum():
+    # each path's contribution is finite; their sum is not
+    m = graphdsl.loads("param x = 1e-10\nz = 1e308*x + 1e308*x\n")
+    with pytest.raises(NumericError) as e:
+        m.gradients()
+    assert "∂z/∂x is inf (beyond the largest float): the sum of its paths' contributions" \
+        in str(e.value)
+
+
+def test_a_literals_adjoint_is_not_checked():
+    # ∂z/∂(the literal 1e-300) = 1e300 * x overflows; nothing asks for it and
+    # batch evaluation does not compute it: the engine does not fail on it either
+    m = graphdsl.loads("param x = 1e10\nz = x * 1e-300 * 1e300\n")
+    c = m.compiled
+    vals = c.forward()
+    adj = c.backward(vals)
+    assert adj[c.index["x"]] == pytest.approx(1.0)
+    assert not all(math.isfinite(a) for a in adj)  # the literal's own adjoint

@@ -15,7 +15,7 @@ import graphdsl
 from graphdsl import engine
 from graphdsl.engine import Compiled
 from graphdsl.errors import NumericError, UsageError
-from graphdsl.ops import default_registry
+from graphdsl.ops import default_registry, forms
 
 from conftest import Cube  # a plugin op with neither templates nor numpy forms
 
@@ -205,9 +205,9 @@ def test_generated_tangent_code_contains_no_text_from_the_model():
             "eval = system / 7.25\n")
     m = graphdsl.loads(text, registry=registry())
     src = m.compiled.generated_tangent_source()
-    allowed = {"def", "if", "or", "_T", "V", "T", "_d"} | set(engine.TEMPLATE_NAMES)
+    allowed = {"def", "if", "else", "and", "or", "not", "_T", "V", "T", "_d"} | set(forms.FUNCTIONS)
     unknown = {w for w in IDENT.findall(src)
-               if w not in allowed and not re.fullmatch(r"[vt]\d+|_p\d+", w)}
+               if w not in allowed and not re.fullmatch(r"[vt]\d+|_[pc]\d+", w)}
     assert unknown == set()
     for word in ("os", "system", "__import__", "exec", "eval", "123.456", "7.25"):
         assert word not in re.findall(r"[\w.]+", src)
@@ -379,3 +379,19 @@ def test_every_written_step_adds_up_to_the_engines_tangent(model):
             # each term's tangent is the one written for that input earlier
             for t in st.terms:
                 assert t.tangent == item.tangents[t.input]
+
+
+@pytest.mark.parametrize("mode", ["tape", "code"])
+def test_a_tangent_that_is_not_finite_is_named(mode):
+    m = graphdsl.loads("param w = 2\nparam c = 0\nr = sqrt(c)\nz = w*w + r\n")
+    cm = Compiled(m.flat, m.registry, mode)
+    with pytest.raises(NumericError) as e:
+        cm.tangents(cm.forward(), cm.index["c"])
+    assert "derivative of sqrt(0) in statement 'r'" in e.value.message
+    assert e.value.line == 3
+    m = graphdsl.loads("param w = 1e-300\nz = 1e300*w\ny = z*1e10\n")
+    cm = Compiled(m.flat, m.registry, mode)
+    vals = cm.forward()
+    assert vals[cm.output] == pytest.approx(1e10)
+    with pytest.raises(NumericError, match=r"∂y/∂w is inf"):
+        cm.tangents(vals, cm.index["w"])

@@ -22,7 +22,8 @@ from graphdsl.ops.registry import PluginOp
 def test_every_builtin_op_passes_the_check(op_cls):
     report = check_op(op_cls(), "built-in")
     assert report.ok, [f.message for f in report.failures]
-    assert report.checks == ["arity", "determinism", "finite differences", "sympy"]
+    assert report.checks == ["arity", "determinism", "finite differences", "template", "numpy",
+                             "sympy"]
     assert len(report.points) >= 4
 
 
@@ -344,3 +345,125 @@ def test_points_given_by_the_caller():
     report = check_op(Gaussian(), points=[0.5, (1.5,)])
     assert report.points == [(0.5,), (1.5,)]
     assert {f.point for f in report.failures} == {(0.5,), (1.5,)}
+
+
+# --- every form an op gives is compared -----------------------------------------------
+
+class Softplus(Op):
+    """log(1 + e^x), given four ways: methods, templates, numpy forms, sympy."""
+    name, arity = "softplus", 1
+    py_forward = "_log(1.0 + _exp({0}))"
+    py_partials = ("_sigmoid({0})",)
+
+    def forward(self, x):
+        return math.log1p(math.exp(x))
+
+    def partials(self, x, out):
+        return (1.0 / (1.0 + math.exp(-x)),)
+
+    def np_forward(self, x):
+        import numpy as np
+
+        return np.log1p(np.exp(x))
+
+    def np_partials(self, x, out):
+        import numpy as np
+
+        return (1.0 / (1.0 + np.exp(-x)),)
+
+    def sympy(self, x):
+        import sympy
+
+        return sympy.log(1 + sympy.exp(x))
+
+
+def test_an_op_giving_every_form_passes_when_they_agree():
+    report = check_op(Softplus(), "module test")
+    assert report.ok, [f.message for f in report.failures]
+    assert report.checks == ["arity", "determinism", "finite differences", "template", "numpy",
+                             "sympy"]
+
+
+@pytest.mark.parametrize("attr, value, check, named", [
+    ("py_partials", ("1.0 - _sigmoid({0})",), "template",
+     "the template py_partials[0] '1.0 - _sigmoid({0})' gives"),
+    ("py_forward", "_log(2.0 + _exp({0}))", "template",
+     "the template py_forward '_log(2.0 + _exp({0}))' gives"),
+    ("np_partials", lambda self, x, out: (out,), "numpy", "np_partials[0] gives"),
+    ("np_forward", lambda self, x: x, "numpy", "np_forward gives"),
+    ("np_forward", lambda self, x: x[:2], "numpy", "np_forward over 7 points does not give 7 numbers"),
+    ("np_partials", lambda self, x, out: 1 / 0, "numpy", "np_partials raised ZeroDivisionError"),
+])
+def test_a_wrong_form_fails_the_check_naming_that_form(attr, value, check, named):
+    wrong = type("Softplus", (Softplus,), {attr: value})
+    report = check_op(wrong(), "module test")
+    assert not report.ok
+    assert {f.check for f in report.failures} == {check}, [f.message for f in report.failures]
+    assert any(named in f.message for f in report.failures), [f.message for f in report.failures]
+    # the scalar methods are right: nothing blames them
+    assert not any(f.message.split(": ", 2)[-1].startswith("partials gives")
+                   for f in report.failures if f.check == "finite differences")
+
+
+def test_a_template_is_compared_with_partials_where_finite_differences_cannot_be_had():
+    class Step(Op):  # relu's kink at every point: no smooth finite difference anywhere
+        name, arity = "step", 1
+        sample_points = ((0.5,), (1.5,))
+        py_forward = "{0} if {0} > 1 else 0.0"
+        py_partials = ("2.0 if {0} > 1 else 0.0",)
+
+        def forward(self, x):
+            return x if x > 1 else 0.0
+
+        def partials(self, x, out):
+            return (1.0 if x > 1 else 0.0,)
+
+    report = check_op(Step(), "module test")
+    wrong = [f for f in report.failures if f.check == "template"]
+    assert [f.point for f in wrong] == [(1.5,)]
+    assert "the template py_partials[0] '2.0 if {0} > 1 else 0.0' gives 2" in wrong[0].message
+
+
+def test_derived_numpy_forms_are_checked_for_every_builtin_with_saturated_points():
+    from graphdsl.ops.builtin import Sigmoid, Tanh
+
+    for op in (Tanh(), Sigmoid()):
+        report = check_op(op, "built-in", points=[(20.0,), (-37.0,), (11.0,), (0.3,)])
+        assert report.ok, [f.message for f in report.failures]
+        assert "numpy" in report.checks and "template" in report.checks
+
+
+def test_saturated_tanh_and_sigmoid_keep_their_gradients():
+    from graphdsl.ops.builtin import Sigmoid, Tanh
+
+    tanh, sigmoid = Tanh(), Sigmoid()
+    assert math.isclose(tanh.partials(20.0, tanh.forward(20.0))[0],
+                        4 / (math.exp(20) + math.exp(-20)) ** 2, rel_tol=1e-12)
+    for x in (37.0, 11.0, -37.0, -11.0, 0.0, -700.0):
+        want = math.exp(-abs(x)) / (1 + math.exp(-abs(x))) ** 2
+        assert math.isclose(sigmoid.partials(x, sigmoid.forward(x))[0], want, rel_tol=1e-12), x
+    for x in (11.0, -11.0, 0.5, 300.0):
+        want = 4 / (math.exp(x) + math.exp(-x)) ** 2
+        assert math.isclose(tanh.partials(x, tanh.forward(x))[0], want, rel_tol=1e-12), x
+    assert tanh.partials(800.0, 1.0) == (0.0,)  # cosh overflows: the derivative underflows to 0
+    # sympy's rules are exact; evaluated, they keep the same precision
+    import sympy
+
+    x = sympy.Symbol("x", real=True)
+    d = sympy.diff(tanh.sympy(x), x)
+    assert math.isclose(float(d.subs(x, 20).evalf()), 4 / (math.exp(20) + math.exp(-20)) ** 2,
+                        rel_tol=1e-12)
+    d = sympy.diff(sigmoid.sympy(x), x)
+    assert math.isclose(float(d.subs(x, 37).evalf()), math.exp(-37) / (1 + math.exp(-37)) ** 2,
+                        rel_tol=1e-12)
+
+
+def test_the_whole_model_keeps_saturated_gradients():
+    import graphdsl
+
+    m = graphdsl.loads("param x = 20\nz = tanh(x)")
+    assert math.isclose(m.gradients()["x"], 4 / (math.exp(20) + math.exp(-20)) ** 2, rel_tol=1e-12)
+    m.compiled.generate()  # the generated code, made from the same template
+    assert math.isclose(m.gradients()["x"], 4 / (math.exp(20) + math.exp(-20)) ** 2, rel_tol=1e-12)
+    m = graphdsl.loads("param x = 37\nz = sigmoid(x)")
+    assert math.isclose(m.gradients()["x"], math.exp(-37) / (1 + math.exp(-37)) ** 2, rel_tol=1e-12)

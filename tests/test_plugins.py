@@ -576,3 +576,85 @@ def test_a_plugin_that_calls_sys_exit_is_named(tmp_path, cli):
     r = cli("ops", "--plugin", plugin)
     assert r.code == 2
     assert "quits.py" in r.err and "SystemExit" in r.err
+
+
+@pytest.mark.parametrize("where", ["forward", "partials"])
+def test_a_plugin_that_exits_while_computing_is_a_broken_plugin_not_a_success(
+        where, plugin_dir, model, cli):
+    mod = plugin_dir(f"""
+        import sys
+        from graphdsl.ops import Op
+        class Quits(Op):
+            name, arity = "quits", 1
+            def forward(self, x):
+                {"sys.exit()" if where == "forward" else "return 2.0 * x"}
+            def partials(self, x, out):
+                sys.exit(0)
+        """)
+    r = cli("run", model("param w = 2\nz = quits(w)\n"), "--plugin", mod)
+    assert r.code == 2, (r.out, r.err)
+    assert f"the op 'quits' from module {mod}: {where}(2" in r.err and "SystemExit" in r.err
+
+
+def test_a_wrong_template_fails_ops_check_naming_the_template(plugin_dir, cli):
+    mod = plugin_dir("""
+        import math
+        from graphdsl.ops import Op
+        class Softplus(Op):
+            name, arity = "softplus", 1
+            py_forward = "_log(1.0 + _exp({0}))"
+            py_partials = ("1.0 - _sigmoid({0})",)  # sigma(-x): the sign lost
+            def forward(self, x):
+                return math.log1p(math.exp(x))
+            def partials(self, x, out):
+                return (1.0 / (1.0 + math.exp(-x)),)
+        """)
+    r = cli("ops", "--check", "--plugin", mod, "softplus")
+    assert r.code == 1
+    assert "softplus  FAIL" in r.out
+    assert ("the template py_partials[0] '1.0 - _sigmoid({0})' gives 0.908877, central finite "
+            "differences give 0.091123") in r.out
+    assert "partials gives" not in r.out  # the hand-written partials are right
+
+
+def test_a_template_that_is_not_allowed_is_refused_when_the_plugin_loads(plugin_dir, cli, linear_path):
+    mod = plugin_dir("""
+        from graphdsl.ops import Op
+        class Sneaky(Op):
+            name, arity = "sneaky", 1
+            py_forward = "__import__('os').getcwd()"
+            def forward(self, x):
+                return x
+            def partials(self, x, out):
+                return (1.0,)
+        """)
+    r = cli("check", linear_path, "--plugin", mod)
+    assert r.code == 2 and "Traceback" not in r.err
+    assert f"op 'sneaky' from module {mod}: the template py_forward" in r.err
+    assert "only the functions _exp" in r.err
+
+
+def test_a_plugins_templates_run_in_generated_code(plugin_dir, model, cli):
+    mod = plugin_dir("""
+        from graphdsl.ops import Op
+        class Softplus(Op):
+            name, arity = "softplus", 1
+            py_forward = "_log(1.0 + _exp({0}))"
+            py_partials = ("_sigmoid({0})",)
+        """)
+    import importlib
+
+    ops = importlib.import_module(mod)
+    from graphdsl.ops import default_registry
+
+    reg = default_registry(plugins=[mod], entry_points=False)
+    op = reg.get("softplus")
+    assert op.py_forward == ops.Softplus.py_forward  # passed on by the guard
+    import graphdsl
+
+    m = graphdsl.loads("param x = 0\nz = softplus(x) * 2", registry=reg)
+    m.compiled.generate()
+    assert "_sigmoid(" in m.compiled.generated_source()
+    assert m.gradients()["x"] == 1.0
+    r = cli("ops", "--check", "--plugin", mod, "softplus")
+    assert r.code == 0 and "template, numpy" in r.out

@@ -14,7 +14,15 @@ cannot drift apart. Everything else is optional:
   gives no sympy form (or sympy is not installed);
 - ``sample_points``: points (tuples of operands) where ``graphdsl ops --check``
   compares the partials with finite differences, for an op whose domain or
-  kinks the default points would miss.
+  kinks the default points would miss;
+- ``py_forward``/``py_partials``: the value and the partials as templates
+  (Python expressions over ``{0}``, ``{1}``... and ``{out}``; see
+  :mod:`graphdsl.ops.forms`). The engine writes them into the code it
+  generates and batch evaluation derives numpy code from them. An op that
+  gives a template and not the method gets the method made from the
+  template, so the built-in ops are written as templates only;
+- ``np_forward``/``np_partials``: the value and the partials over numpy
+  arrays, for an op whose arithmetic no template can say.
 
 The smallest op:
 
@@ -47,19 +55,30 @@ class Op:
     #: where ``graphdsl ops --check`` tests the op, e.g. ((0.5,), (2.0,)) (optional)
     sample_points: tuple | None = None
 
-    # Optional fast forms. None means "not given": the engine then calls
+    #: the operands' names, for messages and for the methods made from templates
+    #: (default: x for one operand, a and b for two)
+    operands: tuple[str, ...] | None = None
+
+    # Optional forms. None means "not given": the engine then calls
     # ``forward``/``partials``, and batch evaluation loops over the samples.
-    #: ``forward`` as a Python expression over the operands ``{0}``, ``{1}``...
-    #: (and the names _exp _log _sqrt _sin _cos _tan _tanh _pow _abs), which the
-    #: engine inlines into the straight-line code it generates. It must give
-    #: exactly what ``forward`` gives.
+    # ``graphdsl ops --check`` compares every form an op gives with the others.
+    #: ``forward`` as a template: a Python expression over the operands ``{0}``,
+    #: ``{1}``... that may call _exp _log _sqrt _sin _cos _tan _tanh _cosh _pow
+    #: _abs _sigmoid _sech (see graphdsl.ops.forms). It must give what ``forward`` gives.
     py_forward: str | None = None
-    #: ``partials`` as expressions over ``{0}``... and ``{out}``, one per operand.
+    #: ``partials`` as templates over ``{0}``... and ``{out}``, one per operand.
     py_partials: tuple[str, ...] | None = None
-    #: ``np_forward(*arrays) -> array``: ``forward`` over numpy arrays (batch evaluation)
+    #: ``np_forward(*arrays) -> array``: ``forward`` over numpy arrays (batch
+    #: evaluation); not needed when the op has templates, which give one
     np_forward = None
     #: ``np_partials(*arrays, out) -> tuple of arrays``: ``partials`` over numpy arrays
     np_partials = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        from .forms import derive_methods
+
+        derive_methods(cls)
 
     def forward(self, *args: float) -> float:
         raise NotImplementedError

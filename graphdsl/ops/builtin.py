@@ -1,8 +1,19 @@
 """The built-in ops. Each is a plugin class like any third-party op and is
 registered through the same door (:meth:`Registry.register`).
 
-Every class keeps its value and its local derivatives side by side; the
-engine never branches on an op's name.
+Each op writes its value and its local derivatives once, side by side, as
+templates (``py_forward``/``py_partials``, see :mod:`graphdsl.ops.forms`):
+the scalar ``forward``/``partials`` methods, the engine's generated code and
+the numpy forms of batch evaluation are all made from them, so they cannot
+drift apart. ``sympy`` is the op for derivative rules in text; ``graphdsl ops
+--check`` compares it with the rest. The engine never branches on an op's name.
+
+Derivatives of saturating ops are written from the operand, not from the
+rounded value: tanh(20) rounds to 1.0, so 1 - tanh² would give 0 where
+1/cosh²(20) = 1.7e-17; likewise σ(x)·σ(-x) for the sigmoid.
+
+>>> Tanh().partials(20.0, Tanh().forward(20.0))
+(1.6993417021166355e-17,)
 """
 
 from __future__ import annotations
@@ -10,12 +21,6 @@ from __future__ import annotations
 import math
 
 from .base import Op
-
-
-def _np():
-    import numpy
-
-    return numpy
 
 
 def _sp():
@@ -27,20 +32,8 @@ def _sp():
 class Add(Op):
     name, arity, symbol = "add", 2, "+"
     doc = "a + b"
-    py_forward = "({0} + {1})"
+    py_forward = "{0} + {1}"
     py_partials = ("1.0", "1.0")
-
-    def forward(self, a, b):
-        return a + b
-
-    def partials(self, a, b, out):
-        return (1.0, 1.0)
-
-    def np_forward(self, a, b):
-        return a + b
-
-    def np_partials(self, a, b, out):
-        return (1.0, 1.0)
 
     def sympy(self, a, b):
         return a + b
@@ -49,20 +42,8 @@ class Add(Op):
 class Sub(Op):
     name, arity, symbol = "sub", 2, "-"
     doc = "a - b"
-    py_forward = "({0} - {1})"
+    py_forward = "{0} - {1}"
     py_partials = ("1.0", "-1.0")
-
-    def forward(self, a, b):
-        return a - b
-
-    def partials(self, a, b, out):
-        return (1.0, -1.0)
-
-    def np_forward(self, a, b):
-        return a - b
-
-    def np_partials(self, a, b, out):
-        return (1.0, -1.0)
 
     def sympy(self, a, b):
         return a - b
@@ -71,20 +52,8 @@ class Sub(Op):
 class Mul(Op):
     name, arity, symbol = "mul", 2, "*"
     doc = "a * b"
-    py_forward = "({0} * {1})"
+    py_forward = "{0} * {1}"
     py_partials = ("{1}", "{0}")
-
-    def forward(self, a, b):
-        return a * b
-
-    def partials(self, a, b, out):
-        return (b, a)
-
-    def np_forward(self, a, b):
-        return a * b
-
-    def np_partials(self, a, b, out):
-        return (b, a)
 
     def sympy(self, a, b):
         return a * b
@@ -93,25 +62,13 @@ class Mul(Op):
 class Div(Op):
     name, arity, symbol = "div", 2, "/"
     doc = "a / b"
-    py_forward = "({0} / {1})"
-    py_partials = ("(1.0 / {1})", "(-{out} / {1})")
-
-    def forward(self, a, b):
-        return a / b
-
-    def partials(self, a, b, out):
-        return (1.0 / b, -out / b)
+    py_forward = "{0} / {1}"
+    py_partials = ("1.0 / {1}", "-{out} / {1}")
 
     def domain(self, a, b):
         if b == 0:
             return "division by zero"
         return None
-
-    def np_forward(self, a, b):
-        return a / b
-
-    def np_partials(self, a, b, out):
-        return (1.0 / b, -out / b)
 
     def sympy(self, a, b):
         return a / b
@@ -119,22 +76,11 @@ class Div(Op):
 
 class Neg(Op):
     name, arity, symbol = "neg", 1, "-"
+    operands = ("a",)
     label = "neg"
     doc = "-a"
-    py_forward = "(-{0})"
+    py_forward = "-{0}"
     py_partials = ("-1.0",)
-
-    def forward(self, a):
-        return -a
-
-    def partials(self, a, out):
-        return (-1.0,)
-
-    def np_forward(self, a):
-        return -a
-
-    def np_partials(self, a, out):
-        return (-1.0,)
 
     def sympy(self, a):
         return -a
@@ -144,17 +90,13 @@ class Pow(Op):
     name, arity, symbol = "pow", 2, "^"
     doc = "a ^ b (also a ** b); a > 0 unless b is a whole number"
     py_forward = "_pow({0}, {1})"
-
-    def forward(self, a, b):
-        return math.pow(a, b)
-
-    def partials(self, a, b, out):
-        # d/da a^b = b a^(b-1); written without dividing by a so that a = 0 works.
-        da = b * math.pow(a, b - 1.0) if b != 0 else 0.0
-        # d/db a^b = a^b ln a, defined for a > 0 only; at a <= 0 the exponent
-        # can only be a whole number (see domain), where nothing varies it.
-        db = out * math.log(a) if a > 0 else 0.0
-        return (da, db)
+    py_partials = (
+        # b a^(b-1), written without dividing by a so that a = 0 works
+        "{1} * _pow({0}, {1} - 1.0) if {1} != 0 else 0.0",
+        # a^b ln a, defined for a > 0 only; at a <= 0 the exponent can only be
+        # a whole number (see domain), where nothing varies it
+        "{out} * _log({0}) if {0} > 0 else 0.0",
+    )
 
     def domain(self, a, b):
         if a < 0 and b != int(b):
@@ -162,15 +104,6 @@ class Pow(Op):
         if a == 0 and b < 0:
             return "zero to a negative power (division by zero)"
         return None
-
-    def np_forward(self, a, b):
-        return _np().power(a, b)
-
-    def np_partials(self, a, b, out):
-        np = _np()
-        da = np.where(b != 0, b * np.power(a, b - 1.0), 0.0)
-        db = np.where(a > 0, out * np.log(np.where(a > 0, a, 1.0)), 0.0)
-        return (da, db)
 
     def sympy(self, a, b):
         return a ** b
@@ -182,18 +115,6 @@ class Exp(Op):
     py_forward = "_exp({0})"
     py_partials = ("{out}",)
 
-    def forward(self, x):
-        return math.exp(x)
-
-    def partials(self, x, out):
-        return (out,)
-
-    def np_forward(self, x):
-        return _np().exp(x)
-
-    def np_partials(self, x, out):
-        return (out,)
-
     def sympy(self, x):
         return _sp().exp(x)
 
@@ -202,24 +123,12 @@ class Log(Op):
     name, arity = "log", 1
     doc = "natural logarithm, x > 0"
     py_forward = "_log({0})"
-    py_partials = ("(1.0 / {0})",)
-
-    def forward(self, x):
-        return math.log(x)
-
-    def partials(self, x, out):
-        return (1.0 / x,)
+    py_partials = ("1.0 / {0}",)
 
     def domain(self, x):
         if x <= 0:
             return "the logarithm of a number that is not positive"
         return None
-
-    def np_forward(self, x):
-        return _np().log(x)
-
-    def np_partials(self, x, out):
-        return (1.0 / x,)
 
     def sympy(self, x):
         return _sp().log(x)
@@ -231,24 +140,12 @@ class Sqrt(Op):
     label = "sqrt"
     doc = "square root, x >= 0 (its derivative needs x > 0)"
     py_forward = "_sqrt({0})"
-    py_partials = ("(0.5 / {out})",)
-
-    def forward(self, x):
-        return math.sqrt(x)
-
-    def partials(self, x, out):
-        return (0.5 / out,)
+    py_partials = ("0.5 / {out}",)
 
     def domain(self, x):
         if x < 0:
             return "the square root of a negative number"
         return None
-
-    def np_forward(self, x):
-        return _np().sqrt(x)
-
-    def np_partials(self, x, out):
-        return (0.5 / out,)
 
     def sympy(self, x):
         return _sp().sqrt(x)
@@ -260,18 +157,6 @@ class Sin(Op):
     py_forward = "_sin({0})"
     py_partials = ("_cos({0})",)
 
-    def forward(self, x):
-        return math.sin(x)
-
-    def partials(self, x, out):
-        return (math.cos(x),)
-
-    def np_forward(self, x):
-        return _np().sin(x)
-
-    def np_partials(self, x, out):
-        return (_np().cos(x),)
-
     def sympy(self, x):
         return _sp().sin(x)
 
@@ -280,19 +165,7 @@ class Cos(Op):
     name, arity = "cos", 1
     doc = "cosine (radians)"
     py_forward = "_cos({0})"
-    py_partials = ("(-_sin({0}))",)
-
-    def forward(self, x):
-        return math.cos(x)
-
-    def partials(self, x, out):
-        return (-math.sin(x),)
-
-    def np_forward(self, x):
-        return _np().cos(x)
-
-    def np_partials(self, x, out):
-        return (-_np().sin(x),)
+    py_partials = ("-_sin({0})",)
 
     def sympy(self, x):
         return _sp().cos(x)
@@ -302,24 +175,12 @@ class Tan(Op):
     name, arity = "tan", 1
     doc = "tangent (radians)"
     py_forward = "_tan({0})"
-    py_partials = ("(1.0 + {out} * {out})",)
-
-    def forward(self, x):
-        return math.tan(x)
-
-    def partials(self, x, out):
-        return (1.0 + out * out,)
+    py_partials = ("1.0 + {out} * {out}",)  # a sum of positives: no precision lost
 
     def domain(self, x):
         if math.cos(x) == 0:
             return "the tangent of an odd multiple of π/2"
         return None
-
-    def np_forward(self, x):
-        return _np().tan(x)
-
-    def np_partials(self, x, out):
-        return (1.0 + out * out,)
 
     def sympy(self, x):
         return _sp().tan(x)
@@ -329,19 +190,7 @@ class Tanh(Op):
     name, arity = "tanh", 1
     doc = "hyperbolic tangent"
     py_forward = "_tanh({0})"
-    py_partials = ("(1.0 - {out} * {out})",)
-
-    def forward(self, x):
-        return math.tanh(x)
-
-    def partials(self, x, out):
-        return (1.0 - out * out,)
-
-    def np_forward(self, x):
-        return _np().tanh(x)
-
-    def np_partials(self, x, out):
-        return (1.0 - out * out,)
+    py_partials = ("_sech({0}) * _sech({0})",)  # 1/cosh²x, not 1 - out² (see the module doc)
 
     def sympy(self, x):
         return _sp().tanh(x)
@@ -352,23 +201,8 @@ class Sigmoid(Op):
     symbol = "σ"
     label = "σ"
     doc = "logistic function 1 / (1 + e^-x)"
-    py_partials = ("({out} * (1.0 - {out}))",)
-
-    def forward(self, x):
-        if x >= 0:
-            return 1.0 / (1.0 + math.exp(-x))
-        e = math.exp(x)
-        return e / (1.0 + e)
-
-    def partials(self, x, out):
-        return (out * (1.0 - out),)
-
-    def np_forward(self, x):
-        # exp(-x) may overflow to inf for very negative x: 1 / (1 + inf) is the right 0
-        return 1.0 / (1.0 + _np().exp(-x))
-
-    def np_partials(self, x, out):
-        return (out * (1.0 - out),)
+    py_forward = "_sigmoid({0})"
+    py_partials = ("{out} * _sigmoid(-{0})",)  # σ(x)·σ(-x), not out·(1 - out)
 
     def sympy(self, x):
         sp = _sp()
@@ -378,20 +212,8 @@ class Sigmoid(Op):
 class Relu(Op):
     name, arity = "relu", 1
     doc = "max(0, x); its derivative at 0 is taken as 0"
-    py_forward = "({0} if {0} > 0 else 0.0)"
-    py_partials = ("(1.0 if {0} > 0 else 0.0)",)
-
-    def forward(self, x):
-        return x if x > 0 else 0.0
-
-    def partials(self, x, out):
-        return (1.0 if x > 0 else 0.0,)
-
-    def np_forward(self, x):
-        return _np().where(x > 0, x, 0.0)
-
-    def np_partials(self, x, out):
-        return (_np().where(x > 0, 1.0, 0.0),)
+    py_forward = "{0} if {0} > 0 else 0.0"
+    py_partials = ("1.0 if {0} > 0 else 0.0",)
 
     def sympy(self, x):
         # not Max(0, x): sympy would differentiate it to Heaviside(x) = 1/2 at 0,
@@ -404,19 +226,7 @@ class Abs(Op):
     name, arity = "abs", 1
     doc = "|x|; its derivative at 0 is taken as 0"
     py_forward = "_abs({0})"
-    py_partials = ("(1.0 if {0} > 0 else (-1.0 if {0} < 0 else 0.0))",)
-
-    def forward(self, x):
-        return abs(x)
-
-    def partials(self, x, out):
-        return (1.0 if x > 0 else (-1.0 if x < 0 else 0.0),)
-
-    def np_forward(self, x):
-        return _np().abs(x)
-
-    def np_partials(self, x, out):
-        return (_np().sign(x),)
+    py_partials = ("1.0 if {0} > 0 else (-1.0 if {0} < 0 else 0.0)",)
 
     def sympy(self, x):
         return _sp().Abs(x)
@@ -425,20 +235,8 @@ class Abs(Op):
 class Square(Op):
     name, arity = "square", 1
     doc = "x²"
-    py_forward = "({0} * {0})"
-    py_partials = ("(2.0 * {0})",)
-
-    def forward(self, x):
-        return x * x
-
-    def partials(self, x, out):
-        return (2.0 * x,)
-
-    def np_forward(self, x):
-        return x * x
-
-    def np_partials(self, x, out):
-        return (2.0 * x,)
+    py_forward = "{0} * {0}"
+    py_partials = ("2.0 * {0}",)
 
     def sympy(self, x):
         return x ** 2
@@ -450,18 +248,6 @@ class Identity(Op):
     doc = "x itself (what `y = x` means)"
     py_forward = "{0}"
     py_partials = ("1.0",)
-
-    def forward(self, x):
-        return x
-
-    def partials(self, x, out):
-        return (1.0,)
-
-    def np_forward(self, x):
-        return x
-
-    def np_partials(self, x, out):
-        return (1.0,)
 
     def sympy(self, x):
         return x

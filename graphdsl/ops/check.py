@@ -7,9 +7,19 @@ For one op it checks, at several points inside the op's domain:
 - **finite differences**: each partial against a central finite difference
   of ``forward`` (Richardson-extrapolated, so errors of 1e-6 show);
 - **determinism**: the same operands give the same value and partials again;
+- **template**, where the op gives ``py_forward``/``py_partials``: the code
+  the engine generates from them, value against ``forward`` and each partial
+  against the finite difference (or against ``partials`` where there is no
+  finite difference);
+- **numpy**: the op's own ``np_forward``/``np_partials`` and the numpy code
+  made from its templates (what batch evaluation runs), over all the points
+  at once, checked the same way, shapes included;
 - **sympy**, where the op gives a symbolic form (``Op.sympy``): the form's
   value against ``forward`` and its derivative (sympy's ``diff``) against
   ``partials``.
+
+Each failure names the form that disagrees, so a wrong template is told
+apart from a wrong ``partials``.
 
 The points come from ``op.sample_points`` when the op declares them, else
 from a fixed grid of operands (no zeros or whole numbers, where ops like relu
@@ -32,8 +42,13 @@ import random
 from dataclasses import dataclass, field
 
 from ..errors import PluginError
+from . import forms
 from .base import Op
-from .registry import NUMERIC_ERRORS, unwrap
+from .registry import NUMERIC_ERRORS, instantiate, unwrap
+
+#: how close two forms of one op (template or numpy against forward) must be:
+#: the same arithmetic, perhaps in another order or with numpy's own functions
+FORM_REL_TOL = 1e-9
 
 #: operand values tried when an op declares no sample points: away from 0 and
 #: from whole numbers (kinks of relu/abs, poles of some ops), both signs
@@ -50,7 +65,8 @@ class Failure:
     """One thing an op got wrong.
 
     ``check`` is one of "arity", "partials count", "finite differences",
-    "determinism", "sympy", "sympy value", "sample points", "error".
+    "determinism", "template", "numpy", "sympy", "sympy value", "sample
+    points", "error".
     ``point`` holds the operands, ``operand`` the name of the operand whose
     partial is wrong, ``expected`` the reference value (finite difference or
     sympy) and ``got`` what the op computed.
@@ -186,7 +202,7 @@ def sample_points(op: Op, limit: int = MAX_POINTS) -> tuple[list[tuple[float, ..
                 continue
             try:
                 inside = _inside(raw, p)
-            except Exception:  # reported by check_op when it evaluates the point
+            except (Exception, SystemExit):  # reported by check_op when it evaluates the point
                 inside = True
             if not inside:
                 failures.append(Failure(
@@ -214,7 +230,7 @@ def sample_points(op: Op, limit: int = MAX_POINTS) -> tuple[list[tuple[float, ..
         try:
             if _inside(raw, p):
                 inside.append(p)
-        except Exception:  # a bug, not a domain: check_op reports it
+        except (Exception, SystemExit):  # a bug, not a domain: check_op reports it
             continue
     if len(inside) > limit:
         step = (len(inside) - 1) / (limit - 1)
@@ -266,10 +282,8 @@ def check_op(op: Op, origin: str = "", *, points=None, rel_tol: float = REL_TOL,
     fail = report.failures.append
 
     # 1. arity: the methods take what the arity says (the registry's own test)
-    from .registry import _instantiate
-
     try:
-        _instantiate(raw, origin or "the check")
+        instantiate(raw, origin or "the check")
     except PluginError as e:
         fail(Failure(name, "arity", f"{name}: {e.message}"))
         return report
@@ -298,7 +312,7 @@ def check_op(op: Op, origin: str = "", *, points=None, rel_tol: float = REL_TOL,
             outs = [raw.forward(*p) for _ in range(3)]
             out = outs[0]
             parts = [raw.partials(*p, out) for _ in range(3)]
-        except Exception as e:  # the op's own bug, reported with the point
+        except (Exception, SystemExit) as e:  # the op's own bug, reported with the point
             fail(Failure(name, "error", f"{name} at ({at}): raised {type(e).__name__}: {e}", point=p))
             continue
         if not _finite_number(out):
@@ -336,6 +350,7 @@ def check_op(op: Op, origin: str = "", *, points=None, rel_tol: float = REL_TOL,
 
     # 3. finite differences
     rough = 0
+    refs = {}  # (point, operand) -> the finite difference, where there is one
     for p, out, ps in evaluated:
         for i, d in enumerate(ps):
             fd = _diff(raw.forward, p, i)
@@ -346,6 +361,7 @@ def check_op(op: Op, origin: str = "", *, points=None, rel_tol: float = REL_TOL,
             if abs(d1 - d2) > 1e-3 * max(1.0, abs(ref)):
                 rough += 1  # a kink or a pole within the step: no reference here
                 continue
+            refs[(p, i)] = ref
             if not _close(d, ref, out, rel_tol, abs_tol):
                 fail(_disagree(name, "finite differences", "central finite differences give",
                                names, p, i, ref, d))
@@ -353,20 +369,162 @@ def check_op(op: Op, origin: str = "", *, points=None, rel_tol: float = REL_TOL,
         report.notes.append(f"{rough} partial(s) not compared: forward is not smooth within the step")
     report.checks.append("finite differences")
 
-    # 4. sympy, where the op has a symbolic form
+    # 4. the other forms: templates, numpy
+    if evaluated:
+        _check_forms(raw, name, names, evaluated, refs, report, rel_tol, abs_tol)
+
+    # 5. sympy, where the op has a symbolic form
     if use_sympy and evaluated:
         _check_sympy(raw, name, names, evaluated, report, rel_tol, abs_tol)
     return report
 
 
-def _disagree(name, check, how, names, p, i, expected, got) -> Failure:
+def _disagree(name, check, how, names, p, i, expected, got, form="partials") -> Failure:
     off = abs(got - expected)
     rel = off / max(abs(expected), abs(got), 1e-300)
     return Failure(
         name, check,
-        f"{name}: ∂/∂{names[i]} at ({_at(names, p)}): partials gives {_fmt(got)}, "
+        f"{name}: ∂/∂{names[i]} at ({_at(names, p)}): {form} gives {_fmt(got)}, "
         f"{how} {_fmt(expected)} — off by {_fmt(off)} (relative {_fmt(rel)})",
         point=p, operand=names[i], expected=expected, got=got)
+
+
+def _check_forms(raw, name, names, evaluated, refs, report, rel_tol, abs_tol):
+    """Templates and numpy forms against forward, and their partials against the
+    finite differences (or against ``partials`` where there is none)."""
+    fail = report.failures.append
+    try:
+        f = forms.of(raw)
+    except forms.TemplateError as e:  # instantiate() said so already; kept for safety
+        fail(Failure(name, "template", f"{name}: {e}"))
+        return
+    # (check, label of the value's form, value function, label of partial i, partials
+    # function, over arrays, compared with the template rather than forward)
+    candidates = []
+    if f is not None:
+        params = [f"_x{i}" for i in range(raw.arity)]
+        fw = f.method("forward", params, "template") if f.forward is not None else None
+        bw = f.method("partials", params, "template") if f.partials is not None else None
+        candidates.append((
+            "template", f"the template py_forward {f.text_forward!r}",
+            (lambda *p: fw(None, *p)) if fw else None,
+            lambda i: f"the template py_partials[{i}] {f.text_partials[i]!r}",
+            (lambda *p: bw(None, *p)) if bw else None, False, False))
+    own_f = forms.applicable(raw, "np_forward", "forward")
+    own_p = forms.applicable(raw, "np_partials", "partials")
+    if (own_f is not None or own_p is not None or f is not None) and raw.arity > 0:
+        import importlib.util
+
+        if importlib.util.find_spec("numpy") is None:
+            report.notes.append("numpy is not installed: numpy forms not checked")
+        else:
+            if own_f is not None or own_p is not None:
+                candidates.append(("numpy", "np_forward", own_f, lambda i: f"np_partials[{i}]",
+                                   own_p, True, False))
+            if f is not None:
+                # made from the templates: held to them, so a wrong template is blamed once
+                dfw, dbw = forms.numpy_forms(raw)
+                candidates.append(("numpy", "the numpy code made from py_forward", dfw,
+                                   lambda i: f"the numpy code made from py_partials[{i}]", dbw,
+                                   True, True))
+    template = None
+    for check, value_label, value_fn, partial_label, partials_fn, arrays, to_template in candidates:
+        if check not in report.checks:
+            report.checks.append(check)
+        if arrays:
+            got = _on_arrays(name, value_label, value_fn, partial_label, partials_fn,
+                             evaluated, raw.arity, fail)
+        else:
+            got = template = _at_points(name, names, value_label, value_fn, partial_label,
+                                        partials_fn, evaluated, fail)
+        for k, ((p, out, ps), (value, partials)) in enumerate(zip(evaluated, got)):
+            at = _at(names, p)
+            want, said = out, "forward gives"
+            if to_template:
+                want, said = template[k][0], "the template gives"
+            if value is not None and want is not None and not _close(value, want, out,
+                                                                     FORM_REL_TOL, abs_tol):
+                fail(Failure(name, check, f"{name} at ({at}): {value_label} gives {_fmt(value)}, "
+                                          f"{said} {_fmt(want)}", point=p, expected=want,
+                             got=value))
+            for i, d in enumerate(partials or ()):
+                ref = refs.get((p, i))
+                if to_template:
+                    ref = template[k][1][i] if template[k][1] is not None else None
+                    how, tol = "the template gives", FORM_REL_TOL
+                elif ref is not None:
+                    how, tol = "central finite differences give", rel_tol
+                else:
+                    ref, how, tol = ps[i], "partials gives", FORM_REL_TOL
+                if ref is not None and not _close(d, ref, out, tol, abs_tol):
+                    fail(_disagree(name, check, how, names, p, i, ref, d, form=partial_label(i)))
+
+
+def _at_points(name, names, value_label, value_fn, partial_label, partials_fn, evaluated, fail):
+    """(value, partials) of a scalar form at each point; None where it is missing or fails."""
+    got = []
+    for p, out, _ps in evaluated:
+        at = _at(names, p)
+        value = partials = None
+        if value_fn is not None:
+            try:
+                value = float(value_fn(*p))
+            except (Exception, SystemExit) as e:  # the form's own bug, reported with the point
+                fail(Failure(name, "template", f"{name} at ({at}): {value_label} raised "
+                                               f"{type(e).__name__}: {e}", point=p))
+        if partials_fn is not None:
+            try:
+                partials = [float(d) for d in partials_fn(*p, out)]
+            except (Exception, SystemExit) as e:  # the form's own bug, reported with the point
+                fail(Failure(name, "template", f"{name} at ({at}): the template py_partials "
+                                               f"raised {type(e).__name__}: {e}", point=p))
+        got.append((value, partials))
+    return got
+
+
+def _on_arrays(name, value_label, value_fn, partial_label, partials_fn, evaluated, arity, fail):
+    """(value, partials) at each point from one call of a numpy form over all
+    the points; None where it is missing, fails or has the wrong shape."""
+    import numpy as np
+
+    n = len(evaluated)
+    cols = [np.array([p[i] for p, _o, _d in evaluated]) for i in range(arity)]
+    outs = np.array([o for _p, o, _d in evaluated])
+    values = [None] * n
+    partials = [None] * n
+
+    def shaped(r):
+        try:
+            a = np.asarray(r, dtype=float)
+            return np.broadcast_to(a, (n,)) if a.shape in ((n,), ()) else None
+        except (TypeError, ValueError):
+            return None
+
+    with np.errstate(all="ignore"):
+        if value_fn is not None:
+            try:
+                v = shaped(value_fn(*cols))
+                if v is None:
+                    fail(Failure(name, "numpy", f"{name}: {value_label} over {n} points does not "
+                                                f"give {n} numbers"))
+                else:
+                    values = [float(x) for x in v]
+            except (Exception, SystemExit) as e:  # the form's own bug
+                fail(Failure(name, "numpy", f"{name}: {value_label} raised {type(e).__name__}: {e}"))
+        if partials_fn is not None:
+            label = partial_label(0).split("[")[0]
+            try:
+                r = partials_fn(*cols, outs)
+                ds = [shaped(d) for d in r] if len(r) == arity else None
+                if ds is None or any(d is None for d in ds):
+                    fail(Failure(name, "numpy", f"{name}: {label} over {n} points does not give "
+                                                f"{arity} partial{'s' if arity != 1 else ''} of "
+                                                f"{n} numbers"))
+                else:
+                    partials = [[float(d[k]) for d in ds] for k in range(n)]
+            except (Exception, SystemExit) as e:  # the form's own bug
+                fail(Failure(name, "numpy", f"{name}: {label} raised {type(e).__name__}: {e}"))
+    return list(zip(values, partials))
 
 
 def _sympy_form(raw: Op, names):
@@ -399,20 +557,20 @@ def _check_sympy(raw, name, names, evaluated, report, rel_tol, abs_tol):
     fail = report.failures.append
     try:
         form = _sympy_form(raw, names)
-    except Exception as e:  # the op's own sympy() is broken
+    except (Exception, SystemExit) as e:  # the op's own sympy() is broken
         fail(Failure(name, "sympy", f"{name}: sympy() raised {type(e).__name__}: {e}"))
         return
     if form is None:
-        try:
-            import sympy  # noqa: F401
-            report.notes.append("no sympy form: symbolic check skipped")
-        except ImportError:
-            report.notes.append("sympy is not installed: symbolic check skipped")
+        import importlib.util
+
+        report.notes.append("no sympy form: symbolic check skipped"
+                            if importlib.util.find_spec("sympy") is not None
+                            else "sympy is not installed: symbolic check skipped")
         return
     sp, syms, expr = form
     try:
         derivs = [sp.diff(expr, s) for s in syms]
-    except Exception as e:  # sympy cannot differentiate the form
+    except (Exception, SystemExit) as e:  # sympy cannot differentiate the form
         fail(Failure(name, "sympy", f"{name}: sympy cannot differentiate {expr}: {e}"))
         return
     report.checks.append("sympy")
@@ -420,7 +578,7 @@ def _check_sympy(raw, name, names, evaluated, report, rel_tol, abs_tol):
         try:
             value = _sympy_number(sp, expr, syms, p)
             refs = [_sympy_number(sp, d, syms, p) for d in derivs]
-        except Exception as e:  # sympy cannot evaluate the op's form there
+        except (Exception, SystemExit) as e:  # sympy cannot evaluate the op's form there
             fail(Failure(name, "sympy", f"{name} at ({_at(names, p)}): sympy cannot evaluate "
                                         f"{expr}: {type(e).__name__}: {e}", point=p))
             continue
@@ -456,26 +614,13 @@ def derivative_rule(op: Op) -> str | None:
     names = operand_names(op)
     try:
         form = _sympy_form(raw, names)
-    except Exception:  # a broken sympy() falls back to the op's own words
+    except (Exception, SystemExit):  # a broken sympy() falls back to the op's own words
         form = None
     if form is not None:
         sp, syms, expr = form
         try:
             return "; ".join(f"∂/∂{n} = {_text(sp, sp.diff(expr, s))}" for n, s in zip(names, syms))
-        except Exception:  # sympy could not differentiate it: use the op's words
+        except (Exception, SystemExit):  # sympy could not differentiate it: use the op's words
             pass
     rule = getattr(raw, "rule", None)
     return str(rule) if rule else None
-
-
-def check_registry(registry, names=None, **options) -> list[Report]:
-    """Check the ops called ``names`` (default: every op) of a registry.
-
-    Raises KeyError for a name the registry does not have, and
-    :class:`PluginError` for one an installed plugin cannot provide.
-    """
-    if names is None:
-        items = registry.items()
-    else:
-        items = [(n, registry.get(n), registry.origin(n)) for n in names]
-    return [check_op(op, origin, **options) for _n, op, origin in items]

@@ -26,10 +26,12 @@ The rules when two ops want one name:
   one op, not a clash.
 
 A broken plugin (it does not import, lacks ``forward`` or ``partials``, has
-an arity its methods do not accept, returns the wrong number of partials) is
+an arity its methods do not accept or a template that is not allowed,
+returns the wrong number of partials, raises, even ``SystemExit``) is
 reported with the plugin named: at load time for what can be seen then, at
 the first call otherwise (third-party ops run behind :class:`PluginOp`, a thin
-guard). Set ``GRAPHDSL_NO_ENTRY_POINTS=1`` (or pass ``entry_points=False``) to
+guard that also passes on, guarded, the templates and numpy forms the plugin
+gives). Set ``GRAPHDSL_NO_ENTRY_POINTS=1`` (or pass ``entry_points=False``) to
 leave installed plugins out, as tests do.
 
 >>> reg = Registry.with_builtins()
@@ -49,6 +51,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..errors import PluginError
+from . import forms
 from .base import Op
 
 ENTRY_POINT_GROUP = "graphdsl.ops"
@@ -60,6 +63,8 @@ ENV_NO_ENTRY_POINTS = "GRAPHDSL_NO_ENTRY_POINTS"
 # these into a numeric error naming the statement. Anything else is a bug in
 # the plugin and is reported as one.
 NUMERIC_ERRORS = (ValueError, ZeroDivisionError, OverflowError)
+# What passes through the guard untouched: domain errors, and Ctrl-C
+_PASS_THROUGH = NUMERIC_ERRORS + (KeyboardInterrupt,)
 
 
 @dataclass(frozen=True)
@@ -135,7 +140,7 @@ class Registry:
         if origin is None:
             cls = op if inspect.isclass(op) else type(op)
             origin = f"module {cls.__module__}"
-        instance = _instantiate(op, origin)
+        instance = instantiate(op, origin)
         name = instance.name
         if name in self._pending:
             self._resolve(name)
@@ -299,7 +304,7 @@ class Registry:
                     f"{type(e).__name__}: {e}",
                     notes=_where(e),
                     hint=f"reinstall or uninstall {entry.package.split()[0]}") from e
-            instance = _instantiate(obj, entry.origin)
+            instance = instantiate(obj, entry.origin)
             if instance.name != name:
                 raise PluginError(
                     f"the entry point '{name}' from {entry.origin} gives an op named "
@@ -322,8 +327,14 @@ class PluginOp(Op):
 
     Operands outside the op's domain (ValueError, ZeroDivisionError,
     OverflowError) pass through: the engine reports them at the statement.
-    Anything else a plugin raises, a result that is not a number, or a number
-    of partials that is not the arity raises :class:`PluginError`.
+    Anything else a plugin raises (``SystemExit`` included: a plugin never ends
+    the command; Ctrl-C still does), a result that is not a number, or a
+    number of partials that is not the arity raises :class:`PluginError`.
+
+    The plugin's templates (``py_forward``/``py_partials``, checked when it is
+    registered) and numpy forms (``np_forward``/``np_partials``, guarded the
+    same way: an exception or a result of the wrong shape is a PluginError)
+    are passed on where they are forms of the plugin's own methods.
 
     >>> from graphdsl.ops import Op
     >>> class Bad(Op):
@@ -344,11 +355,17 @@ class PluginOp(Op):
         self._partials = inner.partials
         self.name = inner.name
         self.arity = inner.arity
-        for attr in ("symbol", "label", "doc", "rule", "sample_points"):
+        for attr in ("symbol", "label", "doc", "rule", "sample_points", "operands"):
             setattr(self, attr, getattr(inner, attr, None))
+        self.py_forward = forms.applicable(inner, "py_forward", "forward")
+        self.py_partials = forms.applicable(inner, "py_partials", "partials")
+        f = forms.applicable(inner, "np_forward", "forward")
+        p = forms.applicable(inner, "np_partials", "partials")
+        self.np_forward = self._numpy_guard(f, "np_forward", 1) if f is not None else None
+        self.np_partials = self._numpy_guard(p, "np_partials", self.arity) if p is not None else None
 
     def __getattr__(self, attr):
-        # optional extras a plugin may define (vectorised forms, ...)
+        # optional extras a plugin may define
         if attr in ("inner", "_forward", "_partials"):
             raise AttributeError(attr)
         return getattr(self.inner, attr)
@@ -356,18 +373,18 @@ class PluginOp(Op):
     def forward(self, *args):
         try:
             v = self._forward(*args)
-        except NUMERIC_ERRORS:
+        except _PASS_THROUGH:
             raise
-        except Exception as e:
+        except BaseException as e:  # SystemExit too: a plugin cannot end the command
             raise self._broken("forward", args, None, f"raised {type(e).__name__}: {e}", e) from e
         return v if type(v) is float else self._real(v, "forward", args, None)
 
     def partials(self, *args_and_out):
         try:
             ps = self._partials(*args_and_out)
-        except NUMERIC_ERRORS:
+        except _PASS_THROUGH:
             raise
-        except Exception as e:
+        except BaseException as e:  # SystemExit too: a plugin cannot end the command
             raise self._broken("partials", args_and_out[:-1], args_and_out[-1],
                                f"raised {type(e).__name__}: {e}", e) from e
         # the common case, a tuple of floats of the right length, costs one pass
@@ -394,19 +411,92 @@ class PluginOp(Op):
                      "e.g. `return (3 * x * x,)`")
         return tuple(d if type(d) is float else self._real(d, "partials", args, out) for d in ps)
 
+    def _numpy_guard(self, fn, method: str, count: int):
+        """``fn`` (the plugin's np_forward or np_partials) behind a guard: its
+        result is made a float array of the operands' broadcast shape (a tuple
+        of ``count`` of them for np_partials); an exception or anything else
+        is a PluginError."""
+        if not callable(fn):
+            def broken(*_xs):
+                raise PluginError(f"the op '{self.name}' from {self.origin}: {method} is "
+                                  f"{fn!r}, not a function",
+                                  hint=f"define {method} as a method, or leave it out")
+            return broken
+
+        def guarded(*xs):
+            import numpy as np
+
+            try:
+                r = fn(*xs)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as e:  # numpy forms give NaN outside the domain: never raise
+                raise self._numpy_broken(method, f"raised {type(e).__name__}: {e}", e) from e
+            shape = np.broadcast_shapes(*(np.shape(x) for x in xs))
+            if method == "np_forward":
+                return self._numpy_array(np, r, shape, method)
+            if isinstance(r, (str, bytes)) or not hasattr(r, "__len__") or len(r) != count:
+                got = f"{len(r)} values" if hasattr(r, "__len__") and not isinstance(r, str) \
+                    else repr(r)
+                raise self._numpy_broken(method, f"returned {got} for {count} "
+                                                 f"operand{'s' if count != 1 else ''}")
+            return tuple(self._numpy_array(np, d, shape, method) for d in r)
+
+        return guarded
+
+    def _numpy_array(self, np, r, shape, method):
+        if type(r) is float:
+            return r
+        try:
+            a = np.asarray(r)
+        except Exception:  # whatever the plugin returned cannot be an array
+            a = None
+        if a is None or a.dtype.kind not in "fiubc":
+            raise self._numpy_broken(method, f"returned {_short(r)}, not numbers")
+        if a.dtype.kind == "c":  # complex: NaN where not real, as forward's ValueError
+            a = np.where(a.imag == 0, a.real, np.nan)
+        if a.shape != shape and a.shape != ():
+            try:
+                a = np.broadcast_to(a, shape)
+            except ValueError:
+                raise self._numpy_broken(
+                    method, f"returned an array of shape {a.shape} for operands of shape {shape}",
+                    hint=f"{method} must work element by element: one value per sample") from None
+        return a.astype(float, copy=False)
+
+    def _numpy_broken(self, method, what, exc=None, hint=None) -> PluginError:
+        return PluginError(
+            f"the op '{self.name}' from {self.origin}: {method} {what}",
+            notes=_where(exc) if exc is not None else (),
+            hint=hint or f"fix the plugin; `graphdsl ops --check {self.name}` tests it")
+
     def domain(self, *args):
         try:
             return self.inner.domain(*args)
-        except Exception:  # a failing domain check must not hide the real failure
+        except KeyboardInterrupt:
+            raise
+        except BaseException:  # a failing domain check must not hide the real failure
             return None
 
     def sympy(self, *args):
-        return self.inner.sympy(*args)
+        try:
+            return self.inner.sympy(*args)
+        except NotImplementedError:
+            raise
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:  # a broken symbolic form is the plugin's, named as such
+            raise PluginError(
+                f"the op '{self.name}' from {self.origin}: sympy() raised {type(e).__name__}: {e}",
+                notes=_where(e),
+                hint=f"fix the plugin; `graphdsl ops --check {self.name}` tests it") from e
 
     def display(self) -> str:
         try:
             return str(self.inner.display())
-        except Exception:
+        except KeyboardInterrupt:
+            raise
+        except BaseException:
             return self.name
 
     def _real(self, v, method, args, out) -> float:
@@ -440,7 +530,10 @@ def _same_op(a: Op, b: Op) -> bool:
 
 
 def _short(v) -> str:
-    return f"{v:.6g}" if isinstance(v, float) else repr(v)
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _where(exc) -> list[str]:
@@ -459,16 +552,26 @@ def _where(exc) -> list[str]:
     return []
 
 
-def _instantiate(op, origin: str) -> Op:
+def instantiate(op, origin: str) -> Op:
     """An instance of ``op`` (class or instance), checked to look like an op:
-    a name, an arity, forward and partials that accept that many operands."""
+    a name, an arity, templates that are allowed, forward and partials that
+    accept that many operands.
+
+    Raises :class:`PluginError` saying what is wrong, naming ``origin``.
+
+    >>> from graphdsl.ops.builtin import Exp
+    >>> instantiate(Exp, "built-in").name
+    'exp'
+    """
     if inspect.isclass(op):
         if not issubclass(op, Op):
             raise PluginError(f"{op.__name__} from {origin} is not a subclass of graphdsl.ops.Op",
                               hint="write `class MyOp(Op):` with `from graphdsl.ops import Op`")
         try:
             instance = op()
-        except Exception as e:  # the plugin's own constructor
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:  # the plugin's own constructor (sys.exit included)
             raise PluginError(f"cannot create op {op.__name__} from {origin}: "
                               f"{type(e).__name__}: {e}", notes=_where(e),
                               hint="an op class must be creatable with no arguments") from e
@@ -486,7 +589,16 @@ def _instantiate(op, origin: str) -> Op:
     if not isinstance(arity, int) or isinstance(arity, bool) or arity < 0:
         raise PluginError(f"op '{name}' from {origin} has no valid `arity` (got {arity!r})",
                           hint="set `arity` to the number of operands, e.g. `arity = 1`")
+    try:
+        forms.of(instance)
+    except forms.TemplateError as e:
+        raise PluginError(f"op '{name}' from {origin}: {e}",
+                          hint="a template is a Python expression over {0}, {1}... (and {out} in "
+                               "a partial) that may call " + ", ".join(forms.FUNCTIONS)) from None
     for method, count in (("forward", arity), ("partials", arity + 1)):
+        if isinstance(forms.own_method(type(instance), method), forms.FromTemplate) \
+                and method not in vars(instance):
+            continue  # made from the op's template, for its arity
         if getattr(type(instance), method, None) is getattr(Op, method):
             raise PluginError(f"op '{name}' from {origin} does not define `{method}`",
                               hint="an op defines forward(*operands) and partials(*operands, out)")
