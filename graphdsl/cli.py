@@ -15,6 +15,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import signal
 import sys
 import threading
@@ -25,12 +26,47 @@ from .text import did_you_mean, format_number, table
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+#: what looks like a number to a reader: a sign, then a digit or a point, or inf/nan
+_NUMBERISH = re.compile(r"[-+](?:[0-9.].*|inf|infinity|nan)", re.I)
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse, but its complaints become our UsageError (one message, exit 2)."""
+    """argparse, but its complaints become our UsageError (one message, exit 2),
+    and a negative number after an option is its value, not another option."""
 
     def error(self, message):
         raise UsageError(f"{self.prog}: {message}",
                          hint=f"see `{self.prog} --help`")
+
+    def parse_known_args(self, args=None, namespace=None):
+        if args is not None:
+            args = _join_negative_values(list(args))
+        return super().parse_known_args(args, namespace)
+
+
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """``--target -1e5`` as ``--target=-1e5``: argparse takes a word starting
+    with '-' for an option unless it is a plain integer or decimal, so
+    ``-1e5`` and ``-inf`` would give "expected one argument" instead of
+    reaching the number's own check.
+
+    >>> _join_negative_values(["run", "m.bp", "--target", "-inf", "--json"])
+    ['run', 'm.bp', '--target=-inf', '--json']
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--":
+            return out + argv[i:]
+        if (word.startswith("--") and "=" not in word and i + 1 < len(argv)
+                and _NUMBERISH.fullmatch(argv[i + 1])):
+            out.append(f"{word}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(word)
+        i += 1
+    return out
 
 
 def _out(text: str = "") -> None:
@@ -70,22 +106,58 @@ def _parse_assignment(item: str) -> tuple[str, float]:
     if not sep or not name:
         raise UsageError(f"--set expects NAME=VALUE, got '{item}'", hint="for example --set w=2.5")
     try:
-        number = float(value)
-    except ValueError:
-        raise UsageError(f"--set {name}: '{value.strip()}' is not a number",
-                         hint=f"for example --set {name}=2.5") from None
-    if not math.isfinite(number):
-        raise UsageError(f"--set {name}: the value must be a finite number")
+        number = _number(value)
+    except argparse.ArgumentTypeError as e:
+        raise UsageError(f"--set {name}: {e}", hint=f"for example --set {name}=2.5") from None
     return name, number
 
 
+#: a number as a .bp file writes one (lark's NUMBER with an optional sign):
+#: no '_' between digits, no hex, no inf or nan
+_NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
 def _number(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    """A finite number written as a model writes it; raises ArgumentTypeError
+    (argparse's way to say "exit 2 with this message") otherwise.
+
+    >>> _number("-1.5e3")
+    -1500.0
+    """
+    word = text.strip()
+    if not _NUMBER.fullmatch(word):
+        try:
+            v = float(word)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+        if not math.isfinite(v):
+            raise argparse.ArgumentTypeError(f"'{text}' is not a finite number")
+        plain = format_number(v)
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not written as a model writes numbers: write {plain}")
+    v = float(word)
     if not math.isfinite(v):
-        raise argparse.ArgumentTypeError(f"'{text}' is not a finite number")
+        raise argparse.ArgumentTypeError(f"'{text}' is too large for a float (over 1.8e308)")
+    return v
+
+
+def _positive(text: str) -> float:
+    """A finite number above 0 (a learning rate, a tolerance)."""
+    v = _number(text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"'{text}' must be greater than 0")
+    return v
+
+
+def _tolerance(text: str) -> float:
+    """--tol: above 0. A run stops when |error| < TOL; no |error| is below 0, and
+    an error of exactly 0 is luck, since floats carry about 16 digits."""
+    v = _number(text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' must be greater than 0: the run stops when |error| < TOL, and an error "
+            "of exactly 0 is out of reach, since floats carry about 16 significant digits "
+            "(near 150 the error moves in steps of about 3e-14); use e.g. --tol 1e-12")
     return v
 
 
@@ -96,6 +168,24 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
     if v < 0:
         raise argparse.ArgumentTypeError(f"'{text}' must be 0 or more")
+    return v
+
+
+def _steps(text: str) -> int:
+    """--max-iter: a whole number of steps, at least 1 (0 steps would only evaluate)
+    and at most solve.MAX_ITER_LIMIT (every iteration is kept)."""
+    from .solve import MAX_ITER_LIMIT
+
+    v = _count(text)
+    if v == 0:
+        raise argparse.ArgumentTypeError(
+            "0 allows no step towards the target; give 1 or more (the table always starts "
+            "with iteration 0, the starting values)")
+    if v > MAX_ITER_LIMIT:
+        raise argparse.ArgumentTypeError(
+            f"{v:,} is more than {MAX_ITER_LIMIT:,}: every iteration is kept for the table, "
+            "the JSON and the report; a run that needs more steps needs another method or a "
+            "larger --lr")
     return v
 
 
@@ -114,9 +204,9 @@ def _add_run_options(p):
     p.add_argument("--method", default="split", choices=["split", "frozen", "gd"],
                    help="how params move (default: split)")
     p.add_argument("--params", type=_names, help="comma-separated params to adjust (default: all)")
-    p.add_argument("--tol", type=_number, default=1e-4, help="stop when |error| < TOL (default 1e-4)")
-    p.add_argument("--max-iter", type=_count, default=100, help="at most this many steps (default 100)")
-    p.add_argument("--lr", type=_number, help="learning rate for gd and --minimize (default 0.1)")
+    p.add_argument("--tol", type=_tolerance, default=1e-4, help="stop when |error| < TOL (default 1e-4)")
+    p.add_argument("--max-iter", type=_steps, default=100, help="at most this many steps (default 100)")
+    p.add_argument("--lr", type=_positive, help="learning rate for gd and --minimize (default 0.1)")
     p.add_argument("--minimize", action="store_true", help="gradient descent on the output itself")
     p.add_argument("--stop-below", type=_number, help="with --minimize: stop once the output is below this")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="start from another param value")
@@ -197,40 +287,25 @@ def format_trace(trace, lang: str = "en") -> list[str]:
     ``lang`` ("en" or "zh") picks the words (see :mod:`graphdsl.i18n`)."""
     f = format_number
     from .i18n import tr
+    from .runtable import iteration_table, node_table, text_lines
 
     out = trace.output
     lines = []
     if trace.method is None:
-        it = trace.last
-        if it is None:
+        if trace.last is None:
             return lines
         lines.append(tr("output_of", lang, model=trace.model, out=out))
         lines.append("")
-        rows = [[n, f(it.values[n]), f(it.gradients[n])] for n in it.values]
-        lines += table([tr("node", lang), tr("value", lang), f"∂{out}/∂node"], rows)
+        lines += text_lines(node_table(trace), lang)
         return lines
-    ps = trace.params
-    header = [tr("iter", lang)] + ps + [out]
-    if not trace.minimize:
-        header.append(tr("error", lang))
-    header += [f"∂{out}/∂{p}" for p in ps] + [f"Δ{p}" for p in ps]
-    rows = []
-    for it in trace.iterations:
-        row = [str(it.iteration)] + [f(it.values[p]) for p in ps] + [f(it.values[out])]
-        if not trace.minimize:
-            row.append(f(it.error))
-        row += [f(it.gradients[p]) for p in ps]
-        steps = it.steps or {}
-        row += [f(steps[p]) if p in steps else ("skip" if p in it.skipped else "") for p in ps]
-        rows.append(row)
     how = tr("minimise", lang, out=out) if trace.minimize else f"{out} → {f(trace.target)}"
     lines.append(tr("method_line", lang, model=trace.model, how=how, method=trace.method)
                  + (tr("lr", lang, lr=f(trace.lr)) if trace.lr is not None else ""))
     lines.append("")
-    lines += table(header, rows)
+    lines += text_lines(iteration_table(trace), lang)
     for it in trace.iterations:
         for p, why in it.skipped.items():
-            lines.append(tr("skipped", lang, it=it.iteration, p=p, why=why))
+            lines.append(tr("skipped", lang, it=it.iteration, p=p, why=why.text(lang)))
     r = trace.result()
     vals = ", ".join(f"{k} = {f(v)}" for k, v in r["values"].items())
     lines.append("")
@@ -239,10 +314,11 @@ def format_trace(trace, lang: str = "en") -> list[str]:
     if trace.converged:
         lines.append(tr("converged_after", lang, n=n, s=s, values=vals)
                      + (tr("error_suffix", lang, e=f(r["error"])) if r["error"] is not None else ""))
-        if trace.message:
-            lines.append(trace.message)
+        why = trace.stop.text(lang) if trace.stop is not None else None
+        if why:
+            lines.append(why)
     elif not trace.iterations:
-        lines.append("stopped before the first iteration could be computed")
+        lines.append(tr("no_iteration", lang))
     else:
         lines.append(tr("not_converged_after", lang, n=n, s=s, values=vals))
     return lines
@@ -381,9 +457,9 @@ def _add_compare(sub, common):
     p.add_argument("--params", type=_names, help="comma-separated params to adjust (default: all)")
     p.add_argument("--methods", type=_names, default=["split", "frozen", "gd"],
                    help="comma-separated methods (default: split,frozen,gd)")
-    p.add_argument("--tol", type=_number, default=1e-4, help="stop when |error| < TOL (default 1e-4)")
-    p.add_argument("--max-iter", type=_count, default=100, help="at most this many steps (default 100)")
-    p.add_argument("--lr", type=_number, default=0.1, help="learning rate for gd (default 0.1)")
+    p.add_argument("--tol", type=_tolerance, default=1e-4, help="stop when |error| < TOL (default 1e-4)")
+    p.add_argument("--max-iter", type=_steps, default=100, help="at most this many steps (default 100)")
+    p.add_argument("--lr", type=_positive, default=0.1, help="learning rate for gd (default 0.1)")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="start from another param value")
     p.add_argument("--plot", metavar="FILE", help="draw |error| per iteration per method (.svg/.png/.pdf)")
     _add_lang(p)
@@ -433,8 +509,9 @@ def cmd_compare(args) -> int:
     else:
         _out(tr("compare_none", lang))
     for m, t in traces.items():
-        if not t.converged and t.message:
-            _out(f"{m}: {t.message}")
+        why = t.stop.text(lang) if t.stop is not None and not t.converged else None
+        if why:
+            _out(f"{m}: {why}")
         if m == "gd" and not t.converged and t.iterations:
             # gd's step is lr·error·∂out/∂p: the error shrinks only while lr·Σ(∂out/∂p)² < 2
             g2 = sum(t.iterations[0].gradients[p] ** 2 for p in ps)

@@ -15,8 +15,9 @@ messages stay English (they are searched for on the web).
 from __future__ import annotations
 
 import os
+import string
 
-LANGS = ("en", "zh")
+from .text import format_number
 
 MESSAGES: dict[str, tuple[str, str]] = {
     # run's table and summary (English is byte-for-byte what cli.format_trace printed)
@@ -34,6 +35,59 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error_suffix": (" (error {e})", "（误差 {e}）"),
     "not_converged_after": ("not converged after {n} iteration{s}: {values}",
                             "{n} 次迭代后未收敛：{values}"),
+    "no_iteration": ("stopped before the first iteration could be computed",
+                     "第一次迭代还没算完就停止了"),
+    "skip": ("skip", "跳过"),
+    "grad_node": ("∂{out}/∂node", "∂{out}/∂节点"),
+    # why a run ended or a param skipped a step (graphdsl.trace.Reason: the key is
+    # "why_" + its code); English is byte-for-byte the JSON's "message" and "skipped".
+    # {x!n} is a number as the tables print it (text.format_number)
+    "why_below": ("{out} = {value:.6g} is below {limit:g}", "{out} = {value:.6g} 低于 {limit:g}"),
+    "why_gradient_small": ("every |∂{out}/∂p| is below {tol:g}", "每个 |∂{out}/∂p| 都小于 {tol:g}"),
+    "why_diverging": ("|error| grew {n} iterations in a row (now {error:.6g}): the run is diverging",
+                      "|误差| 连续 {n} 次迭代增大（现在为 {error:.6g}）：运行正在发散"),
+    "why_diverging_gd": ("|error| grew {n} iterations in a row (now {error:.6g}): the run is "
+                         "diverging; try a smaller --lr",
+                         "|误差| 连续 {n} 次迭代增大（现在为 {error:.6g}）：运行正在发散；"
+                         "试试更小的 --lr"),
+    "why_max_iter": ("no convergence after {n} iteration{s} (error {error:.6g})",
+                     "{n} 次迭代后仍未收敛（误差 {error:.6g}）"),
+    "why_max_iter_minimize": ("no convergence after {n} iteration{s} (largest |∂{out}/∂p| = "
+                              "{gradient:.6g})",
+                              "{n} 次迭代后仍未收敛（最大的 |∂{out}/∂p| = {gradient:.6g}）"),
+    "why_zero_partials": ("every partial ∂{out}/∂p is 0 at iteration {iteration}: no param can "
+                          "move {out} towards the target",
+                          "第 {iteration} 次迭代时每个偏导数 ∂{out}/∂p 都为 0："
+                          "没有参数能让 {out} 向目标移动"),
+    "why_infinite_step": ("the step for {p} at iteration {iteration} is not a finite number "
+                          "(∂{out}/∂{p} = {partial!n}, error {error!n})",
+                          "第 {iteration} 次迭代时 {p} 的步长不是有限数"
+                          "（∂{out}/∂{p} = {partial!n}，误差 {error!n}）"),
+    "why_infinite_step_minimize": ("the step for {p} at iteration {iteration} is not a finite "
+                                   "number (∂{out}/∂{p} = {partial!n})",
+                                   "第 {iteration} 次迭代时 {p} 的步长不是有限数"
+                                   "（∂{out}/∂{p} = {partial!n}）"),
+    "why_stalled": ("iteration {iteration} is back at the params of iteration {again}: the steps no "
+                    "longer move the params beyond rounding (floats carry about 16 significant "
+                    "digits), so the run would repeat itself for ever (|error| = {error:.6g})",
+                    "第 {iteration} 次迭代回到了第 {again} 次迭代的参数：步长已小于舍入误差"
+                    "（浮点数约有 16 位有效数字），参数不再变化，运行会永远重复下去"
+                    "（|误差| = {error:.6g}）"),
+    "why_stalled_minimize": ("iteration {iteration} is back at the params of iteration {again}: the "
+                             "steps no longer move the params beyond rounding (floats carry about 16 "
+                             "significant digits), so the run would repeat itself for ever (largest "
+                             "|∂{out}/∂p| = {gradient:.6g})",
+                             "第 {iteration} 次迭代回到了第 {again} 次迭代的参数：步长已小于舍入误差"
+                             "（浮点数约有 16 位有效数字），参数不再变化，运行会永远重复下去"
+                             "（最大的 |∂{out}/∂p| = {gradient:.6g}）"),
+    "why_cycling": ("iteration {iteration} is back at the params of iteration {again}: the run goes "
+                    "round a cycle of {period} steps and would repeat it for ever",
+                    "第 {iteration} 次迭代回到了第 {again} 次迭代的参数：运行在 {period} 步的循环中"
+                    "打转，会永远重复下去"),
+    # the engine's own message (an error message, English in both) and where it happened
+    "why_numeric": ("{detail} (iteration {iteration})", "{detail}（第 {iteration} 次迭代）"),
+    "why_zero_partial": ("∂{out}/∂{p} = 0: no split step can move {p}",
+                         "∂{out}/∂{p} = 0：split 的步长无法移动 {p}"),
     # compare
     "method": ("method", "方法"),
     "iterations": ("iterations", "迭代次数"),
@@ -137,14 +191,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "r_output": ("output", "输出"),
     "r_skipped": ("skipped: {why}", "跳过：{why}"),
     "r_caption": ("values, gradients and steps at iteration {i}", "第 {i} 次迭代的值、梯度和步长"),
-    "r_grad_node": ("∂{out}/∂node", "∂{out}/∂节点"),
-    "r_step": ("step Δ", "步长 Δ"),
+    "step_node": ("step Δ", "步长 Δ"),
     "r_next_move": ("next: {moves}", "下一步：{moves}"),
     "r_current": ("current", "当前"),
-    "r_skip": ("skip", "跳过"),
     "r_show": ("show iteration {i}", "显示第 {i} 次迭代"),
     "r_empty_run": ("The run has no iteration.", "这次运行没有迭代。"),
     "r_no_frame": ("No picture for this iteration.", "这次迭代没有图。"),
+    "r_no_panel": ("This iteration is not shown in full: the page has pictures, values and the chain "
+                   "rule for {m} evenly spaced iterations. The table below has every iteration.",
+                   "这次迭代没有完整显示：本页只为均匀选取的 {m} 次迭代给出图、值和链式法则。"
+                   "下面的表格列出了每一次迭代。"),
     "r_no_plot": ("No plot in this report.", "本报告没有图表。"),
     "r_plot_minimise": ("{out} per iteration", "每次迭代的 {out}"),
     "r_plot_error": ("|error| per iteration (log scale)", "每次迭代的 |误差|（对数坐标）"),
@@ -169,6 +225,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
+class _Words(string.Formatter):
+    """str.format plus one conversion: ``{x!n}`` is ``format_number(x)``."""
+
+    def convert_field(self, value, conversion):
+        if conversion == "n":
+            return format_number(value)
+        return super().convert_field(value, conversion)
+
+
+_WORDS = _Words()
+
+
 def tr(key: str, lang: str = "en", **fields) -> str:
     """The message ``key`` in ``lang`` ("en" or "zh") with ``fields`` filled in.
 
@@ -176,7 +244,32 @@ def tr(key: str, lang: str = "en", **fields) -> str:
     """
     en, zh = MESSAGES[key]
     text = zh if lang == "zh" else en
-    return text.format(**fields) if fields else text
+    if not fields:
+        return text
+    return _WORDS.format(text, **fields) if "!n}" in text else text.format(**fields)
+
+
+#: the reasons whose status says it all: no sentence
+_SILENT = ("reached", "evaluated")
+
+
+def reason_text(reason, lang: str = "en") -> str | None:
+    """The sentence for a :class:`graphdsl.trace.Reason` (its ``code`` and
+    ``fields``) in ``lang``, or None for a reason that needs none. A count
+    ``n`` gets its plural ending in English.
+
+    Raises KeyError for a code with no sentence (a programming error).
+
+    >>> from graphdsl.trace import Reason
+    >>> reason_text(Reason("max-iter", {"n": 3, "error": 0.25}), "en")
+    'no convergence after 3 iterations (error 0.25)'
+    """
+    if reason.code in _SILENT:
+        return None
+    fields = dict(reason.fields)
+    if "n" in fields:
+        fields["s"] = "s" if fields["n"] != 1 else ""
+    return tr("why_" + reason.code.replace("-", "_"), lang, **fields)
 
 
 def default_lang(environ=None) -> str:

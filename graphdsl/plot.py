@@ -136,11 +136,14 @@ def _tol_line(ax, trace):
                     va="bottom")
 
 
-def _rings(ax, xs, ys, tag):
-    """One hollow red ring per iteration, each its own SVG group with the id
-    ``gdmark-<tag>-<k>`` (k = the row of the trace), for a page that shows only
-    the current one (the HTML report). The axes' limits are not moved."""
+def _rings(ax, xs, ys, tag, rows=None):
+    """One hollow red ring per iteration (or per row in ``rows``), each its own
+    SVG group with the id ``gdmark-<tag>-<k>`` (k = the row of the trace), for
+    a page that shows only the current one (the HTML report). The axes' limits
+    are not moved."""
     for k, (x, y) in enumerate(zip(xs, ys)):
+        if rows is not None and k not in rows:
+            continue
         if x is None or y is None or not (math.isfinite(x) and math.isfinite(y)):
             continue
         ax.plot([x], [y], marker="o", markersize=15, markerfacecolor="none",
@@ -153,9 +156,10 @@ def run_figure(trace, model=None, *, marks: bool = False):
 
     With ``model`` given and exactly one param moved, it adds the curve panel
     (output against that param, iterates and steps marked) and the derivative
-    panel. ``marks`` adds a ring around every iterate, one SVG element per
-    iteration with the id ``gdmark-e-K`` (error plot) or ``gdmark-c-K``
-    (curve), all drawn: the HTML report's script shows only the current one.
+    panel. ``marks`` adds a ring around every iterate (True) or around the
+    rows in a given set, one SVG element per iteration with the id
+    ``gdmark-e-K`` (error plot) or ``gdmark-c-K`` (curve), all drawn: the HTML
+    report's script shows only the current one.
     Raises UsageError when matplotlib is missing or the trace is empty.
     """
     if not trace.iterations:
@@ -185,8 +189,9 @@ def run_figure(trace, model=None, *, marks: bool = False):
         if not evaluated:
             method = trace.method
             shown = _error_panel(ax, trace, colour=COLOURS.get(method, "#1f77b4"))
+            rows = None if marks is True else set(marks or ())
             if marks:
-                _rings(ax, [it.iteration for it in trace.iterations], shown, "e")
+                _rings(ax, [it.iteration for it in trace.iterations], shown, "e", rows)
             _tol_line(ax, trace)
             ax.set_xlabel("iteration")
             ax.xaxis.get_major_locator().set_params(integer=True)
@@ -199,7 +204,8 @@ def run_figure(trace, model=None, *, marks: bool = False):
             if marks and not evaluated:
                 p, out = trace.params[0], trace.output
                 _rings(curve, [it.values[p] for it in trace.iterations],
-                       [it.values[out] for it in trace.iterations], "c")
+                       [it.values[out] for it in trace.iterations], "c",
+                       None if marks is True else set(marks))
     return fig
 
 

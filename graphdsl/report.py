@@ -8,7 +8,9 @@ own ``dot`` (built by :mod:`graphdsl.render`, drawn by :mod:`graphdsl.dot`), the
 every iteration (through :mod:`graphdsl.explain`) and the plots as inline
 SVG. Only the current iteration's picture is put into the DOM, so a run of
 hundreds of iterations stays usable; printing puts every frame in, one per
-page.
+page. The page's style, script and HTML template are package files
+(``graphdsl/assets/report.css``, ``report.js``, ``report.html``), inlined into
+every page.
 
 >>> import graphdsl
 >>> m = graphdsl.loads("param b = 4\\ny = 2*b + 1")
@@ -19,15 +21,19 @@ page.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import math
 import re
 from dataclasses import dataclass, field
+from importlib import resources
 
 from .text import format_number as _f
 from .errors import GraphdslError
 from .i18n import tr
+from .runtable import cell_text, header, iteration_table, node_table
+from .trace import Reason
 
 #: more frames than this are thinned out (evenly, first and last kept): each
 #: frame is a `dot` layout and a few KB of SVG
@@ -81,22 +87,27 @@ headings, controls, table headers, notes on the plots and the explanations
     lang = lang if lang in ("en", "zh") else "en"
     notes: list[str] = []
     n = len(trace.iterations)
-    # past max_frames iterations, pictures and explanations are made for an
-    # evenly spaced selection: each costs a `dot` layout or a symbolic pass
+    # past max_frames iterations, pictures, explanations, panels and the plots'
+    # rings are made for an evenly spaced selection: each costs a `dot` layout,
+    # a symbolic pass or a few KB, and 20,000 panels made a 62 MB page
     chosen = _thin(n, max_frames)
-    if len(chosen) < n and (pictures or explanations):
-        notes.append(f"pictures and explanations made for {len(chosen)} of {n} iterations "
-                     f"(evenly spaced, first and last included; at most {max_frames})")
+    thinned = len(chosen) < n
+    if thinned:
+        notes.append(f"pictures, values and explanations made for {len(chosen)} of {n} iterations "
+                     f"(evenly spaced, first and last included; at most {max_frames}); the table "
+                     f"has every iteration")
     frames: list[str | None] = [None] * n
     if pictures and n:
         frames = _frames(model, trace, chosen, notes, lang)
     texts: list[str | None] = [None] * n
     if explanations and n:
         texts = _explanations(model, trace, chosen, lang, notes)
-    figures = _plots(model, trace, notes, lang) if plots and n else []
+    figures = _plots(model, trace, notes, lang, marks=chosen if thinned else True) if plots and n else []
 
     held = [p for p in model.params if p not in trace.params]
-    panels = [_panel(trace, i, held, lang) for i in range(n)]
+    panels = [""] * n
+    for i in chosen:
+        panels[i] = _panel(trace, i, held, lang)
     data = {
         "trace": _plain(trace.to_json()),
         "frames": [s or "" for s in frames],
@@ -107,6 +118,11 @@ headings, controls, table headers, notes on the plots and the explanations
         "words": {"of": tr("r_of", lang), "where": tr("r_where", lang),
                   "showing": tr("r_showing", lang), "noframe": tr("r_no_frame", lang)},
     }
+    if thinned:
+        # what an iteration without a panel shows; the script fills in {i} and {n}
+        data["words"]["nopanel"] = (
+            f'<h2 id="cur-title">{_e(tr("r_heading", lang, i="{i}", n="{n}"))}</h2>'
+            f'<p class="noframe">{_e(tr("r_no_panel", lang, m=len(chosen)))}</p>')
     page = _page(model, trace, title=title, data=data, frames=frames, panels=panels,
                  texts=texts, figures=figures, notes=notes)
     return Report(html=page, iterations=n, frames=sum(1 for s in frames if s), notes=notes)
@@ -154,15 +170,16 @@ def _explanations(model, trace, chosen, lang, notes) -> list[str | None]:
     return out
 
 
-def _plots(model, trace, notes, lang="en") -> list[tuple[str, str]]:
-    """(caption, inline SVG) for each plot of the run (graphdsl.plot, matplotlib)."""
+def _plots(model, trace, notes, lang="en", marks=True) -> list[tuple[str, str]]:
+    """(caption, inline SVG) for each plot of the run (graphdsl.plot, matplotlib),
+    with a ring for every iteration in ``marks`` (True: every one)."""
     try:
         from . import plot
     except ImportError:
         notes.append("plots left out: this graphdsl has no plotting module (graphdsl.plot)")
         return []
     try:
-        fig = plot.run_figure(trace, model, marks=True)
+        fig = plot.run_figure(trace, model, marks=marks)
         svg = plot.figure_bytes(fig, "svg").decode("utf-8")
     except GraphdslError as e:
         if trace.method is not None:  # one pass of a many-param model has nothing to plot
@@ -257,29 +274,24 @@ def _panel(trace, i: int, held=(), lang: str = "en") -> str:
              f'<p class="summary"><strong>{_e(_summary(trace, it))}</strong></p>']
     if it.error is not None:
         parts.append(f'<p>{_e(tr("r_error_is", lang, out=out, e=_f(it.error)))}</p>')
+    table = node_table(trace, i, steps=True)
     rows = []
-    steps = it.steps or {}
-    for name, value in it.values.items():
+    # full-width brackets bring their own space
+    gap = "" if lang == "zh" else " "
+    for name, value, gradient, step in table.rows:
         kind = (tr("r_param", lang) if name in trace.params else tr("r_held", lang) if name in held
                 else tr("r_output", lang) if name == out else "")
-        if name in steps:
-            step = _f(steps[name])
-        elif name in it.skipped:
-            step = tr("r_skipped", lang, why=it.skipped[name])
-        else:
-            step = ""
-        # full-width brackets bring their own space
-        gap = "" if lang == "zh" else " "
+        # here a skipped step says why, not only "skip"
+        step = (tr("r_skipped", lang, why=step.text(lang)) if isinstance(step, Reason)
+                else cell_text(step, lang))
         rows.append(f"<tr><th scope=\"row\">{_e(name)}"
                     + (f'{gap}<span class="kind">{_e(tr("r_kind", lang, kind=kind))}</span>'
                        if kind else "")
-                    + f"</th><td>{_e(_f(value))}</td><td>{_e(_f(it.gradients.get(name)))}</td>"
-                    f"<td>{_e(step)}</td></tr>")
+                    + f"</th><td>{_e(cell_text(value, lang))}</td>"
+                    f"<td>{_e(cell_text(gradient, lang))}</td><td>{_e(step)}</td></tr>")
+    heads = "".join(f'<th scope="col">{_e(header(c, out, lang))}</th>' for c in table.columns)
     parts.append(f'<table class="nodes"><caption class="vh">{_e(tr("r_caption", lang, i=it.iteration))}'
-                 f'</caption><thead><tr><th scope="col">{_e(tr("node", lang))}</th>'
-                 f'<th scope="col">{_e(tr("value", lang))}</th>'
-                 f'<th scope="col">{_e(tr("r_grad_node", lang, out=out))}</th>'
-                 f'<th scope="col">{_e(tr("r_step", lang))}</th></tr></thead>'
+                 f'</caption><thead><tr>{heads}</tr></thead>'
                  f'<tbody>{"".join(rows)}</tbody></table>')
     if it.steps:
         moves = ", ".join(f"{p} ← {_f(it.values[p])} − {_f(s)} = {_f(it.values[p] - s)}"
@@ -297,7 +309,8 @@ def _ending(trace, lang: str = "en") -> str:
         return tr("r_converged", lang, n=n, s=s)
     if trace.status == "evaluated":
         return tr("r_evaluated", lang)
-    why = trace.message or (str(trace.failure).splitlines()[0] if trace.failure else trace.status)
+    why = ((trace.stop.text(lang) if trace.stop is not None else None)
+           or (str(trace.failure).splitlines()[0] if trace.failure else trace.status))
     return tr("r_not_converged", lang, n=n, s=s, why=why)
 
 
@@ -315,31 +328,23 @@ def _headline(trace, lang: str = "en") -> str:
 
 
 def _table(trace, current: int = 0, lang: str = "en") -> str:
-    """The run's table (the CLI's columns), one row per iteration, the current
-    row marked by text (▶) and aria-current, not by colour alone."""
-    ps, out = trace.params, trace.output
-    head = ["", tr("iter", lang)] + ps + [out]
-    show_error = any(it.error is not None for it in trace.iterations)
-    if show_error:
-        head.append(tr("error", lang))
-    head += [f"∂{out}/∂{p}" for p in ps] + [f"Δ{p}" for p in ps]
+    """The run's table (the CLI's cells: :func:`graphdsl.runtable.iteration_table`),
+    one row per iteration, the current row marked by text (▶) and aria-current,
+    not by colour alone."""
+    table = iteration_table(trace)
     current_th = f'<span class=vh>{_e(tr("r_current", lang))}</span>'
-    ths = "".join(f'<th scope="col">{_e(h) if h else current_th}</th>' for h in head)
+    ths = f'<th scope="col">{current_th}</th>' + "".join(
+        f'<th scope="col">{_e(header(c, table.output, lang))}</th>' for c in table.columns)
     body = []
-    for k, it in enumerate(trace.iterations):
-        steps = it.steps or {}
-        cells = [_f(it.values[p]) for p in ps] + [_f(it.values[out])]
-        if show_error:
-            cells.append(_f(it.error))
-        cells += [_f(it.gradients[p]) for p in ps]
-        cells += [_f(steps[p]) if p in steps else (tr("r_skip", lang) if p in it.skipped else "") for p in ps]
+    for k, (it, row) in enumerate(zip(trace.iterations, table.rows)):
         mark = k == current
+        # the first cell, the iteration number, is the button that shows it
         body.append(
             f'<tr data-i="{k}"' + (' class="current" aria-current="step"' if mark else "") + ">"
             f'<td class="mark" aria-hidden="true">{"▶" if mark else ""}</td>'
             f'<th scope="row"><button type="button" class="go" data-i="{k}" '
             f'aria-label="{_e(tr("r_show", lang, i=it.iteration))}">{it.iteration}</button></th>'
-            + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
+            + "".join(f"<td>{_e(cell_text(c, lang))}</td>" for c in row[1:]) + "</tr>")
     return (f'<table id="iters"><thead><tr>{ths}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table>')
 
@@ -379,7 +384,8 @@ def _page(model, trace, *, title, data, frames, panels, texts, figures, notes) -
     r = trace.result()
     final = ", ".join(f"{k} = {_f(v)}" for k, v in r["values"].items())
     sub = tr("r_sub", lang, headline=_headline(trace, lang), ending=_ending(trace, lang), final=final)
-    return _TEMPLATE.format(
+    css, js, template = _assets()
+    return template.format(
         title=_e(title), name=_e(name), sub=_e(sub), status=_e(trace.status),
         last=last, n=n,
         frame=first_frame, panel=first_panel,
@@ -387,7 +393,7 @@ def _page(model, trace, *, title, data, frames, panels, texts, figures, notes) -
         explain_hidden="" if first_text else " hidden", lang=lang,
         table=_table(trace, lang=lang), source=_source(model),
         plots=plots_html or f"<p>{_e(tr('r_no_plot', lang))}</p>",
-        notes=notes_html, css=_CSS, js=_JS, data=script_json(data),
+        notes=notes_html, css=css, js=js, data=script_json(data),
         first_label=_e(tr("r_of", lang, i=trace.iterations[0].iteration,
                           n=trace.iterations[last].iteration) if n else tr("r_no_iteration", lang)),
         **w,
@@ -398,260 +404,18 @@ def _no_frame(lang: str = "en") -> str:
     return f'<p class="noframe">{_e(tr("r_no_frame", lang))}</p>'
 
 
-_CSS = """
-:root { --ink: #111; --paper: #fff; --mute: #555; --line: #999; --mark: #fff1b8;
-        --focus: #0b57d0; font-family: system-ui, -apple-system, "Segoe UI", Roboto,
-        "Noto Sans", "Noto Sans CJK SC", sans-serif; color: var(--ink); background: var(--paper); }
-body { margin: 0 auto; max-width: 84rem; padding: 0 1rem 3rem; line-height: 1.45; }
-h1 { font-size: 1.5rem; margin: 1rem 0 .2rem; }
-h2 { font-size: 1.15rem; margin: 1.2rem 0 .4rem; }
-.sub { margin: 0 0 .6rem; color: var(--mute); }
-.vh { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0);
-      white-space: nowrap; }
-.controls { position: sticky; top: 0; z-index: 2; background: var(--paper);
-            border-bottom: 2px solid var(--ink); padding: .5rem 0; display: flex;
-            flex-wrap: wrap; gap: .5rem; align-items: center; }
-.controls button { font: inherit; padding: .3rem .7rem; border: 2px solid var(--ink);
-                   border-radius: .3rem; background: var(--paper); color: var(--ink); cursor: pointer; }
-.controls button[aria-disabled="true"] { opacity: .45; cursor: default; }
-.controls input[type=range] { flex: 1 1 12rem; min-width: 8rem; }
-#where { font-weight: bold; min-width: 9rem; }
-.keys { color: var(--mute); font-size: .9rem; }
-kbd { border: 1px solid var(--line); border-bottom-width: 2px; border-radius: .2rem;
-      padding: 0 .25rem; font: .85rem ui-monospace, monospace; }
-:focus-visible { outline: 3px solid var(--focus); outline-offset: 2px; }
-button:focus-visible { outline: 3px dashed var(--ink); box-shadow: 0 0 0 6px var(--focus); }
-/* the picture gets the full width unless the screen has room beside it:
-   on a 1024- or 1280-pixel projector its labels must stay readable */
-.stage { display: grid; grid-template-columns: 1fr; gap: .5rem 1rem; align-items: start; }
-@media (min-width: 90rem) { .stage { grid-template-columns: minmax(0, 1fr) auto; }
-                            #panel { max-width: 30rem; } }
-#panel { overflow-x: auto; }
-#panel h2 { margin-top: 0; }
-#frame { border: 1px solid var(--line); padding: .5rem; margin: 0; min-height: 8rem; overflow: auto; }
-#frame svg { width: 100%; max-height: 60vh; }
-#frame svg, .print-frame svg, .plot svg { max-width: 100%; height: auto; display: block;
-                                           margin: 0 auto; }
-.noframe { color: var(--mute); font-style: italic; }
-.summary { font-size: 1.15rem; margin: .2rem 0; }
-table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
-th, td { padding: .15rem .5rem; border-bottom: 1px solid var(--line); text-align: right; }
-th[scope=row], thead th { text-align: left; }
-.nodes { font-size: .92rem; }
-.nodes th, .nodes td { padding: .1rem .35rem; white-space: nowrap; }
-.kind { color: var(--mute); font-weight: normal; font-size: .85rem; }
-.step { margin: .4rem 0; }
-#explain { white-space: pre-wrap; font: .9rem/1.4 ui-monospace, "DejaVu Sans Mono", monospace;
-           border-left: 4px solid var(--line); padding: .3rem .6rem; margin: .4rem 0; }
-.table-wrap { max-height: 24rem; overflow: auto; border: 1px solid var(--line); }
-#iters thead th { position: sticky; top: 0; background: var(--paper); border-bottom: 2px solid var(--ink); }
-#iters tr.current { background: var(--mark); font-weight: bold; outline: 2px solid var(--ink); }
-#iters td.mark { width: 1.2rem; text-align: center; }
-#iters button.go { font: inherit; border: 0; background: none; text-decoration: underline;
-                   cursor: pointer; color: inherit; padding: 0 .2rem; }
-.source { border: 1px solid var(--line); padding: .5rem; overflow: auto;
-          font: .9rem/1.4 ui-monospace, "DejaVu Sans Mono", monospace; }
-.source .ln { color: var(--mute); user-select: none; }
-.plots { display: flex; flex-wrap: wrap; gap: 1rem; }
-.plot { margin: 0; flex: 1 1 24rem; max-width: 64rem; }
-figcaption { color: var(--mute); font-size: .9rem; text-align: center; }
-.notes { color: var(--mute); }
-#print-all { display: none; }
-/* the rings on the plots: only the current iteration's shows */
-.plot [id^="gdmark-"] { display: none; }
-.plot [id^="gdmark-"].on { display: inline; }
-@page { margin: 1.5cm; }
-@media print {
-  :root { --mark: #fff; }
-  body { max-width: none; padding: 0; }
-  .controls, .keys { display: none; }
-  #iters button.go { text-decoration: none; }
-  body.printing-all .stage, body.printing-all #explain-box { display: none; }
-  body.printing-all #print-all { display: block; }
-  .print-frame { break-after: page; page-break-after: always; }
-  .print-frame .summary { font-size: 1rem; }
-  .print-frame pre { white-space: pre-wrap; font: .72rem/1.3 ui-monospace, "DejaVu Sans Mono", monospace; }
-  .print-frame svg { max-height: 60vh; width: auto; }
-  .table-wrap { max-height: none; overflow: visible; border: 0; }
-  #iters tr.current { outline: 0; font-weight: normal; }
-  #iters td.mark { visibility: hidden; }
-  section { break-inside: avoid-page; }
-  .source, #frame { overflow: visible; }
-}
-"""
+def _asset(name: str) -> str:
+    """The text of a file shipped in ``graphdsl/assets`` (in the wheel and in
+    the source tree alike). Raises FileNotFoundError when it is missing (a
+    broken install)."""
+    return (resources.files("graphdsl") / "assets" / name).read_text(encoding="utf-8")
 
-# Only the current frame lives in the DOM; print puts every frame in, then
-# takes them out again, so a long run stays light while it is browsed.
-_JS = r"""
-(function () {
-  "use strict";
-  var data = JSON.parse(document.getElementById("graphdsl-data").textContent);
-  var n = data.panels.length;
-  if (!n) return;
-  var its = data.trace.iterations;
-  var cur = 0;
-  var $ = function (id) { return document.getElementById(id); };
-  var frame = $("frame"), panel = $("panel"), explain = $("explain"), explainBox = $("explain-box"),
-      slider = $("slider"), where = $("where"), live = $("live");
-  var rows = document.querySelectorAll("#iters tbody tr");
-  var wrap = document.querySelector(".table-wrap");
-  var words = data.words;
-  var NOFRAME = document.createElement("p");
-  NOFRAME.className = "noframe"; NOFRAME.textContent = words.noframe;
-  NOFRAME = NOFRAME.outerHTML;
-  var lastNo = its[n - 1].iteration;
-  function say(text, i) { return text.replace("{i}", its[i].iteration).replace("{n}", lastNo); }
-  function label(i) { return say(words.of, i); }
 
-  // The plots carry one ring per iteration and panel (matplotlib gids
-  // "gdmark-e-K" on the error plot, "gdmark-c-K" on the curve); the current one shows.
-  var marks = document.querySelectorAll('.plot [id^="gdmark-"]');
-  function mark(i) {
-    for (var k = 0; k < marks.length; k++) {
-      var on = /^gdmark-[a-z]+-(\d+)$/.exec(marks[k].id);
-      marks[k].classList.toggle("on", !!on && +on[1] === i);
-    }
-  }
-
-  function show(i, announce) {
-    i = Math.max(0, Math.min(n - 1, i | 0));
-    var old = rows[cur];
-    if (old) { old.classList.remove("current"); old.removeAttribute("aria-current");
-               old.firstElementChild.textContent = ""; }
-    cur = i;
-    frame.innerHTML = data.frames[i] || NOFRAME;
-    panel.innerHTML = data.panels[i];
-    var t = data.explanations[i];
-    explain.textContent = t; explainBox.hidden = !t;
-    slider.value = String(i);
-    slider.setAttribute("aria-valuetext", label(i));
-    where.textContent = say(words.where, i);
-    mark(i);
-    var row = rows[i];
-    if (row) {
-      row.classList.add("current"); row.setAttribute("aria-current", "step");
-      row.firstElementChild.textContent = "\u25B6";
-      // keep the marked row in view inside its own scroll box, not the page
-      var top = row.offsetTop, head = row.parentNode.previousElementSibling.offsetHeight;
-      if (top - head < wrap.scrollTop) wrap.scrollTop = top - head;
-      else if (top + row.offsetHeight > wrap.scrollTop + wrap.clientHeight)
-        wrap.scrollTop = top + row.offsetHeight - wrap.clientHeight;
-    }
-    $("first").setAttribute("aria-disabled", String(i === 0));
-    $("prev").setAttribute("aria-disabled", String(i === 0));
-    $("next").setAttribute("aria-disabled", String(i === n - 1));
-    $("last").setAttribute("aria-disabled", String(i === n - 1));
-    if (announce) live.textContent = words.showing.replace("{label}", label(i));
-    try { history.replaceState(null, "", "#iteration-" + its[i].iteration); } catch (e) {}
-  }
-
-  $("first").addEventListener("click", function () { show(0, true); });
-  $("prev").addEventListener("click", function () { show(cur - 1, true); });
-  $("next").addEventListener("click", function () { show(cur + 1, true); });
-  $("last").addEventListener("click", function () { show(n - 1, true); });
-  slider.addEventListener("input", function () { show(+slider.value, true); });
-  document.getElementById("iters").addEventListener("click", function (e) {
-    var b = e.target.closest("button.go");
-    if (b) show(+b.getAttribute("data-i"), true);
-  });
-  document.addEventListener("keydown", function (e) {
-    if (e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
-    if (e.target === slider) return;          // the slider moves itself; "input" follows
-    var tag = e.target.tagName;
-    if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || e.target.isContentEditable) return;
-    var to;
-    if (e.key === "ArrowRight") to = cur + 1;
-    else if (e.key === "ArrowLeft") to = cur - 1;
-    else if (e.key === "Home") to = 0;
-    else if (e.key === "End") to = n - 1;
-    else return;
-    e.preventDefault();
-    show(to, true);
-  });
-
-  // Printing: every iteration on its own page (frame, values, chain rule).
-  var printAll = $("print-all");
-  function fill() {
-    var parts = [];
-    for (var i = 0; i < n; i++) {
-      parts.push('<section class="print-frame">' + data.panels[i] +
-                 '<div class="pf">' + (data.frames[i] || NOFRAME) + '</div>' +
-                 '<pre class="pe" lang="' + data.lang + '"></pre></section>');
-    }
-    printAll.innerHTML = parts.join("");
-    var pes = printAll.querySelectorAll("pre.pe");
-    for (var k = 0; k < pes.length; k++) {
-      pes[k].textContent = data.explanations[k];
-      if (!data.explanations[k]) pes[k].hidden = true;
-    }
-    document.body.classList.add("printing-all");
-  }
-  function empty() { printAll.innerHTML = ""; document.body.classList.remove("printing-all"); }
-  window.addEventListener("beforeprint", fill);
-  window.addEventListener("afterprint", empty);
-  window.graphdslReport = { show: show, current: function () { return cur; },
-                            preparePrint: fill, endPrint: empty };
-
-  var m = /^#iteration-(\d+)$/.exec(location.hash);
-  var start = 0;
-  if (m) for (var j = 0; j < n; j++) if (its[j].iteration === +m[1]) start = j;
-  show(start, false);
-})();
-"""
-
-_TEMPLATE = """<!DOCTYPE html>
-<html lang="{lang}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
-<meta name="generator" content="graphdsl">
-<title>{title}</title>
-<style>{css}</style>
-</head>
-<body>
-<header>
-<h1>{name}</h1>
-<p class="sub">{sub}</p>
-</header>
-<nav class="controls" aria-label="{nav}">
-<button type="button" id="first" aria-keyshortcuts="Home">{first}</button>
-<button type="button" id="prev" aria-keyshortcuts="ArrowLeft">{prev}</button>
-<label class="vh" for="slider">{slider}</label>
-<input type="range" id="slider" min="0" max="{last}" step="1" value="0" aria-valuetext="{first_label}">
-<button type="button" id="next" aria-keyshortcuts="ArrowRight">{next}</button>
-<button type="button" id="last" aria-keyshortcuts="End">{last_button}</button>
-<span id="where" aria-hidden="true"></span>
-<span class="keys">{keys} <kbd>←</kbd> <kbd>→</kbd> <kbd>Home</kbd> <kbd>End</kbd></span>
-</nav>
-<p id="live" class="vh" aria-live="polite"></p>
-<noscript><p>{noscript}</p></noscript>
-<main>
-<div class="stage">
-<figure id="frame" aria-label="{frame_label}">{frame}</figure>
-<section id="panel" aria-labelledby="cur-title">{panel}</section>
-</div>
-<section id="explain-box" aria-labelledby="h-explain"{explain_hidden}>
-<h2 id="h-explain">{h_explain}</h2>
-<pre id="explain" lang="{lang}">{explain}</pre>
-</section>
-<div id="print-all"></div>
-<section aria-labelledby="h-table">
-<h2 id="h-table">{h_table}</h2>
-<div class="table-wrap" tabindex="0" aria-label="{table_label}">{table}</div>
-</section>
-<section aria-labelledby="h-plots">
-<h2 id="h-plots">{h_plots}</h2>
-<div class="plots">{plots}</div>
-</section>
-<section aria-labelledby="h-source">
-<h2 id="h-source">{h_source}</h2>
-{source}
-</section>
-{notes}
-</main>
-<script type="application/json" id="graphdsl-data">{data}</script>
-<script>{js}</script>
-</body>
-</html>
-"""
+@functools.lru_cache(maxsize=None)
+def _assets() -> tuple[str, str, str]:
+    """The page's style, script and HTML template (a ``str.format`` text), read
+    once. The script puts only the current frame in the DOM; printing puts
+    every chosen frame in, then takes them out again, so a long run stays light
+    while it is browsed."""
+    # the style and the script start on their own line inside <style> and <script>
+    return ("\n" + _asset("report.css"), "\n" + _asset("report.js"), _asset("report.html"))

@@ -11,6 +11,37 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .i18n import reason_text
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a run ended, or why a param skipped a step, as data: a ``code`` and
+    the numbers and names its sentence needs. The words are chosen where they
+    are printed, in the reader's language: :func:`graphdsl.i18n.reason_text`.
+
+    Codes of a run's end (``Trace.stop``): ``reached`` (|error| < tol),
+    ``evaluated`` (no target), ``below`` (the output fell below --stop-below),
+    ``gradient-small`` (--minimize: every |∂out/∂p| < tol), ``max-iter`` and
+    ``max-iter-minimize``, ``diverging`` and ``diverging-gd``,
+    ``zero-partials`` (every partial is 0), ``infinite-step`` and
+    ``infinite-step-minimize``, ``numeric`` (an op failed; ``detail`` is the
+    engine's message) and ``stalled`` (the run came back to params it had
+    already had: it would go round for ever). A skipped param's code is
+    ``zero-partial``.
+
+    >>> r = Reason("below", {"out": "J", "value": 0.04, "limit": 0.05})
+    >>> reason_text(r, "en"), reason_text(r, "zh")
+    ('J = 0.04 is below 0.05', 'J = 0.04 低于 0.05')
+    """
+
+    code: str
+    fields: dict = field(default_factory=dict)
+
+    def text(self, lang: str = "en") -> str | None:
+        """The sentence in ``lang``; None for the codes that need none."""
+        return reason_text(self, lang)
+
 
 @dataclass
 class Iteration:
@@ -23,7 +54,7 @@ class Iteration:
     #: Δp subtracted from each adjusted param; None on the last iteration
     steps: dict[str, float] | None = None
     #: params that could not take a step this iteration (zero partial), with why
-    skipped: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, Reason] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         d = {
@@ -35,7 +66,7 @@ class Iteration:
         if self.steps is not None:
             d["steps"] = dict(self.steps)
         if self.skipped:
-            d["skipped"] = dict(self.skipped)
+            d["skipped"] = {p: why.text("en") for p, why in self.skipped.items()}
         return d
 
 
@@ -55,11 +86,18 @@ class Trace:
     iterations: list[Iteration] = field(default_factory=list)
     converged: bool = False
     status: str = "evaluated"
-    message: str | None = None
+    #: why the run ended, as data (see :class:`Reason`)
+    stop: Reason | None = None
     failure: Exception | None = None
     minimize: bool = False
     lr: float | None = None
     tol: float | None = None
+
+    @property
+    def message(self) -> str | None:
+        """Why the run ended, in English (the JSON's ``message``); None when the
+        status says it all."""
+        return self.stop.text("en") if self.stop is not None else None
 
     @property
     def last(self) -> Iteration | None:
@@ -80,7 +118,7 @@ class Trace:
         return {"values": values, "error": last.error, "iterations": len(self.iterations)}
 
     def to_json(self) -> dict:
-        """The contract's ``run --json`` object (DESIGN.md §5)."""
+        """The ``run --json`` object README's JSON section describes."""
         d = {
             "model": self.model,
             "output": self.output,

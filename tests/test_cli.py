@@ -1,4 +1,4 @@
-"""The command line of DESIGN.md §5: run (table and --json), check, exit codes."""
+"""The command line: run (table and --json), numbers as options, check, exit codes."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def test_frozen_takes_more_iterations_on_the_command_line(cli, linear_path):
     assert frozen["result"]["iterations"] > split["result"]["iterations"]
 
 
-# The contract's JSON shape (DESIGN.md §5), checked field by field.
+# The JSON shape of README's JSON section, checked field by field.
 def check_shape(d, *, solving):
     assert set(d) >= {"model", "output", "target", "method", "params", "converged",
                       "iterations", "result"}
@@ -175,3 +175,94 @@ def test_lr_without_a_learning_rate_method_is_refused(cli, linear_path):
     ok = cli("run", linear_path, "--target", "150", "--method", "gd", "--lr", "1e-4",
              "--max-iter", "500", "--json")
     assert ok.code == 0 and json.loads(ok.out)["iterations"][0]["steps"]["b"] == pytest.approx(1e-4 * 12 * 63)
+
+
+# --- numbers on the command line: each mistake gets its own message and exit 2 ----------
+
+@pytest.mark.parametrize("value, fragment", [
+    ("-inf", "'-inf' is not a finite number"),
+    ("inf", "'inf' is not a finite number"),
+    ("nan", "'nan' is not a finite number"),
+    ("1_000", "'1_000' is not written as a model writes numbers: write 1000"),
+    ("0x10", "'0x10' is not a number"),
+    ("1e400", "'1e400' is too large for a float"),
+])
+def test_a_target_that_is_not_a_model_number_is_refused(cli, linear_path, value, fragment):
+    r = cli("run", linear_path, "--target", value)
+    assert r.code == 2 and fragment in r.err and "expected one argument" not in r.err
+    assert r.out == ""
+
+
+@pytest.mark.parametrize("value", ["-1e5", "-100000", "-1e+5", "-100000.0"])
+def test_a_negative_target_in_any_spelling_is_a_value_not_an_option(cli, linear_path, value):
+    r = cli("run", linear_path, "--target", value, "--json")
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["target"] == -1e5
+
+
+def test_set_takes_the_same_numbers_as_a_model(cli, linear_path):
+    r = cli("run", linear_path, "--set", "w=1_0")
+    assert r.code == 2 and "--set w: '1_0' is not written as a model writes numbers: write 10" in r.err
+    assert cli("run", linear_path, "--set", "w=-1e1", "--json").code == 0
+
+
+@pytest.mark.parametrize("lr", ["-1", "0", "-0.5"])
+def test_a_learning_rate_must_be_positive(cli, linear_path, lr):
+    r = cli("run", linear_path, "--target", "150", "--method", "gd", "--lr", lr)
+    assert r.code == 2 and f"--lr: '{lr}' must be greater than 0" in r.err
+    r = cli("compare", linear_path, "--target", "150", "--lr", lr)
+    assert r.code == 2 and "must be greater than 0" in r.err
+
+
+@pytest.mark.parametrize("tol", ["0", "-1e-4"])
+def test_a_tolerance_must_be_positive_and_says_why(cli, linear_path, tol):
+    r = cli("run", linear_path, "--target", "150", "--tol", tol)
+    assert r.code == 2 and f"--tol: '{tol}' must be greater than 0" in r.err
+    assert "16 significant digits" in r.err
+
+
+def test_max_iter_0_is_refused_with_what_it_would_mean(cli, linear_path):
+    r = cli("run", linear_path, "--target", "150", "--max-iter", "0")
+    assert r.code == 2 and r.out == ""
+    assert "--max-iter: 0 allows no step" in r.err and "give 1 or more" in r.err
+    assert "after 1 iteration" not in r.err and "from 0" not in r.err
+    one = cli("run", linear_path, "--target", "150", "--max-iter", "1", "--json")
+    assert one.code == 1 and len(json.loads(one.out)["iterations"]) == 2
+
+
+def test_the_solver_refuses_a_tolerance_or_rate_that_is_not_positive(linear_path):
+    import graphdsl
+    from graphdsl.errors import UsageError
+
+    m = graphdsl.load(linear_path)
+    for kw in ({"tol": 0.0}, {"tol": -1.0}, {"method": "gd", "lr": 0.0}, {"method": "gd", "lr": -1.0}):
+        with pytest.raises(UsageError):
+            m.solve(150, **kw)
+
+
+def test_a_chinese_run_says_why_it_stopped_in_chinese(cli, tmp_path):
+    flat = tmp_path / "flat.bp"
+    flat.write_text("param w = -1\nz = relu(w)\n")
+    r = cli("run", flat, "--target", "5", "--lang", "zh")
+    assert r.code == 1
+    assert "跳过" in r.out and "no split step" not in r.out and "skip" not in r.out
+    r = cli("run", MODELS / "gd_square.bp", "--minimize", "--lr", "0.3", "--lang", "zh")
+    assert "每个 |∂J/∂p| 都小于 0.0001" in r.out and "is below" not in r.out
+    r = cli("compare", flat, "--target", "5", "--lang", "zh")
+    assert "第 0 次迭代时每个偏导数" in r.out and "every partial" not in r.out
+    # the error message on stderr stays English: it is what people search for
+    assert "every partial ∂z/∂p is 0" in cli("run", flat, "--target", "5", "--lang", "zh").err
+
+
+def test_max_iter_above_the_limit_is_refused(cli, linear_path):
+    r = cli("run", linear_path, "--target", "150", "--max-iter", "1000000")
+    assert r.code == 2 and "1,000,000 is more than 100,000" in r.err and r.out == ""
+
+
+def test_a_stalled_run_exits_1_with_the_table_and_says_why(cli, linear_path):
+    r = cli("run", linear_path, "--target", "150", "--tol", "1e-300", "--max-iter", "100000")
+    assert r.code == 1
+    assert "beyond rounding" in r.err and "loosen --tol (now 1e-300)" in r.err
+    assert len([l for l in r.out.splitlines() if l[:1].isdigit()]) < 20
+    d = json.loads(cli("run", linear_path, "--target", "150", "--tol", "1e-300", "--json").out)
+    assert d["status"] == "stalled" and d["converged"] is False and "steps" not in d["iterations"][-1]

@@ -18,3 +18,27 @@ def test_every_message_has_both_languages_with_the_same_fields():
         assert _fields(zh) in (_fields(en), _fields(en) - {"s"}), key
         if key.startswith(("r_", "v_")) and _fields(en) - {"s"} == set() and key != "r_kind":
             assert tr(key, "zh") != tr(key, "en"), key   # the page's own words are translated
+
+
+def test_every_reason_the_solver_gives_has_words_in_both_languages():
+    import re
+    from pathlib import Path
+
+    import graphdsl.solve
+    from graphdsl.i18n import reason_text
+    from graphdsl.trace import Reason
+
+    source = Path(graphdsl.solve.__file__).read_text(encoding="utf-8")
+    codes = set(re.findall(r'Reason\("([a-z-]+)"', source))
+    codes |= set(re.findall(r'"([a-z-]+)" if method == "gd" else "([a-z-]+)"', source)[0])
+    assert {"numeric", "max-iter", "zero-partial", "diverging", "diverging-gd"} <= codes
+    for code in codes - {"reached", "evaluated"}:
+        en, zh = MESSAGES["why_" + code.replace("-", "_")]
+        assert en != zh, code
+    # a reason fills its sentence from its fields, numbers formatted as the tables print them
+    r = Reason("infinite-step", {"p": "w", "iteration": 0, "out": "z", "partial": 1e-310,
+                                 "error": 0.1234567891})
+    assert reason_text(r, "en") == ("the step for w at iteration 0 is not a finite number "
+                                    "(∂z/∂w = 1e-310, error 0.1234568)")
+    assert "1e-310" in reason_text(r, "zh") and "0.1234568" in reason_text(r, "zh")
+    assert reason_text(Reason("reached"), "zh") is None

@@ -1,5 +1,5 @@
-"""`pip install .` in a fresh venv works from any directory: the grammar ships
-inside the wheel, and the console script runs the seed."""
+"""`pip install .` in a fresh venv works from any directory: the grammar and the
+report's page files ship inside the wheel, and the console script runs the seed."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ def test_wheel_installs_into_a_fresh_venv_and_runs_anywhere(tmp_path):
     (wheel,) = wheels.glob("graphdsl-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "graphdsl/grammars/graphdsl.lark" in names
+    for asset in ("report.css", "report.js", "report.html"):   # the HTML report's page
+        assert f"graphdsl/assets/{asset}" in names
     assert not any(n.startswith("tests/") for n in names)
 
     venv = tmp_path / "venv"
@@ -47,3 +49,9 @@ def test_wheel_installs_into_a_fresh_venv_and_runs_anywhere(tmp_path):
              "--json"], cwd=elsewhere, env=env)
     d = json.loads(p.stdout)
     assert d["converged"] and d["iterations"][0]["gradients"]["b"] == 63.0
+    # the report's style, script and template come from the installed package
+    run([str(venv / "bin" / "graphdsl"), "report", str(MODELS / "linear.bp"), "--target", "150",
+         "-o", "page.html"], cwd=elsewhere, env=env)
+    page = (elsewhere / "page.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "<style>\n:root {" in page
+    assert "window.graphdslReport" in page and 'id="graphdsl-data"' in page

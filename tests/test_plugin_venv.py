@@ -63,7 +63,7 @@ def test_example_plugin_installed_into_a_venv_is_usable_from_a_model(tmp_path):
     model.write_text("param x = 0.5\ny = softplus(x)\ntarget 2\n", encoding="utf-8")
 
     # one forward and backward pass: ln(1 + e^0.5) and its derivative, the sigmoid
-    r = _run([graphdsl, "run", model, "--target", "0.974", "--max-iter", "0", "--json"], env, tmp_path,
+    r = _run([graphdsl, "run", model, "--target", "0.974", "--max-iter", "1", "--json"], env, tmp_path,
              check=False)
     first = json.loads(r.stdout)["iterations"][0]
     assert math.isclose(first["values"]["y"], math.log1p(math.exp(0.5)), rel_tol=1e-12)

@@ -12,6 +12,7 @@ import re
 import pytest
 
 import graphdsl
+from conftest import MODELS
 from graphdsl.report import build_report, script_json, strip_prolog, _thin
 
 
@@ -284,3 +285,63 @@ def test_report_docstring_examples_hold():
 
     result = doctest.testmod(graphdsl.report)
     assert result.attempted >= 5 and result.failed == 0
+
+
+def _table_cells(page: str) -> list[list[str]]:
+    """The text of each body row of the page's run table (#iters), cell by cell."""
+    body = re.search(r'<table id="iters">.*?<tbody>(.*?)</tbody>', page, re.S).group(1)
+    rows = re.findall(r"<tr\b[^>]*>(.*?)</tr>", body, re.S)
+    return [[html.unescape(re.sub(r"<[^>]+>", "", c)) for c in
+             re.findall(r"<t[dh]\b[^>]*>(.*?)</t[dh]>", r, re.S)][1:] for r in rows]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_page_and_the_command_line_show_the_same_cells(cli, tmp_path, lang):
+    model = tmp_path / "skip.bp"
+    model.write_text("param w = 0\nparam u = 1\nparam v = 1\nz = 2*w*u + v\n")
+    r = cli("run", model, "--target", "5", "--params", "u,v", "--lang", lang)
+    lines = r.out.splitlines()
+    start = next(k for k, line in enumerate(lines) if line.startswith("----")) + 1
+    end = lines.index("", start)
+    text_rows = [line.split() for line in lines[start:end] if line[:1].isdigit()]
+    m = graphdsl.load(model)
+    page = build_report(m, m.solve(5, params=["u", "v"]), pictures=False, explanations=False,
+                        plots=False, lang=lang).html
+    assert [[c for c in row if c] for row in _table_cells(page)] == text_rows   # text drops empty cells
+    skip = "skip" if lang == "en" else "跳过"
+    assert text_rows[0][-2] == skip       # u's step at iteration 0: skipped, in the page's words too
+
+
+def test_the_rows_are_plain_data_built_once(seed_run):
+    from graphdsl.runtable import Column, cell_text, header, iteration_table, node_table
+    from graphdsl.trace import Reason
+
+    _m, trace = seed_run
+    t = iteration_table(trace)
+    assert t.columns[:4] == [Column("iter"), Column("value", "w"), Column("value", "b"),
+                             Column("value", "z")]
+    assert t.rows[0][:5] == [0, 3.0, 4.0, 162.0, 12.0]
+    assert t.rows[-1][-2:] == [None, None]                  # no step after the last iteration
+    assert [header(c, "z", "zh") for c in t.columns][:5] == ["迭代", "w", "b", "z", "误差"]
+    nodes = node_table(trace, 0, steps=True)
+    assert nodes.rows[0] == ["w", 3.0, 18.0, pytest.approx(1 / 3)]
+    assert cell_text(Reason("zero-partial", {"out": "z", "p": "w"}), "en") == "skip"
+    # a minimising run has no target, so no error column
+    g = graphdsl.load(MODELS / "gd_square.bp").solve(minimize=True, lr=0.3)
+    assert Column("error") not in iteration_table(g).columns
+
+
+def test_a_long_run_has_panels_and_rings_for_the_chosen_iterations_only(linear_path):
+    m = graphdsl.load(linear_path)
+    trace = m.solve(target=150, method="gd", lr=1e-8, max_iter=99)
+    r = build_report(m, trace, pictures=False, explanations=False, max_frames=10)
+    d = _data(r.html)
+    chosen = _thin(100, 10)
+    assert [i for i, p in enumerate(d["panels"]) if p] == chosen
+    assert "Iteration {i} of {n}" in d["words"]["nopanel"]
+    assert sorted(int(k) for k in re.findall(r'<g id="gdmark-e-(\d+)"', r.html)) == chosen
+    assert len(_table_cells(r.html)) == 100                 # the table keeps every iteration
+    assert any("made for 10 of 100 iterations" in note for note in r.notes)
+    full = build_report(m, trace, pictures=False, explanations=False, max_frames=500)
+    assert all(_data(full.html)["panels"]) and "nopanel" not in _data(full.html)["words"]
+    assert len(r.html) < len(full.html) / 2

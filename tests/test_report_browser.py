@@ -194,3 +194,24 @@ def test_the_chinese_page_has_chinese_controls_and_steps_with_the_keys(open_repo
     assert page.locator("#live").inner_text() == "正在显示：迭代 2 / 2"
     page.get_by_role("button", name="显示第 1 次迭代").click()
     assert o.current_rows() == ["1"] and _ring(page) == ["gdmark-e-1"]
+
+
+def test_a_thinned_run_steps_through_iterations_without_a_panel_and_prints_the_chosen(
+        open_report, linear_path, tmp_path):
+    import graphdsl
+    from graphdsl.report import build_report
+
+    m = graphdsl.load(linear_path)
+    trace = m.solve(target=150, method="gd", lr=0.000002, max_iter=29)
+    out = tmp_path / "thin.html"
+    build_report(m, trace, pictures=False, explanations=False, max_frames=4).write(out)
+    o = open_report(page_file=out)
+    page = o.page
+    page.keyboard.press("ArrowRight")           # iteration 1 has no panel of its own
+    assert o.current_rows() == ["1"]
+    assert "Iteration 1 of 29" in o.panel() and "not shown in full" in o.panel()
+    assert page.locator("#cur-title").count() == 1 and _ring(page) == []
+    page.keyboard.press("End")
+    assert "Iteration 29 of 29" in o.panel() and _ring(page) == ["gdmark-e-29"]
+    page.evaluate("window.graphdslReport.preparePrint()")
+    assert page.locator("#print-all section").count() == 4

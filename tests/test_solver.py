@@ -1,4 +1,4 @@
-"""The solver of DESIGN.md §4: split, frozen, gd, --params, --minimize, and its stops."""
+"""The solver: split, frozen, gd, --params, --minimize, and why each run stops."""
 
 from __future__ import annotations
 
@@ -76,7 +76,8 @@ def test_a_zero_partial_is_skipped_and_said():
     m = graphdsl.loads("param w = 0\nparam u = 1\nparam v = 1\nz = 2*w*u + v")
     t = m.solve(5, params=["u", "v"])
     first = t.iterations[0]
-    assert "u" in first.skipped and "= 0" in first.skipped["u"]
+    assert "u" in first.skipped and first.skipped["u"].code == "zero-partial"
+    assert "= 0" in first.skipped["u"].text("en") and "= 0" in first.skipped["u"].text("zh")
     assert first.steps == {"v": -4.0}      # the whole error goes to v
     assert t.converged
 
@@ -150,3 +151,71 @@ def test_minimize_refuses_frozen_and_stop_below_needs_minimize():
         m.solve(minimize=True, method="frozen")
     with pytest.raises(graphdsl.UsageError, match="--stop-below only applies with --minimize"):
         m.solve(1.0, stop_below=0.5)
+
+
+def test_why_a_run_stopped_is_data_and_the_json_says_it_in_english():
+    m = graphdsl.load(MODELS / "gd_square.bp")
+    t = m.solve(minimize=True, lr=0.3, stop_below=0.05)
+    assert t.stop.code == "below" and t.stop.fields["out"] == "J"
+    assert t.stop.fields["value"] == t.last.values["J"] and t.stop.fields["limit"] == 0.05
+    assert t.to_json()["message"] == f"J = {t.last.values['J']:.6g} is below 0.05"
+    assert t.stop.text("zh") != t.message and "0.05" in t.stop.text("zh")
+    t = graphdsl.load(MODELS / "linear.bp").solve(150, method="frozen", max_iter=2)
+    assert (t.stop.code, t.stop.fields["n"]) == ("max-iter", 3)
+    assert t.message.startswith("no convergence after 3 iterations (error ")
+    t = graphdsl.load(MODELS / "linear.bp").solve(150)
+    assert t.stop.code == "reached" and t.message is None and "message" not in t.to_json()
+
+
+def test_a_run_at_the_limit_of_float_precision_stops_as_stalled():
+    # near 150 rounding swings the error by ±2.8e-14 for ever: no tol below that can be met
+    t = graphdsl.load(MODELS / "linear.bp").solve(150, tol=1e-300, max_iter=100_000)
+    assert t.status == "stalled" and not t.converged and not t.ok
+    assert t.stop.code == "stalled" and len(t.iterations) < 20
+    k, again = t.stop.fields["iteration"], t.stop.fields["again"]
+    assert [t.iterations[k].values[p] for p in "wb"] == [t.iterations[again].values[p] for p in "wb"]
+    assert t.stop.fields["error"] < 1e-12 and t.last.steps is None
+    assert t.failure is not None and "loosen --tol" in t.failure.hint
+    assert "beyond rounding" in t.message and t.to_json()["status"] == "stalled"
+
+
+def test_minimising_to_the_limit_of_float_precision_stalls_instead_of_running_on():
+    # near x = ln 3 the gradient e^x - 3 is a few ulps that never reach 1e-300
+    t = graphdsl.loads("param x = 1.2\nJ = exp(x) - 3*x").solve(minimize=True, lr=0.1,
+                                                                  tol=1e-300, max_iter=100_000)
+    assert t.status == "stalled" and t.stop.code == "stalled-minimize"
+    assert t.last.values["x"] == pytest.approx(math.log(3), rel=1e-15)
+    assert 0 < t.stop.fields["gradient"] < 1e-14 and len(t.iterations) < 1000
+    assert "beyond rounding" in t.message and "largest |∂J/∂p|" in t.message
+
+
+def test_a_run_that_jumps_between_two_points_is_a_cycle_not_precision():
+    # gd with lr 0.5 on z = 2w maps w to -w: |error| never shrinks
+    t = graphdsl.loads("param w = 1\nz = 2*w").solve(0, method="gd", lr=0.5)
+    assert t.status == "stalled" and t.stop.code == "cycling" and t.stop.fields["period"] == 2
+    assert [it.values["w"] for it in t.iterations] == [1.0, -1.0, 1.0]
+    assert "smaller --lr" in t.failure.hint
+
+
+def test_max_iter_is_bounded():
+    from graphdsl.errors import UsageError
+    from graphdsl.solve import MAX_ITER_LIMIT
+
+    m = graphdsl.load(MODELS / "linear.bp")
+    with pytest.raises(UsageError):
+        m.solve(150, max_iter=MAX_ITER_LIMIT + 1)
+
+
+def test_gd_on_a_flat_spot_stops_at_once_like_split():
+    # relu below 0: every partial is 0, so gd's step is 0 and nothing can ever change
+    m = graphdsl.loads("param w = -1\nz = relu(w)")
+    for method in ("split", "gd"):
+        t = m.solve(5, method=method)
+        assert t.status == "stopped" and t.stop.code == "zero-partials" and len(t.iterations) == 1
+    assert m.solve(5, method="gd").iterations[0].skipped == {}     # "no split step" is split's
+
+
+def test_steps_lost_in_rounding_stall_even_far_from_the_target():
+    t = graphdsl.load(MODELS / "linear.bp").solve(150, method="gd", lr=1e-30)
+    assert t.status == "stalled" and t.stop.code == "stalled" and t.stop.fields["error"] == 12
+    assert "larger --lr" in t.failure.hint and len(t.iterations) == 2

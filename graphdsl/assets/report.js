@@ -1,0 +1,118 @@
+(function () {
+  "use strict";
+  var data = JSON.parse(document.getElementById("graphdsl-data").textContent);
+  var n = data.panels.length;
+  if (!n) return;
+  var its = data.trace.iterations;
+  var cur = 0;
+  var $ = function (id) { return document.getElementById(id); };
+  var frame = $("frame"), panel = $("panel"), explain = $("explain"), explainBox = $("explain-box"),
+      slider = $("slider"), where = $("where"), live = $("live");
+  var rows = document.querySelectorAll("#iters tbody tr");
+  var wrap = document.querySelector(".table-wrap");
+  var words = data.words;
+  var NOFRAME = document.createElement("p");
+  NOFRAME.className = "noframe"; NOFRAME.textContent = words.noframe;
+  NOFRAME = NOFRAME.outerHTML;
+  var lastNo = its[n - 1].iteration;
+  function say(text, i) { return text.replace("{i}", its[i].iteration).replace("{n}", lastNo); }
+  function label(i) { return say(words.of, i); }
+
+  // The plots carry one ring per iteration and panel (matplotlib gids
+  // "gdmark-e-K" on the error plot, "gdmark-c-K" on the curve); the current one shows.
+  var marks = document.querySelectorAll('.plot [id^="gdmark-"]');
+  function mark(i) {
+    for (var k = 0; k < marks.length; k++) {
+      var on = /^gdmark-[a-z]+-(\d+)$/.exec(marks[k].id);
+      marks[k].classList.toggle("on", !!on && +on[1] === i);
+    }
+  }
+
+  function show(i, announce) {
+    i = Math.max(0, Math.min(n - 1, i | 0));
+    var old = rows[cur];
+    if (old) { old.classList.remove("current"); old.removeAttribute("aria-current");
+               old.firstElementChild.textContent = ""; }
+    cur = i;
+    frame.innerHTML = data.frames[i] || NOFRAME;
+    panel.innerHTML = data.panels[i] || say(words.nopanel || "", i);
+    var t = data.explanations[i];
+    explain.textContent = t; explainBox.hidden = !t;
+    slider.value = String(i);
+    slider.setAttribute("aria-valuetext", label(i));
+    where.textContent = say(words.where, i);
+    mark(i);
+    var row = rows[i];
+    if (row) {
+      row.classList.add("current"); row.setAttribute("aria-current", "step");
+      row.firstElementChild.textContent = "\u25B6";
+      // keep the marked row in view inside its own scroll box, not the page
+      var top = row.offsetTop, head = row.parentNode.previousElementSibling.offsetHeight;
+      if (top - head < wrap.scrollTop) wrap.scrollTop = top - head;
+      else if (top + row.offsetHeight > wrap.scrollTop + wrap.clientHeight)
+        wrap.scrollTop = top + row.offsetHeight - wrap.clientHeight;
+    }
+    $("first").setAttribute("aria-disabled", String(i === 0));
+    $("prev").setAttribute("aria-disabled", String(i === 0));
+    $("next").setAttribute("aria-disabled", String(i === n - 1));
+    $("last").setAttribute("aria-disabled", String(i === n - 1));
+    if (announce) live.textContent = words.showing.replace("{label}", label(i));
+    try { history.replaceState(null, "", "#iteration-" + its[i].iteration); } catch (e) {}
+  }
+
+  $("first").addEventListener("click", function () { show(0, true); });
+  $("prev").addEventListener("click", function () { show(cur - 1, true); });
+  $("next").addEventListener("click", function () { show(cur + 1, true); });
+  $("last").addEventListener("click", function () { show(n - 1, true); });
+  slider.addEventListener("input", function () { show(+slider.value, true); });
+  document.getElementById("iters").addEventListener("click", function (e) {
+    var b = e.target.closest("button.go");
+    if (b) show(+b.getAttribute("data-i"), true);
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
+    if (e.target === slider) return;          // the slider moves itself; "input" follows
+    var tag = e.target.tagName;
+    if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || e.target.isContentEditable) return;
+    var to;
+    if (e.key === "ArrowRight") to = cur + 1;
+    else if (e.key === "ArrowLeft") to = cur - 1;
+    else if (e.key === "Home") to = 0;
+    else if (e.key === "End") to = n - 1;
+    else return;
+    e.preventDefault();
+    show(to, true);
+  });
+
+  // Printing: every iteration on its own page (frame, values, chain rule).
+  var printAll = $("print-all");
+  // (a long run has panels for evenly spaced iterations only: those are printed)
+  function fill() {
+    var parts = [], shown = [];
+    for (var i = 0; i < n; i++) {
+      if (!data.panels[i]) continue;
+      shown.push(i);
+      parts.push('<section class="print-frame">' + data.panels[i] +
+                 '<div class="pf">' + (data.frames[i] || NOFRAME) + '</div>' +
+                 '<pre class="pe" lang="' + data.lang + '"></pre></section>');
+    }
+    printAll.innerHTML = parts.join("");
+    var pes = printAll.querySelectorAll("pre.pe");
+    for (var k = 0; k < pes.length; k++) {
+      var text = data.explanations[shown[k]];
+      pes[k].textContent = text;
+      if (!text) pes[k].hidden = true;
+    }
+    document.body.classList.add("printing-all");
+  }
+  function empty() { printAll.innerHTML = ""; document.body.classList.remove("printing-all"); }
+  window.addEventListener("beforeprint", fill);
+  window.addEventListener("afterprint", empty);
+  window.graphdslReport = { show: show, current: function () { return cur; },
+                            preparePrint: fill, endPrint: empty };
+
+  var m = /^#iteration-(\d+)$/.exec(location.hash);
+  var start = 0;
+  if (m) for (var j = 0; j < n; j++) if (its[j].iteration === +m[1]) start = j;
+  show(start, false);
+})();
