@@ -404,19 +404,30 @@ def main(argv=None) -> int:
                        args.one <= args.code_up_to)
         print(json.dumps(row))
         return 0
+    from graphdsl.progress import progress
+
     rows = []
-    for size in [int(s) for s in args.sizes.split(",")]:
-        t = time.perf_counter()
-        cmd = [sys.executable, os.path.abspath(__file__), "--one", str(size),
-               "--repeat", str(args.repeat), "--batch", str(args.batch),
-               "--references-up-to", str(args.references_up_to),
-               "--code-up-to", str(args.code_up_to)]
-        p = subprocess.run(cmd, capture_output=True, text=True)
-        if p.returncode != 0:
-            print(f"size {size}: failed\n{p.stderr}", file=sys.stderr)
-            continue
-        rows.append(json.loads(p.stdout.strip().splitlines()[-1]))
-        print(f"# {size:,} ops done in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    # A size costs about a fixed part (a process, the small-model references)
+    # plus a part that grows with its ops: weighting each by ops + 50,000 keeps
+    # the estimate of the time left roughly right from the first size on.
+    weight = {size: size + 50_000 for size in sizes}
+    with progress(sum(weight.values()), "bench", sys.stderr) as bar:
+        for size in sizes:
+            bar.label = f"bench {size:,} ops"
+            t = time.perf_counter()
+            cmd = [sys.executable, os.path.abspath(__file__), "--one", str(size),
+                   "--repeat", str(args.repeat), "--batch", str(args.batch),
+                   "--references-up-to", str(args.references_up_to),
+                   "--code-up-to", str(args.code_up_to)]
+            p = subprocess.run(cmd, capture_output=True, text=True)
+            bar.advance(weight[size])
+            if p.returncode != 0:
+                print(f"\rsize {size}: failed\n{p.stderr}", file=sys.stderr)
+                continue
+            rows.append(json.loads(p.stdout.strip().splitlines()[-1]))
+            if not bar.enabled:   # on a terminal the line says it; in a log, one line per size
+                print(f"# {size:,} ops done in {time.perf_counter() - t:.0f} s", file=sys.stderr)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; times are medians of "
           f"{args.repeat} runs (1 above 200,000 ops); µs per op unless said")
     print()

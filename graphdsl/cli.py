@@ -90,10 +90,14 @@ def _registry(args):
     return reg
 
 
-def _load(args):
-    from .model import load
+def _load(args, text: str | None = None):
+    """The model of ``args.model`` (or of ``text``, named ``args.model``), with --set applied."""
+    from .model import load, loads
 
-    model = load(args.model, registry=_registry(args))
+    if text is None:
+        model = load(args.model, registry=_registry(args))
+    else:
+        model = loads(text, name=args.model, registry=_registry(args))
     for item in getattr(args, "set", None) or ():
         name, value = _parse_assignment(item)
         model.set_value(name, value)
@@ -217,13 +221,18 @@ def _target(model, args):
     return args.target if args.target is not None else (None if args.minimize else model.target)
 
 
+def _check_run_options(args) -> None:
+    """The run options' checks that need no model; raises UsageError."""
+    if args.lr is not None and args.method != "gd" and not args.minimize:
+        raise UsageError(f"--lr has no effect with --method {args.method}",
+                         hint="use --method gd or --minimize for a learning rate, or drop --lr")
+
+
 def _solve(model, args):
     """Run ``model`` as the options of :func:`_add_run_options` say; returns the Trace.
 
     Raises UsageError for --lr with a method that has no learning rate."""
-    if args.lr is not None and args.method != "gd" and not args.minimize:
-        raise UsageError(f"--lr has no effect with --method {args.method}",
-                         hint="use --method gd or --minimize for a learning rate, or drop --lr")
+    _check_run_options(args)
     return model.solve(target=_target(model, args), method=args.method, params=args.params,
                        tol=args.tol, max_iter=args.max_iter,
                        lr=0.1 if args.lr is None else args.lr, minimize=args.minimize,
@@ -382,8 +391,12 @@ def _render_run(model, trace, args) -> None:
     """run --render DIR: the run's pictures; a note on stderr (stdout may be JSON)."""
     from . import dot, render
 
+    from .progress import progress
+
     try:
-        paths = dot.write_run(model, trace, args.render, protect=(args.model,), lang=_lang(args))
+        with progress(None, "pictures", sys.stderr) as bar:
+            paths = dot.write_run(model, trace, args.render, protect=(args.model,),
+                                  lang=_lang(args), progress=bar)
     except render.PictureTooBig as e:
         e.message = "--render: " + e.message
         e.hint = "draw a part with `graphdsl render MODEL --focus NODE`, or drop --render"
@@ -651,12 +664,21 @@ def _add_report(sub, common):
     _add_lang(p)
 
 
-def cmd_report(args) -> int:
+def _build_report(args, bar=None, plots: bool = True):
+    """The report of the run the options ask for: (Report, Trace). Raises the
+    errors of loading and running the model."""
     from .report import build_report
 
     model = _load(args)
     trace = _solve(model, args)
-    report = build_report(model, trace, lang=_lang(args))
+    return build_report(model, trace, lang=_lang(args), progress=bar, plots=plots), trace
+
+
+def cmd_report(args) -> int:
+    from .progress import progress
+
+    with progress(None, "report", sys.stderr) as bar:
+        report, trace = _build_report(args, bar)
     to_stdout = args.output == "-"  # as for render: the page on stdout, and nothing else there
     if to_stdout:
         sys.stdout.write(report.html)
@@ -679,6 +701,112 @@ def cmd_report(args) -> int:
     return EXIT_OK
 
 
+# --- watch -----------------------------------------------------------------------
+
+def _add_watch(sub, common):
+    p = sub.add_parser("watch", parents=[common],
+                       help="a live page that shows the report and follows every save",
+                       description="Serve the report of the model on a local page "
+                                   "(127.0.0.1 only) that updates itself within a second of "
+                                   "every save; a mistake shows its message over the last good "
+                                   "page. Ctrl-C stops it.")
+    p.add_argument("model", help="the .bp model file")
+    _add_run_options(p)
+    p.add_argument("--port", type=_port, default=0,
+                   help="the port to listen on (default: a free one, printed)")
+    _add_lang(p)
+
+
+def _port(text: str) -> int:
+    v = _count(text)
+    if v > 65535:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a port (0 to 65535)")
+    return v
+
+
+def _watched_files(args) -> list[str]:
+    """The files whose saves rebuild the page: the model, and every file the
+    run options read (a data file, once `run` takes one)."""
+    files = [args.model]
+    for option in ("data",):
+        value = getattr(args, option, None)
+        if value:
+            files += [value] if isinstance(value, str) else list(value)
+    return files
+
+
+def cmd_watch(args) -> int:
+    import time
+
+    from .watch import LivePage
+
+    if not os.path.isfile(args.model):
+        raise UsageError(f"no such file: {args.model}" if not os.path.exists(args.model)
+                         else f"{args.model} is not a file", hint="give a .bp model file")
+    _check_run_options(args)
+
+    def build(bar, quick):
+        # quick: the page without its plots first (matplotlib is most of a small report)
+        report, trace = _build_report(args, bar, plots=not quick)
+        what = trace.status if trace.method is not None else "one pass"
+        n = report.iterations
+        return report.html, f"{n} iteration{'s' if n != 1 else ''}, {what}", report.notes
+
+    def event(kind, text):
+        # one line per save: the full message (with its caret) is on the page
+        first = text.splitlines()[0] if text else ""
+        if kind == "warning":
+            _err(f"warning: {text}")
+        else:
+            _err(f"{time.strftime('%H:%M:%S')} "
+                 + (f"updated: {text}" if kind == "built" else first))
+
+    live = LivePage(build, _watched_files(args), port=args.port, lang=_lang(args), on_event=event,
+                    title=os.path.basename(args.model)).start()
+    _out(f"watching {args.model}: open {live.url} (Ctrl-C stops)")
+    sys.stdout.flush()
+    try:
+        live.wait()
+    except KeyboardInterrupt:   # Ctrl-C is how a watch ends: a clean stop, exit 0
+        pass
+    finally:
+        live.stop()             # SIGTERM ends it too, as it ends every command (exit 143)
+    _err("stopped")
+    return EXIT_OK
+
+
+# --- run for other front ends (the notebook's %%bp) -------------------------------
+
+def run_parser(prog: str = "graphdsl run") -> argparse.ArgumentParser:
+    """A parser of `run`'s options (and --plugin, --lang), no model argument;
+    its complaints raise UsageError instead of exiting."""
+    p = _Parser(prog=prog, add_help=True,
+                description="Run a model as `graphdsl run` does: with --target (or the "
+                            "model's own target) iterate until the output reaches it.")
+    p.add_argument("--plugin", action="append", metavar="MODULE",
+                   help="load the ops defined in MODULE (repeatable)")
+    _add_run_options(p)
+    _add_lang(p)
+    return p
+
+
+def run_text(text: str, argv, name: str = "<cell>", prog: str = "%%bp"):
+    """Parse ``argv`` with :func:`run_parser`, build the model from ``text``
+    and run it as `graphdsl run` would: returns (model, trace, lang).
+
+    Raises UsageError for wrong options, the model's errors for a wrong
+    model; a run that fails numerically is in ``trace.failure``.
+
+    >>> model, trace, lang = run_text("param b = 4\\ny = 2*b + 1", ["--target", "5"])
+    >>> trace.status, trace.result()["values"]["b"]
+    ('converged', 2.0)
+    """
+    args = run_parser(prog).parse_args(list(argv))
+    args.model = name
+    model = _load(args, text)
+    return model, _solve(model, args), _lang(args)
+
+
 # --- the dispatcher ---------------------------------------------------------------
 
 COMMANDS = {
@@ -689,6 +817,7 @@ COMMANDS = {
     "explain": (_add_explain, cmd_explain),
     "compare": (_add_compare, cmd_compare),
     "report": (_add_report, cmd_report),
+    "watch": (_add_watch, cmd_watch),
 }
 
 

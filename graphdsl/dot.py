@@ -304,7 +304,7 @@ def check_folder(directory, option: str = "--render") -> None:
 
 
 def write_run(model, trace, directory, fmt: str = "svg", *, protect=(),
-              lock_timeout: float = LOCK_TIMEOUT, **options) -> list[str]:
+              lock_timeout: float = LOCK_TIMEOUT, progress=None, **options) -> list[str]:
     """Draw :func:`graphdsl.render.run_frames` into ``directory``; returns the paths written.
 
     ``dot`` runs for several frames at once (it is a separate process). The
@@ -312,6 +312,8 @@ def write_run(model, trace, directory, fmt: str = "svg", *, protect=(),
     ``lock_timeout`` seconds for another one to finish. Frames an earlier run
     wrote and this one does not (a longer run's last iterations) are removed
     when :data:`MANIFEST` proves graphdsl wrote them and they are unchanged.
+    ``progress`` (a :class:`graphdsl.progress.Progress`, optional) is given
+    the number of frames and told of each one written.
 
     Raises UsageError when the folder cannot be used or stays locked,
     :class:`graphdsl.render.PictureTooBig` before anything is written, and
@@ -334,12 +336,15 @@ def write_run(model, trace, directory, fmt: str = "svg", *, protect=(),
     except OSError as e:
         raise UsageError(f"--render: cannot create {directory}: {e.strerror or e}") from None
     names = [f"{stem}.{fmt}" for stem, _graph in frames]
+    if progress is not None:
+        progress.total = len(frames)
     with _locked(directory, lock_timeout):
         old = _read_manifest(directory)
         written: dict[str, dict] = {}
         done = False
         try:
-            _write_frames(frames, names, directory, fmt, protect, written)
+            _write_frames(frames, names, directory, fmt, protect, written,
+                          progress.advance if progress is not None else None)
             done = True
         finally:
             if done:
@@ -352,7 +357,7 @@ def write_run(model, trace, directory, fmt: str = "svg", *, protect=(),
     return [os.path.join(directory, n) for n in names]
 
 
-def _write_frames(frames, names, directory, fmt, protect, written) -> None:
+def _write_frames(frames, names, directory, fmt, protect, written, tick=None) -> None:
     record = threading.Lock()
 
     def put(name, data):
@@ -361,6 +366,8 @@ def _write_frames(frames, names, directory, fmt, protect, written) -> None:
         write_atomic(os.path.join(directory, name), data, protect=protect, follow=False)
         with record:
             written[name] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        if tick is not None:
+            tick()
 
     if fmt == "dot":
         for (_stem, graph), name in zip(frames, names):

@@ -150,6 +150,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
                  "未安装 sympy：局部偏导数只显示数值，且跳过符号验证"
                  "（安装：pip install 'graphdsl[explain]'）"),
     # the HTML report's own words (graphdsl report --lang)
+    # graphdsl watch's page (around the report, which has its own words)
+    "w_title": ("graphdsl watch: {name}", "graphdsl 实时页面：{name}"),
+    "w_watching": ("watching {name}", "正在跟随 {name}"),
+    "w_first": ("building the first page…", "正在生成第一页…"),
+    "w_kept": ("The last good page is shown dimmed below; fix the model and save it to try again.",
+               "下方变暗的是上一次正确的页面；改正模型并保存后会重新生成。"),
+    "w_building": ("building…", "正在生成…"),
+    "w_left": ("about {t} left", "约剩 {t}"),
+    "w_updated": ("updated {time}", "{time} 已更新"),
+    "w_lost": ("connection lost: is graphdsl watch still running?",
+               "连接已断开：graphdsl watch 还在运行吗？"),
     "r_title": ("graphdsl report: {name}", "graphdsl 报告：{name}"),
     "r_sub": ("{headline}. Result: {ending}: {final}.", "{headline}。结果：{ending}，{final}。"),
     "r_how_evaluated": ("output {out}, no target: one forward and one backward pass",

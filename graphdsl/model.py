@@ -232,6 +232,13 @@ class Model:
             target = self.target
         return solve(self, target, **options)
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the backward picture and a table of values and
+        gradients (see :func:`graphdsl.notebook.model_html`)."""
+        from .notebook import model_html
+
+        return model_html(self)
+
     def __repr__(self) -> str:
         return (f"<Model {self.name}: {len(self.flat)} nodes, params "
                 f"{', '.join(self.params) or '-'}, output {self.output}>")

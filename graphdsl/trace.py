@@ -134,6 +134,13 @@ class Trace:
             d["message"] = self.message
         return d
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the run's table and its plot (see
+        :func:`graphdsl.notebook.trace_html`)."""
+        from .notebook import trace_html
+
+        return trace_html(self)
+
     def __repr__(self) -> str:
         r = self.result()
         vals = ", ".join(f"{k}={v:.6g}" for k, v in r["values"].items())
