@@ -438,6 +438,9 @@ def _add_explain(sub, common):
                                    "reverse-mode gradient; a symbolic check by sympy.")
     p.add_argument("model", help="the .bp model file")
     p.add_argument("--wrt", metavar="PARAM", help="explain only ∂output/∂PARAM")
+    p.add_argument("--mode", default="reverse", choices=["reverse", "forward"],
+                   help="reverse (default): the paths from the output down; forward: each "
+                        "node's tangent ∂node/∂PARAM pushed forwards, and what each mode costs")
     p.add_argument("--format", default="text", choices=["text", "markdown", "latex", "json"],
                    help="text (default), markdown, latex, or json (the data)")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="explain at another value")
@@ -445,7 +448,10 @@ def _add_explain(sub, common):
 
 
 def cmd_explain(args) -> int:
-    from .explain import FORMATS, explain
+    if args.mode == "forward":
+        from .forward import FORMATS, explain_forward as explain
+    else:
+        from .explain import FORMATS, explain
 
     model = _load(args)
     e = explain(model, wrt=args.wrt)

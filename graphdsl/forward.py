@@ -42,6 +42,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from .errors import UsageError
+from .text import format_number
 
 #: a forward explanation lists at most this many steps per param (the last one
 #: is always the output's); the rest are counted
@@ -417,3 +418,171 @@ def _named_inputs(c) -> dict[str, list[str]]:
                 stack.extend(reversed(c.args[j]))
         out[n] = seen
     return out
+
+
+# --- writing it out ---------------------------------------------------------------------
+
+def tangent_pieces(step: TangentStep, wrt: str):
+    """∂node/∂wrt as the forward chain rule, in four pieces: symbols
+    (∂z/∂x·∂x/∂w + ∂z/∂y·∂y/∂w), rules (y·2 + x·0, None when a rule is
+    missing), numbers (9·2 + 18·0) and the total (18)."""
+    sym = [f"{_d(step.node, t.input)}·{_d(t.input, wrt)}" for t in step.terms]
+    nums = [f"{_factor_number(t.partial)}·{_factor_number(t.tangent)}" for t in step.terms]
+    rules = None
+    if step.terms and all(t.rule is not None for t in step.terms):
+        rules = [f"{_factor_rule(t.rule)}·{_factor_number(t.tangent)}" for t in step.terms]
+    return sym, rules, nums, format_number(step.total)
+
+
+def tangent_line(step: TangentStep, wrt: str) -> str:
+    """The seed's line: ``∂z/∂w = ∂z/∂x·∂x/∂w + ∂z/∂y·∂y/∂w = y·2 + x·0 = 9·2 + 18·0 = 18``
+    (a piece equal to the one before it is left out)."""
+    sym, rules, nums, total = tangent_pieces(step, wrt)
+    parts = [_d(step.node, wrt)]
+    last = None
+    for piece in (sym, rules, nums, [total]):
+        if piece is None or piece == last:
+            continue
+        parts.append(" + ".join(piece))
+        last = piece
+    return " = ".join(parts)
+
+
+def format_text(e: ForwardExplanation, lang: str = "en") -> str:
+    """Forward mode as plain text (what ``graphdsl explain --mode forward`` prints)."""
+    return "\n".join(_lines(e, lang, "text")) + "\n"
+
+
+def format_markdown(e: ForwardExplanation, lang: str = "en") -> str:
+    """Forward mode as Markdown: a heading per param, the sums as code."""
+    return "\n".join(_lines(e, lang, "markdown")) + "\n"
+
+
+def _lines(e: ForwardExplanation, lang: str, style: str) -> list[str]:
+    from .i18n import tr
+
+    md = style == "markdown"
+    out = e.output
+    code = (lambda s: f"`{s}`") if md else (lambda s: s)
+    ind = "" if md else "  "
+    lines = [("# " if md else "") + tr("fwd_title", lang, model=e.model, out=out), ""]
+    values = ", ".join(f"{p} = {format_number(v)}" for p, v in e.params.items())
+    lines.append(tr("at_values", lang, values=values or tr("no_params", lang), out=out,
+                    value=format_number(e.values[out])))
+    if e.sympy_missing:
+        lines += ["", tr("no_sympy", lang)]
+    lines += ["", tr("fwd_intro", lang)]
+    for item in e.items:
+        p = item.param
+        lines += ["", ("## " if md else "") + tr("fwd_from", lang, p=p), ""]
+        seeds = ", ".join(f"{_d(q, p)} = {1 if q == p else 0}" for q in e.params)
+        lines.append(ind + code(tr("fwd_seed", lang, seeds=seeds)))
+        if md:
+            lines.append("")
+        for k, st in enumerate(item.steps):
+            if item.omitted and k == len(item.steps) - 1:
+                lines.append(ind + ("- " if md else "") + tr("fwd_omitted", lang, n=item.omitted))
+            head = f"{st.node} = {st.statement}" if st.statement else st.node
+            line = tangent_line(st, p)
+            if md:
+                lines.append(f"- {code(head)}: {code(line)}")
+            else:
+                lines += [ind + head, ind + "  " + line]
+            if not st.agrees:
+                lines.append(ind + "  " + tr("fwd_step_differs", lang, s=format_number(st.total),
+                                             v=format_number(st.value)))
+        lines.append("")
+        if item.independent:
+            many = len(item.independent) > 1
+            shown = ", ".join(item.independent[:10]) + (" …" if len(item.independent) > 10 else "")
+            lines.append(ind + tr("fwd_independents" if many else "fwd_independent", lang,
+                                  nodes=shown, p=p))
+        lines.append(ind + tr("fwd_agrees" if item.agrees else "fwd_differs", lang, out=out, p=p,
+                              t=format_number(item.tangent), g=format_number(item.gradient)))
+    lines += ["", ("## " if md else "") + tr("cost_title", lang), ""]
+    lines += [ind + ("- " if md else "") + x for x in cost_lines(e.cost, lang)]
+    return lines
+
+
+def cost_lines(c: CostCount, lang: str = "en") -> list[str]:
+    """The cost of both modes in words, one sentence a line."""
+    from .i18n import tr
+
+    g = c.gradient
+    n = g.forward_passes
+    each = ", ".join(f"{p}: {v}" for p, v in g.forward.items())
+    lines = [tr("cost_forward", lang, n=n, s="" if n == 1 else "es", each=each,
+                total=g.forward_total),
+             tr("cost_reverse", lang, n=g.reverse_passes, total=g.reverse_total)]
+    if g.params:
+        key = {"reverse": "cost_reverse_cheaper", "forward": "cost_forward_cheaper",
+               "same": "cost_same"}[g.cheaper]
+        lines.append(tr(key, lang, r=format_number(g.ratio) if g.ratio is not None else "∞"))
+    j = c.jacobian
+    if j is not None and j.params:
+        verdict = tr({"forward": "jac_forward", "reverse": "jac_reverse",
+                      "same": "jac_same"}[j.cheaper], lang)
+        lines.append(tr("cost_jacobian", lang, out=g.targets[0], inputs=", ".join(j.targets),
+                        m=j.reverse_passes, n=j.forward_passes,
+                        s="" if j.forward_passes == 1 else "es", ft=j.forward_total,
+                        rt=j.reverse_total, verdict=verdict,
+                        each=", ".join(f"{t}: {v}" for t, v in j.reverse.items())))
+    return lines
+
+
+def format_latex(e: ForwardExplanation, lang: str = "en") -> str:
+    """Forward mode as a LaTeX fragment (one ``align*`` per param; needs amsmath)."""
+    from .i18n import tr
+
+    out = e.output
+    lines = [f"% {tr('fwd_title', lang, model=e.model, out=out)}"]
+    for item in e.items:
+        p = item.param
+        lines.append(r"\begin{align*}")
+        rows = []
+        for st in item.steps:
+            sym = " + ".join(rf"{_tex_d(st.node, t.input)} {_tex_d(t.input, p)}" for t in st.terms)
+            row = f"{_tex_d(st.node, p)} &= {sym}"
+            if st.terms and all(t.rule_latex is not None for t in st.terms):
+                rules = " + ".join(
+                    (rf"\left({t.rule_latex}\right)" if _factor_rule(t.rule) != t.rule
+                     else t.rule_latex) + rf" \cdot {_tex_num(t.tangent)}" for t in st.terms)
+                row += f" = {rules}"
+            nums = " + ".join(rf"{_tex_num(t.partial)} \cdot {_tex_num(t.tangent)}"
+                              for t in st.terms)
+            rows.append(f"{row} = {nums} = {_tex_num(st.total)}")
+        lines.append(" \\\\\n".join(rows) or f"{_tex_d(out, p)} &= 0")
+        lines.append(r"\end{align*}")
+        lines.append("% " + tr("fwd_agrees" if item.agrees else "fwd_differs", lang, out=out, p=p,
+                               t=format_number(item.tangent), g=format_number(item.gradient)))
+    lines += ["% " + tr("cost_title", lang)] + ["% " + x for x in cost_lines(e.cost, lang)]
+    return "\n".join(lines) + "\n"
+
+
+FORMATS = {"text": format_text, "markdown": format_markdown, "latex": format_latex}
+
+
+def _d(num: str, den: str) -> str:
+    return f"∂{num}/∂{den}"
+
+
+def _factor_number(v: float) -> str:
+    s = format_number(v)
+    return f"({s})" if s.startswith("-") else s
+
+
+def _factor_rule(text: str) -> str:
+    import re
+
+    if re.search(r"[+/-]", text) and not re.fullmatch(r"\d+(/\d+)?(\.\d+)?", text):
+        return f"({text})"
+    return text
+
+
+def _tex_d(num: str, den: str) -> str:
+    return rf"\frac{{\partial {num}}}{{\partial {den}}}"
+
+
+def _tex_num(v: float) -> str:
+    s = format_number(v)
+    return f"({s})" if s.startswith("-") else s

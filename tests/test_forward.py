@@ -395,3 +395,64 @@ def test_a_tangent_that_is_not_finite_is_named(mode):
     assert vals[cm.output] == pytest.approx(1e10)
     with pytest.raises(NumericError, match=r"∂y/∂w is inf"):
         cm.tangents(vals, cm.index["w"])
+
+
+# -- explain --mode forward ---------------------------------------------------------------
+
+def test_cli_explain_forward_on_the_seed(cli, linear_path):
+    r = cli("explain", linear_path, "--mode", "forward", "--wrt", "b", "--lang", "en")
+    assert r.code == 0, r.err
+    assert "∂x/∂b = ∂x/∂w·∂w/∂b + ∂x/∂b·∂b/∂b" in r.out and "= 3\n" in r.out
+    assert "∂y/∂b = ∂y/∂b·∂b/∂b = 2·1 = 2" in r.out
+    assert "∂z/∂b = ∂z/∂x·∂x/∂b + ∂z/∂y·∂y/∂b" in r.out and "9·3 + 18·2 = 63" in r.out
+    assert "reverse mode (the engine): ∂z/∂b = 63 — equal ✓" in r.out
+    assert "forward mode: 2 passes, one per param (w: 3, b: 6): 9" in r.out
+    assert "reverse mode: 1 backward pass for every param at once: 8" in r.out
+    assert "from w" not in r.out  # --wrt b: one section
+    w = cli("explain", linear_path, "--mode", "forward", "--wrt", "w", "--lang", "en")
+    assert "9·2 + 18·0 = 18" in w.out and "y does not depend on w" in w.out
+
+
+def test_cli_explain_forward_without_wrt_has_a_section_per_param(cli, linear_path):
+    r = cli("explain", linear_path, "--mode", "forward", "--lang", "en")
+    assert r.code == 0 and r.out.count("\nfrom ") == 2
+    assert r.out.index("from w:") < r.out.index("from b:") < r.out.index("what each mode costs")
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "latex", "json"])
+def test_cli_explain_forward_formats(cli, linear_path, fmt):
+    import json
+
+    r = cli("explain", linear_path, "--mode", "forward", "--wrt", "b", "--format", fmt, "--lang", "en")
+    assert r.code == 0, r.err
+    if fmt == "json":
+        d = json.loads(r.out)
+        assert d["mode"] == "forward" and d["items"][0]["tangent"] == 63.0
+    elif fmt == "markdown":
+        assert "## from b:" in r.out and "`∂y/∂b = ∂y/∂b·∂b/∂b = 2·1 = 2`" in r.out
+    else:
+        assert r"\begin{align*}" in r.out and r"9 \cdot 3 + 18 \cdot 2 = 63" in r.out
+
+
+def test_cli_explain_forward_in_chinese(cli, linear_path):
+    r = cli("explain", linear_path, "--mode", "forward", "--wrt", "w", "--lang", "zh")
+    assert r.code == 0
+    assert "从 w 出发" in r.out and "y 不依赖于 w" in r.out and "相等 ✓" in r.out
+    assert "9·2 + 18·0 = 18" in r.out  # the maths stays as it is
+    assert "前向模式：2 遍" in r.out
+
+
+def test_cli_explain_forward_mistakes_are_messages(cli, linear_path):
+    r = cli("explain", linear_path, "--mode", "forward", "--wrt", "x")
+    assert r.code == 2 and "computed, not a param" in r.err and "Traceback" not in r.err
+    r = cli("explain", linear_path, "--mode", "sideways")
+    assert r.code == 2 and "forward" in r.err
+
+
+def test_the_turnaround_is_said_in_words(cli, tmp_path):
+    f = tmp_path / "fan.bp"
+    f.write_text("param w = 0.5\nh = tanh(w*w + 1)\na = 2*h\nb = 3*h\nc = sin(h)\nz = a*b + c\n")
+    r = cli("explain", f, "--mode", "forward", "--lang", "en")
+    assert r.code == 0
+    assert ("the Jacobian of z's inputs a, b, c (3 × 1): forward mode 1 pass, 7; "
+            "reverse mode 3 passes, one per input (a: 5, b: 5, c: 5), 15: forward mode is the cheap way") in r.out
