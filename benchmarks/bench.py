@@ -24,6 +24,11 @@ statement). Times are medians of ``--repeat`` runs. Columns:
   hand-written straight-line Python (locals, one line per op, its compile
   time excluded) — the floor for scalar Python.
 
+``bench.py --fit`` measures training instead: one epoch of ``graphdsl fit`` on a
+20-op model over 10^4 and 10^6 samples, full batch and mini-batches of 32,
+against a micrograd-style per-sample loop, hand-written numpy and PyTorch
+(``benchmarks/fit_bench.py``, which it runs).
+
 Ratios printed under the table are the issue's goals: fwd+bwd at least 10x
 faster than micrograd and within 3x of straight-line Python, load no slower
 than ``ast.parse``, batch at most 20 ns per op per sample, memory at most
@@ -398,7 +403,16 @@ def main(argv=None) -> int:
                     help="generate straight-line code up to this many ops (it costs ~20-80 µs/op)")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--json", action="store_true", help="print the rows as JSON too")
+    ap.add_argument("--fit", action="store_true",
+                    help="measure one epoch of `graphdsl fit` instead (benchmarks/fit_bench.py; "
+                         "--sizes are then sample counts, default 10000,1000000)")
     args = ap.parse_args(argv)
+    if args.fit:
+        sys.path.insert(0, HERE)
+        from fit_bench import main as fit_main
+
+        sizes = [] if args.sizes == ap.get_default("sizes") else ["--sizes", args.sizes]
+        return fit_main(sizes + ["--repeat", str(args.repeat)] + (["--json"] if args.json else []))
     if args.one:
         row = one_size(args.one, args.repeat, args.batch, args.one <= args.references_up_to,
                        args.one <= args.code_up_to)

@@ -98,10 +98,12 @@ def _build_flat(statements, registry, file, source):
     output_stmt = target_stmt = None
     for st in statements:
         kind = st[0]
-        if kind in ("param", "assign"):
+        if kind in ("param", "assign", "data"):
             name, line, col = st[1], st[-2], st[-1]
             if name in defined:
                 first = defined[name]
+                if "data" in (kind, first[0]):
+                    raise _data_twice(err, name, first, st, source)
                 raise err(f"'{shorten(name)}' is defined twice", line, col, len(name),
                           hint="a name has one definition: rename one of them or delete one",
                           notes=[f"first defined at {_stmt_where(first, source)}",
@@ -128,6 +130,7 @@ def _build_flat(statements, registry, file, source):
     g = FlatGraph()
     counter = 0
     params: list[str] = []
+    columns: dict[str, tuple | None] = {}
     add_node = g.add
 
     # 2. Nodes for every statement, expressions flattened without recursion.
@@ -137,6 +140,10 @@ def _build_flat(statements, registry, file, source):
             _, name, value, line, col = st
             add_node(name, kind="param", value=value, name=name, stmt=name, line=line, column=col)
             params.append(name)
+        elif kind == "data":
+            _, name, values, line, col = st
+            add_node(name, kind="data", name=name, stmt=name, line=line, column=col)
+            columns[name] = values
         elif kind == "assign":
             _, name, expr, line, col = st
             if expr[0] == "num":
@@ -263,7 +270,100 @@ def _build_flat(statements, registry, file, source):
         file=file,
         source=source,
     )
+    _check_samples(g, registry, err, columns, defined, output_stmt)
+    if columns:
+        g.graph["data"] = columns
     return g
+
+
+def _check_samples(g, registry, err, columns, defined, output_stmt):
+    """The per-sample rule (see :mod:`graphdsl.samples`): inline columns of one
+    length, every reduction over something per-sample, a single-number output."""
+    from .samples import per_sample_flags
+
+    inline = [(n, v) for n, v in columns.items() if v is not None]
+    for n, v in inline:
+        if not v:
+            line, col = defined[n][-2:]
+            raise err(f"the data column '{shorten(n)}' has no values", line, col, len(n),
+                      hint=f"give one value per sample, `data {shorten(n)} = [0, 1, 2]`, or "
+                           f"leave out the brackets to take its values from --data FILE.csv")
+    for n, v in inline[1:]:
+        first, values = inline[0]
+        if len(v) != len(values):
+            line, col = defined[n][-2:]
+            flines = defined[first][-2]
+            raise err(f"the data column '{shorten(n)}' has {len(v)} value"
+                      f"{'s' if len(v) != 1 else ''}, but '{shorten(first)}' has {len(values)}",
+                      line, col, len(n),
+                      notes=[f"'{shorten(first)}' is declared at line {flines}"],
+                      hint="every data column has one value per sample: give them the same "
+                           "number of values")
+    reduces = [registry.get(op).reduces if op is not None else False for op in g.op]
+    if not columns and not any(reduces):
+        return
+    ops = [None if op is None else registry.get(op) for op in g.op]
+    flags = per_sample_flags(g.kind, ops, g.args)
+    for k, r in enumerate(reduces):
+        if r and not flags[g.args[k][0]]:
+            op = g.op[k]
+            hint = (f"{op} reduces over the samples, so its argument must depend on a data "
+                    f"column; this one is one number for all of them: drop the {op}(...)")
+            if not columns:
+                hint = (f"{op} reduces over the samples of the data: declare them with "
+                        f"`data x, y` (their values come from --data FILE.csv) and use them "
+                        f"inside {op}(...)")
+            raise err(f"{op}(...) here does not depend on any data column: it is the same "
+                      f"for every sample", g.line[k], g.column[k], len(op), hint=hint)
+    out = g.graph["output"]
+    k = g.pos[out]
+    if flags[k]:
+        used = [g.ids[j] for j in _data_behind(g, k)]
+        where = output_stmt[2:4] if output_stmt is not None else defined[out][-2:]
+        o = shorten(out)
+        raise err(f"the output '{o}' has one value per sample: it depends on the data "
+                  f"column{'s' if len(used) > 1 else ''} " + ", ".join(f"'{shorten(u)}'" for u in used),
+                  where[0], where[1], len(out),
+                  hint=f"the output must be a single number: wrap it in mean(...) or sum(...), "
+                       f"e.g. `loss = mean({o})` and `output loss`")
+
+
+def _data_behind(g, k):
+    """The data columns node k depends on, without recursion."""
+    seen = {k}
+    stack = [k]
+    found = []
+    while stack:
+        j = stack.pop()
+        if g.kind[j] == "data":
+            found.append(j)
+        for a in g.args[j]:
+            if a not in seen:
+                seen.add(a)
+                stack.append(a)
+    return sorted(found)
+
+
+def _data_twice(err, name, first, st, source):
+    """A data column that is also a param or computed (or declared twice)."""
+    n = shorten(name)
+    column, other = (first, st) if first[0] == "data" else (st, first)
+    if other[0] == "data":
+        hint = f"declare each data column once: delete one `data {n}`"
+        what = f"the data column '{n}' is declared twice"
+    elif other[0] == "param":
+        what = f"'{n}' is a data column, so it cannot also be a param"
+        hint = (f"a name is either data (one value per sample, from the data) or a param "
+                f"(one number the fit adjusts): rename one of them")
+    else:
+        what = f"'{n}' is a data column, so it cannot also be computed"
+        hint = (f"a data column takes its values from the data: give the computed "
+                f"quantity another name, e.g. `{n}2 = ...`")
+    return err(what, st[-2], st[-1], len(name),
+               notes=[f"declared as data at {_stmt_where(column, source)}",
+                      f"{'declared again' if other[0] == 'data' else 'defined'} at "
+                      f"{_stmt_where(other, source)}"],
+               hint=hint)
 
 
 def _find_cycle(g):

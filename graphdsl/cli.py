@@ -98,6 +98,8 @@ def _load(args, text: str | None = None):
         model = load(args.model, registry=_registry(args))
     else:
         model = loads(text, name=args.model, registry=_registry(args))
+    if getattr(args, "data", None) is not None:
+        model.set_data(args.data)
     for item in getattr(args, "set", None) or ():
         name, value = _parse_assignment(item)
         model.set_value(name, value)
@@ -114,6 +116,12 @@ def _parse_assignment(item: str) -> tuple[str, float]:
     except argparse.ArgumentTypeError as e:
         raise UsageError(f"--set {name}: {e}", hint=f"for example --set {name}=2.5") from None
     return name, number
+
+
+def _add_data(p):
+    p.add_argument("--data", metavar="FILE.csv",
+                   help="the values of the model's data columns: a CSV file whose header row "
+                        "names the columns (.tsv: tab-separated)")
 
 
 #: a number as a .bp file writes one (lark's NUMBER with an optional sign):
@@ -245,6 +253,7 @@ def _add_run(sub, common):
                                    "own target) iterate until the output reaches it.")
     p.add_argument("model", help="the .bp model file")
     _add_run_options(p)
+    _add_data(p)
     p.add_argument("--json", action="store_true", help="print one JSON object (the contract's shape)")
     p.add_argument("--render", metavar="DIR",
                    help="also draw the run into DIR: start-*, iter-NNN-backward, end-* pictures")
@@ -265,6 +274,10 @@ def cmd_run(args) -> int:
         check_folder(args.render)  # so does a --render folder that cannot be written
     model = _load(args)
     target = _target(model, args)
+    if model.data_names and (args.plot or args.render):
+        raise UsageError(f"run --{'plot' if args.plot else 'render'} draws a run, and a data "
+                         f"model is trained by `graphdsl fit`",
+                         hint=f"graphdsl fit {args.model} --plot FILE.svg draws its loss per epoch")
     if args.plot and target is None and not args.minimize and len(model.check_params(args.params)) != 1:
         raise UsageError("run --plot draws a run, and without a target there is only one pass",
                          hint="give --target T or --minimize")
@@ -274,6 +287,9 @@ def cmd_run(args) -> int:
     else:
         for line in format_trace(trace, _lang(args)):
             _out(line)
+        if model.data_names and trace.iterations:
+            _out("")
+            _out(_samples_line(model))
     if args.render:
         _render_run(model, trace, args)
     if args.plot:
@@ -333,6 +349,120 @@ def format_trace(trace, lang: str = "en") -> list[str]:
     return lines
 
 
+def _samples_line(model) -> str:
+    """What a data model's single numbers were computed over."""
+    data = model.data
+    per = [n for n in model.compiled.named if n not in model.param_values
+           and model.samples.per[model.compiled.index[n]]]
+    line = f"over {data.n} sample{'s' if data.n != 1 else ''} ({data.origin})"
+    if per:
+        shown = ", ".join(per[:8]) + (" ..." if len(per) > 8 else "")
+        line += f"; {shown} {'has' if len(per) == 1 else 'have'} one value per sample"
+    return line
+
+
+# --- fit -----------------------------------------------------------------------
+
+def _add_fit(sub, common):
+    p = sub.add_parser("fit", parents=[common], help="train the params on data (sgd, momentum, adam)",
+                       description="Train the model's params on its data: each epoch goes through "
+                                   "the samples in mini-batches and steps the params with the "
+                                   "optimizer; one row per epoch with the loss, the params and "
+                                   "their gradients over the whole data set.")
+    p.add_argument("model", help="the .bp model file")
+    _add_data(p)
+    p.add_argument("--epochs", type=_count, default=100, help="at most this many epochs (default 100)")
+    p.add_argument("--batch-size", type=_count, metavar="N",
+                   help="samples per step (default: all of them, one step per epoch)")
+    p.add_argument("--lr", type=_number, default=0.1, help="learning rate (default 0.1)")
+    p.add_argument("--optimizer", default="sgd", choices=["sgd", "momentum", "adam"],
+                   help="how a step moves the params, as torch.optim does (default: sgd)")
+    p.add_argument("--seed", type=_count, default=0, help="the order of the mini-batches (default 0)")
+    p.add_argument("--tol", type=_number, default=1e-6,
+                   help="converged when every |∂loss/∂param| is below TOL (default 1e-6)")
+    p.add_argument("--params", type=_names, help="comma-separated params to train (default: all)")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="start from another param value")
+    p.add_argument("--json", action="store_true", help="print one JSON object (run's shape, with epochs)")
+    p.add_argument("--plot", metavar="FILE", help="also draw the loss per epoch (.svg/.png/.pdf)")
+
+
+def cmd_fit(args) -> int:
+    if args.plot:
+        from .plot import prepare
+
+        prepare(args.plot)
+    if args.batch_size == 0:
+        raise UsageError("--batch-size must be 1 or more", hint="leave it out to use every sample")
+    model = _load(args)
+    options = dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                   optimizer=args.optimizer, seed=args.seed, tol=args.tol, params=args.params)
+    bar = None if args.json else _progress_bar()
+    if bar is not None:
+        with bar(args.epochs + 1, "fit", sys.stderr) as p:
+            trace = model.fit(on_epoch=lambda row, t: p.advance(), **options)
+    else:
+        trace = model.fit(**options)
+    if args.json:
+        _out(json.dumps(trace.to_json(), ensure_ascii=False, allow_nan=False))
+    else:
+        for line in format_fit(trace):
+            _out(line)
+    if args.plot and trace.epochs:
+        from .plot import fit_figure, save_figure
+
+        save_figure(fit_figure(trace), args.plot, protect=(args.model,))
+        if not args.json:
+            _out(f"plot written to {args.plot}")
+    if trace.failure is not None:
+        if args.debug and trace.failure.__traceback__ is not None:
+            import traceback
+
+            traceback.print_exception(trace.failure)
+        _err(str(trace.failure))
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _progress_bar():
+    """The progress bar of :mod:`graphdsl.progress` (it draws only on a terminal)."""
+    from .progress import progress
+
+    return progress
+
+
+def format_fit(trace) -> list[str]:
+    """A fit (a :class:`~graphdsl.trace.FitTrace`) as lines of text: one row per
+    epoch (the loss, the params and ∂loss/∂param over the whole data set),
+    then how it ended."""
+    f = format_number
+    out, ps = trace.output, trace.params
+    batch = ("full batch" if trace.batch_size >= trace.samples
+             else f"mini-batches of {trace.batch_size}, seed {trace.seed}")
+    where = f" of {trace.data}" if trace.data else ""
+    lines = [f"{trace.model}: fit {out} over {trace.samples} sample"
+             f"{'s' if trace.samples != 1 else ''}{where} · {trace.optimizer}, lr {f(trace.lr)}, "
+             f"{batch}", ""]
+    header = ["epoch", out] + ps + [f"∂{out}/∂{p}" for p in ps]
+    rows = [[str(e.epoch), f(e.loss)] + [f(e.values[p]) for p in ps]
+            + [f(e.gradients[p]) for p in ps] for e in trace.epochs]
+    lines += table(header, rows)
+    r = trace.result()
+    vals = ", ".join(f"{k} = {f(v)}" for k, v in r["values"].items())
+    n = r["epochs"]
+    s = "s" if n != 1 else ""
+    lines.append("")
+    if trace.converged:
+        worst = max((abs(trace.last.gradients[p]) for p in ps), default=0.0)
+        lines.append(f"converged after {n} epoch{s}: {vals} (largest |∂{out}/∂p| {f(worst)})")
+    elif not trace.epochs:
+        lines.append("stopped before the first epoch could be computed")
+    elif trace.status == "numeric":
+        lines.append(f"stopped during epoch {n + 1}: {vals} at the end of epoch {n}")
+    else:
+        lines.append(f"not converged after {n} epoch{s}: {vals}")
+    return lines
+
+
 # --- render --------------------------------------------------------------------
 
 def _add_render(sub, common):
@@ -355,6 +485,7 @@ def _add_render(sub, common):
                    help="with --focus: how many steps up and down (default 2)")
     p.add_argument("--force", action="store_true", help="draw a picture even when it is very big")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="draw at another param value")
+    _add_data(p)
     _add_lang(p)
 
 
@@ -364,6 +495,8 @@ def cmd_render(args) -> int:
     if args.depth != 2 and args.focus is None:
         raise UsageError("--depth needs --focus NODE", hint="for example --focus x --depth 1")
     model = _load(args)
+    if args.view != "structure":
+        model.refuse_data(f"render --view {args.view}")
     to_stdout = args.output == "-"
     if args.output and not to_stdout:
         fmt = dot.format_of(args.output, args.format)
@@ -444,6 +577,7 @@ def _add_explain(sub, common):
     p.add_argument("--format", default="text", choices=["text", "markdown", "latex", "json"],
                    help="text (default), markdown, latex, or json (the data)")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="explain at another value")
+    _add_data(p)
     _add_lang(p)
 
 
@@ -454,6 +588,7 @@ def cmd_explain(args) -> int:
         from .explain import FORMATS, explain
 
     model = _load(args)
+    model.refuse_data("explain")
     e = explain(model, wrt=args.wrt)
     if args.format == "json":
         _out(json.dumps(e.to_dict(), ensure_ascii=False, allow_nan=False))
@@ -481,6 +616,7 @@ def _add_compare(sub, common):
     p.add_argument("--lr", type=_positive, default=0.1, help="learning rate for gd (default 0.1)")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="start from another param value")
     p.add_argument("--plot", metavar="FILE", help="draw |error| per iteration per method (.svg/.png/.pdf)")
+    _add_data(p)
     _add_lang(p)
 
 
@@ -549,6 +685,7 @@ def cmd_compare(args) -> int:
 def _add_check(sub, common):
     p = sub.add_parser("check", parents=[common], help="parse and validate a model, nothing else")
     p.add_argument("model", help="the .bp model file")
+    _add_data(p)
 
 
 def cmd_check(args) -> int:
@@ -557,8 +694,13 @@ def cmd_check(args) -> int:
     named = sum(1 for n in flat.name if n is not None)
     ops = flat.kind.count("op")
     params = ", ".join(model.params) or "none"
-    _out(f"{model.name}: ok — params {params}; {named} named nodes, {ops} ops; output {model.output}"
-         + (f"; target {model.target:g}" if model.target is not None else ""))
+    data = ""
+    if model.data_names:
+        data = "; data " + ", ".join(model.data_names)
+        if args.data is not None or all(v is not None for v in model.flat.graph["data"].values()):
+            data += f" ({model.data.n} samples)"
+    _out(f"{model.name}: ok — params {params}{data}; {named} named nodes, {ops} ops; output "
+         f"{model.output}" + (f"; target {model.target:g}" if model.target is not None else ""))
     return EXIT_OK
 
 
@@ -667,6 +809,7 @@ def _add_report(sub, common):
     _add_run_options(p)
     p.add_argument("-o", "--output", metavar="FILE.html",
                    help="the HTML file to write (default: MODEL-report.html here; - for stdout)")
+    _add_data(p)
     _add_lang(p)
 
 
@@ -676,6 +819,7 @@ def _build_report(args, bar=None, plots: bool = True):
     from .report import build_report
 
     model = _load(args)
+    model.refuse_data("report")
     trace = _solve(model, args)
     return build_report(model, trace, lang=_lang(args), progress=bar, plots=plots), trace
 
@@ -817,6 +961,7 @@ def run_text(text: str, argv, name: str = "<cell>", prog: str = "%%bp"):
 
 COMMANDS = {
     "run": (_add_run, cmd_run),
+    "fit": (_add_fit, cmd_fit),
     "render": (_add_render, cmd_render),
     "check": (_add_check, cmd_check),
     "ops": (_add_ops, cmd_ops),

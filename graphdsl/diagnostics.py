@@ -40,6 +40,8 @@ TERMINAL_WORDS = {
     "LPAR": "'('",
     "RPAR": "')'",
     "COMMA": "','",
+    "LSQB": "'['",
+    "RSQB": "']'",
     "$END": "the end of the file",
 }
 
@@ -47,7 +49,7 @@ _EXPR_START = {"NAME", "NUMBER", "LPAR", "ADDOP"}
 _OPERATORS = {"ADDOP", "MULOP", "POWOP"}
 _ENDS = {"_NL", "SEMI", "$END"}
 
-KEYWORDS = ("param", "output", "target")
+KEYWORDS = ("param", "output", "target", "data")
 #: words a learner may reach for instead of a keyword (from other languages)
 KEYWORD_SYNONYMS = {
     "let": "param", "var": "param", "const": "param", "def": "param", "parameter": "param",
@@ -55,10 +57,12 @@ KEYWORD_SYNONYMS = {
     "out": "output", "outputs": "output", "return": "output", "print": "output",
     "result": "output", "show": "output",
     "goal": "target", "aim": "target", "targets": "target", "solve": "target",
+    "input": "data", "inputs": "data", "column": "data", "columns": "data", "dataset": "data",
+    "samples": "data",
 }
 
 STATEMENT_FORMS = ("a statement is `NAME = EXPR`, `param NAME = NUMBER`, "
-                   "`output NAME` or `target NUMBER`")
+                   "`output NAME`, `target NUMBER` or `data NAME, ...`")
 
 # Labelled broken snippets for Lark's match_examples. Each snippet fails in
 # the parser state its label describes; the first statement line is also
@@ -133,6 +137,21 @@ def syntax_error(err, text: str, file: str | None) -> ModelSyntaxError:
     prev = _previous_token(stack)
     what = _token_words(tok)
     width = max(1, len(str(tok))) if tok.type not in ("_NL", "$END") else 1
+    brackets = [v for v in stack if _is_token(v) and v.type == "LSQB"]
+    if brackets:   # inside a data column's list of values
+        b = brackets[-1]
+        if tok.type in ("$END", "SEMI", "_NL") or tok.line > b.line:
+            return make("this '[' is never closed", b.line, b.column, 1,
+                        notes=[f"it is still open at line {line}, column {column}, where "
+                               f"{what} cannot continue the list"],
+                        hint="end the data column's values with ']': `data x = [0, 1, 2]`")
+        return make(f"{what} cannot be in a data column's values", line, column, width,
+                    hint="the values are numbers separated by ',': `data x = [0, 1.5, -2]` "
+                         "(no names, no arithmetic)")
+    if tok.type in ("LSQB", "RSQB"):   # brackets belong to data columns only
+        return make(f"unexpected character {_char_name(str(tok))}", line, column, 1,
+                    hint=CHARACTER_HINTS[str(tok)] + "; square brackets hold a data column's "
+                         "values: `data x = [0, 1]`")
 
     if label == "missing-operator" and tok.type in ("NAME", "NUMBER", "LPAR"):
         left = f"'{prev}'" if prev is not None and prev.type in ("NAME", "NUMBER", "RPAR") else None
@@ -571,6 +590,12 @@ def keyword_assign_error(kw, name, value) -> ModelSyntaxError:
     if guess == "param":
         message = f"'{kw}' is not a keyword"
         hint = f"did you mean `param {name} = {number}`?"
+    elif guess == "data":
+        message = ("a data column holds one value per sample, in brackets" if kw == "data"
+                   else f"'{kw}' is not a keyword")
+        hint = (f"write `data {name} = [{number}, ...]` with a value per sample, or "
+                f"`data {name}` to take its values from --data FILE.csv; a single number "
+                f"is `param {name} = {number}` or `{name} = {number}`")
     elif guess in ("output", "target"):
         message = f"`{guess}` does not take '='"
         hint = (f"define it, then name it: `{name} = {number}` and `output {name}`"
@@ -618,6 +643,31 @@ def keyword_name_error(kw, name) -> ModelSyntaxError:
                             line=name.line, column=name.column, width=len(name),
                             hint=f"write `{kw} = {name}` to define {kw}; inside an expression "
                                  f"two names need an operator: {kw}*{name}")
+
+
+def keyword_columns_error(kw, columns) -> ModelSyntaxError:
+    """``WORD NAME, NAME`` or ``WORD NAME = [...]`` where WORD is not ``data``
+    (``dta x, y``, ``param w = [1, 2]``); ``columns`` holds (name token, values)."""
+    guess = _closest_keyword(kw)
+    name = columns[0][0]
+    names = ", ".join(str(tok) for tok, _v in columns)
+    if guess == "data":
+        return ModelSyntaxError(f"'{kw}' is not a keyword", line=kw.line, column=kw.column,
+                                width=len(kw), hint=f"did you mean `data {names}`?")
+    if guess == "param":
+        if columns[0][1] is not None:
+            return ModelSyntaxError("a param has one starting value, not a list", line=kw.line,
+                                    column=kw.column, width=len(kw),
+                                    hint=f"write `param {name} = NUMBER`; for one value per "
+                                         f"sample declare a data column: `data {name} = [...]`")
+        return ModelSyntaxError("`param` declares one name with its value", line=kw.line,
+                                column=kw.column, width=len(kw),
+                                hint="one per line: " + "; ".join(
+                                    f"`param {tok} = NUMBER`" for tok, _v in columns[:3]))
+    return ModelSyntaxError(f"`{kw} {names}` is not a statement", line=kw.line, column=kw.column,
+                            width=len(kw),
+                            hint=f"to declare data columns write `data {names}`; "
+                                 + STATEMENT_FORMS)
 
 
 def _number_text(value) -> str:

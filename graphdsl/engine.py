@@ -86,7 +86,7 @@ class Compiled:
                 ops.append(op)
         self.ops = ops
         self.args = fg.args
-        self.init = [0.0 if k == "op" else float(v) for k, v in zip(fg.kind, fg.value)]
+        self.init = [0.0 if k in ("op", "data") else float(v) for k, v in zip(fg.kind, fg.value)]
         self.output = fg.pos[fg.graph["output"]]
         self.named = [n for n, nm in zip(fg.ids, fg.name) if nm is not None]
         # A literal's adjoint is never shown or asked for: it is not checked
@@ -562,6 +562,24 @@ class Compiled:
         return out
 
     # -- failures --------------------------------------------------------------
+    def describe_failure(self, i: int, vals, exc=None, backward: bool = False) -> NumericError:
+        """The NumericError for node ``i`` failing at the values ``vals`` (one per
+        node, in order), in the engine's words: the op, its operands, the
+        statement, why (from ``exc`` or the op's domain) and the params; with
+        ``backward``, that its local derivative is not finite there. The sample
+        evaluator uses it so a failure at one sample reads like a failure of
+        the scalar engine."""
+        if not backward:
+            return self._failure(i, vals, exc)
+        adj = [0.0] * len(vals)
+        adj[i] = 1.0
+        try:
+            return self._derivative_failure(vals, adj, i)
+        except StopIteration:   # the scalar op finds the derivative finite after all
+            return self._error(i, f"a derivative in statement '{self.flat.stmt[i]}' is not a "
+                                  f"finite number", "start from other params (--set NAME=VALUE)",
+                               vals)
+
     def _failure(self, i: int, vals, exc) -> NumericError:
         """The error for a forward pass that failed at node ``i`` (``exc`` raised
         by its op, or None when its value is not finite)."""

@@ -39,6 +39,9 @@ class Model:
         self.params: list[str] = list(info["params"])
         pos, value = self.flat.pos, self.flat.value
         self.param_values: dict[str, float] = {p: float(value[pos[p]]) for p in self.params}
+        #: the declared data columns (``data x, y``), in order; empty for a model without data
+        self.data_names: list[str] = list(info.get("data") or {})
+        self._data = None
 
     @property
     def graph(self):
@@ -53,6 +56,58 @@ class Model:
         from .engine import compile_graph
 
         return compile_graph(self.flat, self.registry)
+
+    @cached_property
+    def samples(self):
+        """The data model compiled for evaluation over samples (see :mod:`graphdsl.samples`)."""
+        from .samples import SamplePlan
+
+        self._no_data_needed_check()
+        return SamplePlan(self.compiled)
+
+    def _no_data_needed_check(self):
+        if not self.data_names:
+            raise UsageError(f"{self.name} has no data columns: evaluate it with forward()")
+
+    # -- data ------------------------------------------------------------------
+    @property
+    def data(self):
+        """The data set (a :class:`~graphdsl.data.DataSet`): the columns given with
+        :meth:`set_data` or ``load(..., data=...)``, else the model's inline ones.
+        None for a model without data. Raises UsageError when a declared column
+        has no values."""
+        if not self.data_names:
+            return None
+        if self._data is None:
+            from .data import bind
+
+            self._data = bind(self)
+        return self._data
+
+    def set_data(self, source=None, /, **columns) -> "Model":
+        """Give the data columns their values: a CSV file's path, a mapping of
+        column name -> array, or the columns as keywords (``set_data(x=xs, y=ys)``).
+        Columns not given keep the model's inline values.
+
+        Raises UsageError for a file that cannot be read, a column the model
+        does not declare, a declared column with no values, or columns of
+        different lengths.
+
+        >>> import graphdsl
+        >>> m = graphdsl.loads("data x, y\\nparam w = 1\\nloss = mean((w*x - y)^2)")
+        >>> m.set_data(x=[1, 2], y=[2, 4]).forward()["loss"]
+        2.5
+        """
+        from .data import bind
+
+        path = None
+        if source is not None:
+            if isinstance(source, (str, os.PathLike)):
+                path = source
+            else:
+                columns = {**dict(source), **columns}
+        self._data = bind(self, path, columns or None)
+        return self
 
     @property
     def source(self) -> str | None:
@@ -71,14 +126,30 @@ class Model:
         return self.param_values
 
     def forward(self) -> dict[str, float]:
-        """The value of every named node. Raises NumericError outside an op's domain."""
+        """The value of every named node. Raises NumericError outside an op's domain.
+
+        For a data model a per-sample node's value is a numpy array, one entry
+        per sample; the other nodes are single numbers."""
         c = self.compiled
+        if self.data_names:
+            r = self.samples.evaluate(self.param_values, self.data, gradients=False,
+                                      per_sample=True)
+            both = {**r.values, **r.per_sample}
+            return {n: both[n] for n in c.named if n in both}
         vals = self._values()
         return {n: vals[c.index[n]] for n in c.named}
 
     def gradients(self, wrt: str | None = None) -> dict[str, float]:
-        """∂output/∂node for every named node (or ∂wrt/∂node when ``wrt`` is given)."""
+        """∂output/∂node for every named node (or ∂wrt/∂node when ``wrt`` is given).
+
+        For a data model: every single-number node, each gradient summed over
+        the samples (per-sample nodes are left out; ``wrt`` is not available)."""
         c = self.compiled
+        if self.data_names:
+            if wrt is not None:
+                raise UsageError("gradients(wrt=...) is not available for a data model",
+                                 hint="gradients() gives ∂output/∂node, summed over the samples")
+            return self.samples.evaluate(self.param_values, self.data).gradients
         vals = self._values()
         if wrt is not None and wrt not in c.index:
             raise UsageError(f"'{wrt}' is not a node of the model")
@@ -116,13 +187,27 @@ class Model:
 
     def local_partials(self) -> dict[tuple[str, str], float]:
         """The statement view's edge labels: (parent, child) -> ∂child/∂parent."""
+        self.refuse_data("local partials")
         return self.compiled.local_partials(self._values())
+
+    def refuse_data(self, what: str) -> None:
+        """Raise UsageError when this is a data model: ``what`` works on models
+        whose every node is one number."""
+        if self.data_names:
+            names = ", ".join(self.data_names)
+            raise UsageError(f"{what} is not available for a data model yet: {self.name} has "
+                             f"one value per sample for the data column"
+                             f"{'s' if len(self.data_names) > 1 else ''} {names}",
+                             hint="`graphdsl run` evaluates its loss and gradients, `graphdsl "
+                                  "fit` trains it, and `graphdsl render --view structure` "
+                                  "draws its graph")
 
     def batch_forward(self, values=None) -> dict:
         """Every named node's value for each sample of ``values`` (param -> array);
         numpy arrays out. See :func:`graphdsl.batch.evaluate`."""
         from .batch import evaluate
 
+        self.refuse_data("batch evaluation")
         return evaluate(self, values, gradients=False).values
 
     def batch_gradients(self, values=None, wrt: str | None = None) -> dict:
@@ -130,6 +215,7 @@ class Model:
         ``values`` (param -> array). See :func:`graphdsl.batch.evaluate`."""
         from .batch import evaluate
 
+        self.refuse_data("batch evaluation")
         return evaluate(self, values, wrt=wrt).gradients
 
     def set(self, **values: float) -> "Model":
@@ -154,6 +240,9 @@ class Model:
             raise UsageError(f"--set {shorten(name)}: the model has no such name",
                              hint=(hint + " " if hint else "") + listing)
         kind = fg.kind[k]
+        if kind == "data":
+            raise UsageError(f"--set {name}: '{name}' is a data column, with one value per sample",
+                             hint="its values come from --data FILE.csv (set_data(...) in Python)")
         if kind == "param":
             self.param_values[name] = float(value)
         elif kind == "const":
@@ -188,6 +277,8 @@ class Model:
                 k = fg.pos.get(p)
                 what = ("is computed, not a param" if k is not None
                         and fg.kind[k] == "op" else
+                        "is a data column, not a param" if k is not None
+                        and fg.kind[k] == "data" else
                         "is a constant, not a param" if k is not None
                         and fg.name[k] is not None else "is not in the model")
                 close = did_you_mean(p, self.params)
@@ -217,6 +308,8 @@ class Model:
         """
         from .render import build
 
+        if view != "structure":
+            self.refuse_data(f"the {view} view")
         return build(self, view, **options)
 
     # -- solving ---------------------------------------------------------------
@@ -230,7 +323,22 @@ class Model:
 
         if target is None and not options.get("minimize"):
             target = self.target
+        if self.data_names:
+            from .fit import evaluate_once
+
+            return evaluate_once(self, target, **options)
         return solve(self, target, **options)
+
+    def fit(self, **options):
+        """Train the params on the data (see :func:`graphdsl.fit.fit`); returns a
+        :class:`~graphdsl.trace.FitTrace`, plain data (``to_json()`` is
+        ``fit --json``).
+
+        Options: epochs, batch_size, lr, optimizer ("sgd", "momentum",
+        "adam"), seed, tol, on_epoch (called with each epoch's row)."""
+        from .fit import fit
+
+        return fit(self, **options)
 
     def _repr_html_(self) -> str:
         """Jupyter's view: the backward picture and a table of values and
@@ -244,8 +352,9 @@ class Model:
                 f"{', '.join(self.params) or '-'}, output {self.output}>")
 
 
-def loads(text: str, name: str = "<string>", *, registry=None, plugins=()) -> Model:
-    """Parse and build a model from text.
+def loads(text: str, name: str = "<string>", *, registry=None, plugins=(), data=None) -> Model:
+    """Parse and build a model from text. ``data``: the data columns, as for
+    :meth:`Model.set_data` (a CSV file's path or a mapping of name -> array).
 
     Raises ModelSyntaxError or ModelError (with line, column and a caret).
     """
@@ -257,11 +366,14 @@ def loads(text: str, name: str = "<string>", *, registry=None, plugins=()) -> Mo
     statements = parse(text, name)
     flat = build_flat(statements, registry=registry, file=name, source=text)
     del statements  # the statement tuples are garbage now: free them before compiling
-    return Model(flat, registry, name)
+    model = Model(flat, registry, name)
+    if data is not None:
+        model.set_data(data)
+    return model
 
 
-def load(path, *, registry=None, plugins=()) -> Model:
-    """Read a ``.bp`` file and build its model.
+def load(path, *, registry=None, plugins=(), data=None) -> Model:
+    """Read a ``.bp`` file and build its model; ``data`` as for :func:`loads`.
 
     Raises UsageError for a path that is missing, a directory or not UTF-8
     text, and the errors of :func:`loads` for a wrong model.
@@ -271,7 +383,7 @@ def load(path, *, registry=None, plugins=()) -> Model:
         with open(path, "rb") as f:
             # read one byte past the limit to know it is exceeded, without reading
             # all of a huge file (or an endless device such as /dev/zero)
-            data = f.read(MAX_MODEL_BYTES + 1)
+            raw = f.read(MAX_MODEL_BYTES + 1)
     except FileNotFoundError:
         raise UsageError(f"no such file: {path}", hint="check the path") from None
     except IsADirectoryError:
@@ -279,27 +391,27 @@ def load(path, *, registry=None, plugins=()) -> Model:
                          hint="give a .bp file, e.g. models/linear.bp") from None
     except OSError as e:
         raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
-    if len(data) > MAX_MODEL_BYTES:
+    if len(raw) > MAX_MODEL_BYTES:
         raise UsageError(f"{path} is larger than {MAX_MODEL_BYTES // 2**20} MB: too large for a model",
                          hint="is this the right file? a model of 10^6 statements is about 25 MB")
-    if b"\0" in data[:8192]:
+    if b"\0" in raw[:8192]:
         raise ModelError(f"{path} is a binary file, not a .bp model (it contains NUL bytes)",
-                         file=path, line=data[:data.index(b"\0")].count(b"\n") + 1,
-                         column=data.index(b"\0") - (data.rfind(b"\n", 0, data.index(b"\0")) + 1) + 1,
+                         file=path, line=raw[:raw.index(b"\0")].count(b"\n") + 1,
+                         column=raw.index(b"\0") - (raw.rfind(b"\n", 0, raw.index(b"\0")) + 1) + 1,
                          hint="give a text file of statements such as `z = 2*w`")
     try:
-        text = data.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        line = data[:e.start].count(b"\n") + 1
-        line_start = data.rfind(b"\n", 0, e.start) + 1
-        line_end = data.find(b"\n", e.start)
-        raw = data[line_start:line_end if line_end >= 0 else len(data)]
-        shown = raw.decode("utf-8", errors="replace")
+        line = raw[:e.start].count(b"\n") + 1
+        line_start = raw.rfind(b"\n", 0, e.start) + 1
+        line_end = raw.find(b"\n", e.start)
+        line_bytes = raw[line_start:line_end if line_end >= 0 else len(raw)]
+        shown = line_bytes.decode("utf-8", errors="replace")
         # the column in characters, as an editor counts them
-        col = len(data[line_start:e.start].decode("utf-8", errors="replace")) + 1
-        raise ModelError(f"the file is not UTF-8 text (byte 0x{data[e.start]:02x} at line {line})",
+        col = len(raw[line_start:e.start].decode("utf-8", errors="replace")) + 1
+        raise ModelError(f"the file is not UTF-8 text (byte 0x{raw[e.start]:02x} at line {line})",
                          file=path, line=line, column=col, source=shown,
                          hint="save the model as UTF-8 (most editors: \"Save with encoding\")") from None
     if text.startswith("\ufeff"):
         text = text[1:]
-    return loads(text, name=path, registry=registry, plugins=plugins)
+    return loads(text, name=path, registry=registry, plugins=plugins, data=data)

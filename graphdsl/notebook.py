@@ -80,7 +80,7 @@ def model_html(model, *, picture: bool = True) -> str:
         svg, why = _picture(lambda: model.render("backward", lang=lang))
         parts.append(svg or _note(why))
     out = model.output
-    rows = [f"<tr><th>{_e(n)}</th><td>{_e(format_number(v))}</td>"
+    rows = [f"<tr><th>{_e(n)}</th><td>{_e(_value_text(v))}</td>"
             f"<td>{_e(format_number(grads.get(n)))}</td></tr>"
             for n, v in list(values.items())[:MAX_ROWS]]
     parts.append(f'<table class="graphdsl-nodes"><thead><tr><th>{_e(tr("node", lang))}</th>'
@@ -90,6 +90,14 @@ def model_html(model, *, picture: bool = True) -> str:
         parts.append(_note(f"… and {len(values) - MAX_ROWS:,} more nodes"))
     parts.append("</div>")
     return "".join(parts)
+
+
+def _value_text(v) -> str:
+    """A value for the table: a number, or for a data model's per-sample node
+    (an array) how many values it has."""
+    if getattr(v, "ndim", 0):
+        return f"{len(v):,} values, one per sample"
+    return format_number(v)
 
 
 def trace_text(trace, lang: str | None = None) -> str:

@@ -12,6 +12,8 @@ The result of :func:`parse` is a list of statements, each a plain tuple:
 - ``("assign", name, expr, line, column)``
 - ``("output", name, line, column)``
 - ``("target", value, line, column)``
+- ``("data", name, values, line, column)``: one per declared column; ``values``
+  is a tuple of numbers for an inline column, else None (they come from a CSV)
 
 and an expression is one of
 
@@ -36,6 +38,7 @@ from .errors import ModelSyntaxError, GraphdslError
 KEYWORDS_WITH_NAME_AND_NUMBER = ("param",)
 KEYWORDS_WITH_NAME = ("output",)
 KEYWORDS_WITH_NUMBER = ("target",)
+KEYWORDS_WITH_COLUMNS = ("data",)
 
 BINARY_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow", "^": "pow"}
 
@@ -74,7 +77,13 @@ def _make_transformer():
         """Inline transformer: every rule returns a plain tuple (see module doc)."""
 
         def start(self, items):
-            return [s for s in items if isinstance(s, tuple)]
+            out = []
+            for s in items:
+                if isinstance(s, tuple):
+                    out.append(s)
+                elif isinstance(s, list):  # a `data` line declares several columns
+                    out.extend(s)
+            return out
 
         def signed_number(self, items):
             if len(items) == 2:
@@ -89,6 +98,28 @@ def _make_transformer():
                 raise diagnostics.keyword_assign_error(kw, name, value)
             return ("param", str(name), value, name.line, name.column)
 
+        def keyword_columns(self, items):
+            kw, name = items[0], items[1]
+            rest = items[2:]
+            columns = []
+            if rest and not isinstance(rest[0], tuple):   # data x = [...], ...
+                columns.append((name, rest[1]))
+                rest = rest[2:]
+            else:
+                columns.append((name, None))
+            columns += rest
+            if kw != "data":
+                raise diagnostics.keyword_columns_error(kw, columns)
+            return [("data", str(tok), values, tok.line, tok.column) for tok, values in columns]
+
+        def column(self, items):
+            if len(items) == 1:
+                return (items[0], None)
+            return (items[0], items[2])
+
+        def number_list(self, items):
+            return tuple(item[0] for item in items if item is not None)
+
         def keyword_number(self, items):
             kw, (value, _l, _c) = items
             if kw != "target":
@@ -97,6 +128,8 @@ def _make_transformer():
 
         def keyword_name(self, items):
             kw, name = items
+            if kw == "data":
+                return ("data", str(name), None, name.line, name.column)
             if kw != "output":
                 raise diagnostics.keyword_name_error(kw, name)
             return ("output", str(name), name.line, name.column)
@@ -137,16 +170,17 @@ def _make_transformer():
 
 
 class _ParenNewlines:
-    """Post-lexer: newlines inside parentheses do not end a statement."""
+    """Post-lexer: newlines inside parentheses (or a data column's brackets)
+    do not end a statement."""
 
     always_accept = ("_NL",)
 
     def process(self, stream):
         depth = 0
         for tok in stream:
-            if tok.type == "LPAR":
+            if tok.type in ("LPAR", "LSQB"):
                 depth += 1
-            elif tok.type == "RPAR" and depth:
+            elif tok.type in ("RPAR", "RSQB") and depth:
                 depth -= 1
             elif tok.type == "_NL" and depth:
                 continue

@@ -6,6 +6,7 @@
   iterates marked and each step drawn (the course's figure of the nonlinear
   game), and the derivative under it.
 - :func:`compare_figure`: |error| per iteration of several runs (methods), log scale.
+- :func:`fit_figure`: a fit's loss per epoch, log scale.
 - :func:`save_figure`: SVG, PNG or PDF by the file's extension, written whole
   through :func:`graphdsl.fileio.write_atomic`. SVG output is deterministic
   (fixed hash salt, no date), so the same run gives the same bytes.
@@ -329,6 +330,30 @@ def compare_figure(traces: dict):
             ax.set_title(f"{os.path.basename(first.model)}: {first.output} → "
                          f"{first.target:g}, |error| per iteration", fontsize=10)
         ax.legend(fontsize=8)
+    return fig
+
+
+def fit_figure(trace):
+    """The loss on the whole data set per epoch of a fit (a
+    :class:`~graphdsl.trace.FitTrace`), log scale when every loss is positive;
+    a loss that stopped being finite ends the line with a note."""
+    fig = _new_figure(6.4, 3.6)
+    ax = fig.add_subplot()
+    epochs = [e.epoch for e in trace.epochs]
+    losses = [e.loss for e in trace.epochs]
+    size = 6 if len(epochs) <= 15 else (3.5 if len(epochs) <= 40 else 2)
+    if losses and all(v > 0 for v in losses):
+        ax.set_yscale("log")
+    ax.plot(epochs, losses, marker="o", markersize=size, color=COLOURS["gd"],
+            label=f"{trace.optimizer}, lr {trace.lr:g}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"{trace.output} (all {trace.samples} samples)")
+    batch = "full batch" if trace.batch_size >= trace.samples else f"batch {trace.batch_size}"
+    ax.set_title(f"{os.path.basename(trace.model)}: {trace.output} per epoch ({batch})")
+    if trace.status == "numeric" and epochs:
+        ax.annotate("the next value is not finite", (epochs[-1], losses[-1]),
+                    xytext=(10, 0), textcoords="offset points", color="#d62728")
+    ax.legend(loc="upper right")
     return fig
 
 

@@ -146,3 +146,100 @@ class Trace:
         vals = ", ".join(f"{k}={v:.6g}" for k, v in r["values"].items())
         return (f"<Trace {self.model}: {self.status} after {r['iterations']} "
                 f"iteration(s), {vals}>")
+
+
+@dataclass
+class Epoch:
+    """One row of a fit: the state after ``epoch`` epochs (0 is the start),
+    measured on the whole data set: the loss, the single-number named nodes'
+    values (params first) and ∂loss/∂node, each summed over the samples."""
+
+    epoch: int
+    loss: float
+    values: dict[str, float]
+    gradients: dict[str, float]
+
+    def to_json(self) -> dict:
+        return {"epoch": self.epoch, "loss": self.loss, "values": dict(self.values),
+                "gradients": dict(self.gradients)}
+
+
+@dataclass
+class FitTrace:
+    """Everything a fit did, in order: plain data that the table, the JSON and
+    the plot walk. ``status`` is ``"converged"`` (the largest full-data
+    |∂loss/∂param| fell below ``tol``), ``"max-epochs"`` or ``"numeric"`` (a
+    value or derivative stopped being a finite number; ``failure`` holds the
+    error the CLI prints, exit 1).
+
+    >>> t = FitTrace(model="m.bp", output="loss", params=["w"], optimizer="sgd", lr=0.1,
+    ...              batch_size=4, samples=4, seed=0, tol=1e-6)
+    >>> t.epochs.append(Epoch(0, 2.5, {"w": 0.0, "loss": 2.5}, {"w": -5.0, "loss": 1.0}))
+    >>> t.to_json()["result"]
+    {'values': {'w': 0.0, 'loss': 2.5}, 'loss': 2.5, 'epochs': 0}
+    """
+
+    model: str
+    output: str
+    params: list[str]
+    optimizer: str
+    lr: float
+    batch_size: int
+    samples: int
+    seed: int
+    tol: float
+    data: str | None = None
+    epochs: list[Epoch] = field(default_factory=list)
+    converged: bool = False
+    status: str = "max-epochs"
+    message: str | None = None
+    failure: Exception | None = None
+    #: mini-batch steps taken in all
+    steps: int = 0
+
+    @property
+    def last(self) -> Epoch | None:
+        return self.epochs[-1] if self.epochs else None
+
+    @property
+    def ok(self) -> bool:
+        """True when the fit converged."""
+        return self.status == "converged"
+
+    def result(self) -> dict:
+        last = self.last
+        if last is None:
+            return {"values": {}, "loss": None, "epochs": 0}
+        values = {p: last.values[p] for p in self.params}
+        values[self.output] = last.loss
+        return {"values": values, "loss": last.loss, "epochs": last.epoch}
+
+    def to_json(self) -> dict:
+        """``graphdsl fit --json``: the shape of ``run --json``, with ``epochs``
+        for ``iterations`` and the fit's settings."""
+        d = {
+            "model": self.model,
+            "output": self.output,
+            "target": None,
+            "method": self.optimizer,
+            "params": list(self.params),
+            "data": self.data,
+            "samples": self.samples,
+            "optimizer": self.optimizer,
+            "lr": self.lr,
+            "batch_size": self.batch_size,
+            "seed": self.seed,
+            "tol": self.tol,
+            "converged": self.converged,
+            "epochs": [e.to_json() for e in self.epochs],
+            "result": self.result(),
+            "status": self.status,
+        }
+        if self.message:
+            d["message"] = self.message
+        return d
+
+    def __repr__(self) -> str:
+        r = self.result()
+        vals = ", ".join(f"{k}={v:.6g}" for k, v in r["values"].items())
+        return f"<FitTrace {self.model}: {self.status} after {r['epochs']} epoch(s), {vals}>"

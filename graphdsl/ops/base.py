@@ -54,6 +54,11 @@ class Op:
     rule: str | None = None
     #: where ``graphdsl ops --check`` tests the op, e.g. ((0.5,), (2.0,)) (optional)
     sample_points: tuple | None = None
+    #: True for a reduction over the samples of a data model (``mean``, ``sum``):
+    #: its operand has one value per sample, its result is one number,
+    #: ``weight(n)`` times the sum of the operand over the n samples. ``forward``
+    #: and ``partials`` then give its meaning for one sample.
+    reduces: bool = False
 
     #: the operands' names, for messages and for the methods made from templates
     #: (default: x for one operand, a and b for two)
@@ -85,6 +90,11 @@ class Op:
 
     def partials(self, *args_and_out: float) -> tuple[float, ...]:
         """Local derivatives d(out)/d(arg_i); called as ``partials(*args, out)``."""
+        raise NotImplementedError
+
+    def weight(self, n: int) -> float:
+        """A reduction's weight per sample: its result is ``weight(n) * Σ x_i`` over
+        n samples, so ∂result/∂x_i = weight(n) (1/n for mean, 1 for sum)."""
         raise NotImplementedError
 
     def domain(self, *args: float) -> str | None:

@@ -253,7 +253,39 @@ class Identity(Op):
         return x
 
 
+class _Reduction(Op):
+    """Shared by mean and sum: a weighted sum over the samples of a data model.
+
+    For a single sample both are the sample itself (``forward(x) = x``, the
+    partial 1): that is the meaning the scalar engine gives them, sample by
+    sample; the sample evaluator (:mod:`graphdsl.samples`) adds the samples up
+    with :meth:`weight`."""
+
+    arity = 1
+    reduces = True
+    py_forward = "{0}"
+    py_partials = ("1.0",)
+
+
+class Mean(_Reduction):
+    name = "mean"
+    doc = "the mean of a per-sample value over the samples"
+    rule = "∂/∂xᵢ = 1/n for each of the n samples"
+
+    def weight(self, n):
+        return 1.0 / n
+
+
+class Sum(_Reduction):
+    name = "sum"
+    doc = "the sum of a per-sample value over the samples"
+    rule = "∂/∂xᵢ = 1 for each sample"
+
+    def weight(self, n):
+        return 1.0
+
+
 BUILTIN_OPS = (
     Add, Sub, Mul, Div, Neg, Pow, Exp, Log, Sqrt, Sin, Cos, Tan, Tanh,
-    Sigmoid, Relu, Abs, Square, Identity,
+    Sigmoid, Relu, Abs, Square, Identity, Mean, Sum,
 )
