@@ -588,7 +588,7 @@ def cmd_explain(args) -> int:
         from .explain import FORMATS, explain
 
     model = _load(args)
-    model.refuse_data("explain")
+    model.refuse_data("explain" if args.mode == "reverse" else "explain --mode forward")
     e = explain(model, wrt=args.wrt)
     if args.format == "json":
         _out(json.dumps(e.to_dict(), ensure_ascii=False, allow_nan=False))

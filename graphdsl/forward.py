@@ -306,8 +306,9 @@ def explain_forward(model, wrt: str | None = None, values: dict[str, float] | No
     ``rules(node)`` gives a node's statement rules (an object with
     ``statement.text``/``.latex`` and ``[input].text``/``.latex``) or None.
     Pure: the model is not changed. Raises :class:`UsageError` when ``wrt``
-    is not a param, :class:`~graphdsl.errors.NumericError` when the model
-    cannot be evaluated at these values.
+    is not a param or the model has data columns,
+    :class:`~graphdsl.errors.NumericError` when the model cannot be evaluated
+    at these values.
 
     >>> import graphdsl
     >>> m = graphdsl.loads("param w = 3\\nparam b = 4\\nz = x*y\\nx = 2*w + 3*b\\ny = 2*b + 1")
@@ -317,6 +318,7 @@ def explain_forward(model, wrt: str | None = None, values: dict[str, float] | No
     >>> [(t.input, t.partial, t.tangent) for t in item.steps[-1].terms]
     [('x', 9.0, 3.0), ('y', 18.0, 2.0)]
     """
+    model.refuse_data("explain --mode forward")
     c = model.compiled
     params = list(model.params)
     if wrt is not None:

@@ -161,12 +161,14 @@ class Model:
         (a param or a named constant) towards the output. ``tangents(wrt=p)[output]``
         equals ``gradients()[p]``, which reverse mode gets for every p at once.
 
-        Raises UsageError when ``wrt`` is not in the model or is computed.
+        Raises UsageError when ``wrt`` is not in the model or is computed, or
+        for a data model.
 
         >>> import graphdsl
         >>> graphdsl.loads("param b = 4\\nx = 3*b\\ny = 2*b + 1\\nz = x*y").tangents(wrt="b")
         {'b': 1.0, 'x': 3.0, 'y': 2.0, 'z': 51.0}
         """
+        self.refuse_data("tangents (forward mode)")
         c = self.compiled
         fg = self.flat
         k = fg.pos.get(wrt)

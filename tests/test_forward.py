@@ -456,3 +456,15 @@ def test_the_turnaround_is_said_in_words(cli, tmp_path):
     assert r.code == 0
     assert ("the Jacobian of z's inputs a, b, c (3 × 1): forward mode 1 pass, 7; "
             "reverse mode 3 passes, one per input (a: 5, b: 5, c: 5), 15: forward mode is the cheap way") in r.out
+
+
+def test_data_models_are_refused_with_a_message(cli):
+    from conftest import MODELS
+
+    m = graphdsl.load(MODELS / "xor.bp")
+    with pytest.raises(UsageError, match="data model"):
+        m.tangents("w11")
+    with pytest.raises(UsageError, match="data model"):
+        explain_forward(m)
+    r = cli("explain", MODELS / "xor.bp", "--mode", "forward")
+    assert r.code == 2 and "explain --mode forward is not available for a data model" in r.err
