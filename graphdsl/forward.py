@@ -278,7 +278,8 @@ class ForwardExplanation:
     values: dict[str, float]
     params: dict[str, float]
     items: list[ForwardItem]
-    cost: CostCount
+    #: None when not asked for (``explain_forward(..., count=False)``)
+    cost: CostCount | None
     sympy_missing: bool = False
 
     def to_dict(self) -> dict:
@@ -294,16 +295,18 @@ class ForwardExplanation:
                 for term, rt in zip(st.terms, raw["terms"]):
                     rt["product"] = term.product
             d["items"].append(it)
-        d["cost"] = self.cost.to_dict()
+        d["cost"] = self.cost.to_dict() if self.cost is not None else None
         return d
 
 
 def explain_forward(model, wrt: str | None = None, values: dict[str, float] | None = None,
-                    *, step_limit: int = STEP_LIMIT, rules=None) -> ForwardExplanation:
+                    *, step_limit: int = STEP_LIMIT, rules=None,
+                    count: bool = True) -> ForwardExplanation:
     """Forward mode from every param (or only ``wrt``) of ``model``, written out.
 
     ``values`` overrides param values (default: the model's current ones);
-    ``rules(node)`` gives a node's statement rules (an object with
+    ``count=False`` leaves the cost of both modes out (it depends on the
+    graph only, not on the values); ``rules(node)`` gives a node's statement rules (an object with
     ``statement.text``/``.latex`` and ``[input].text``/``.latex``) or None.
     Pure: the model is not changed. Raises :class:`UsageError` when ``wrt``
     is not a param or the model has data columns,
@@ -384,7 +387,7 @@ def explain_forward(model, wrt: str | None = None, values: dict[str, float] | No
     return ForwardExplanation(model=model.name, output=out,
                               values={n: vals[c.index[n]] for n in named},
                               params={p: current[p] for p in params}, items=items,
-                              cost=cost(model))
+                              cost=cost(model) if count else None)
 
 
 def _depends_on(c, seed: int) -> list[bool]:
@@ -460,13 +463,16 @@ def format_markdown(e: ForwardExplanation, lang: str = "en") -> str:
     return "\n".join(_lines(e, lang, "markdown")) + "\n"
 
 
+def format_item_text(e: ForwardExplanation, item: ForwardItem, lang: str = "en") -> str:
+    """One param's section of :func:`format_text` (the HTML report shows one at a time)."""
+    return "\n".join(_item_lines(e, item, lang, "text")) + "\n"
+
+
 def _lines(e: ForwardExplanation, lang: str, style: str) -> list[str]:
     from .i18n import tr
 
     md = style == "markdown"
     out = e.output
-    code = (lambda s: f"`{s}`") if md else (lambda s: s)
-    ind = "" if md else "  "
     lines = [("# " if md else "") + tr("fwd_title", lang, model=e.model, out=out), ""]
     values = ", ".join(f"{p} = {format_number(v)}" for p, v in e.params.items())
     lines.append(tr("at_values", lang, values=values or tr("no_params", lang), out=out,
@@ -475,34 +481,46 @@ def _lines(e: ForwardExplanation, lang: str, style: str) -> list[str]:
         lines += ["", tr("no_sympy", lang)]
     lines += ["", tr("fwd_intro", lang)]
     for item in e.items:
-        p = item.param
-        lines += ["", ("## " if md else "") + tr("fwd_from", lang, p=p), ""]
-        seeds = ", ".join(f"{_d(q, p)} = {1 if q == p else 0}" for q in e.params)
-        lines.append(ind + code(tr("fwd_seed", lang, seeds=seeds)))
-        if md:
-            lines.append("")
-        for k, st in enumerate(item.steps):
-            if item.omitted and k == len(item.steps) - 1:
-                lines.append(ind + ("- " if md else "") + tr("fwd_omitted", lang, n=item.omitted))
-            head = f"{st.node} = {st.statement}" if st.statement else st.node
-            line = tangent_line(st, p)
-            if md:
-                lines.append(f"- {code(head)}: {code(line)}")
-            else:
-                lines += [ind + head, ind + "  " + line]
-            if not st.agrees:
-                lines.append(ind + "  " + tr("fwd_step_differs", lang, s=format_number(st.total),
-                                             v=format_number(st.value)))
+        lines += [""] + _item_lines(e, item, lang, style)
+    if e.cost is not None:
+        lines += ["", ("## " if md else "") + tr("cost_title", lang), ""]
+        lines += [("- " if md else "  ") + x for x in cost_lines(e.cost, lang)]
+    return lines
+
+
+def _item_lines(e: ForwardExplanation, item: ForwardItem, lang: str, style: str) -> list[str]:
+    from .i18n import tr
+
+    md = style == "markdown"
+    out = e.output
+    code = (lambda s: f"`{s}`") if md else (lambda s: s)
+    ind = "" if md else "  "
+    p = item.param
+    lines = [("## " if md else "") + tr("fwd_from", lang, p=p), ""]
+    seeds = ", ".join(f"{_d(q, p)} = {1 if q == p else 0}" for q in e.params)
+    lines.append(ind + code(tr("fwd_seed", lang, seeds=seeds)))
+    if md:
         lines.append("")
-        if item.independent:
-            many = len(item.independent) > 1
-            shown = ", ".join(item.independent[:10]) + (" …" if len(item.independent) > 10 else "")
-            lines.append(ind + tr("fwd_independents" if many else "fwd_independent", lang,
-                                  nodes=shown, p=p))
-        lines.append(ind + tr("fwd_agrees" if item.agrees else "fwd_differs", lang, out=out, p=p,
-                              t=format_number(item.tangent), g=format_number(item.gradient)))
-    lines += ["", ("## " if md else "") + tr("cost_title", lang), ""]
-    lines += [ind + ("- " if md else "") + x for x in cost_lines(e.cost, lang)]
+    for k, st in enumerate(item.steps):
+        if item.omitted and k == len(item.steps) - 1:
+            lines.append(ind + ("- " if md else "") + tr("fwd_omitted", lang, n=item.omitted))
+        head = f"{st.node} = {st.statement}" if st.statement else st.node
+        line = tangent_line(st, p)
+        if md:
+            lines.append(f"- {code(head)}: {code(line)}")
+        else:
+            lines += [ind + head, ind + "  " + line]
+        if not st.agrees:
+            lines.append(ind + "  " + tr("fwd_step_differs", lang, s=format_number(st.total),
+                                         v=format_number(st.value)))
+    lines.append("")
+    if item.independent:
+        many = len(item.independent) > 1
+        shown = ", ".join(item.independent[:10]) + (" …" if len(item.independent) > 10 else "")
+        lines.append(ind + tr("fwd_independents" if many else "fwd_independent", lang,
+                              nodes=shown, p=p))
+    lines.append(ind + tr("fwd_agrees" if item.agrees else "fwd_differs", lang, out=out, p=p,
+                          t=format_number(item.tangent), g=format_number(item.gradient)))
     return lines
 
 
@@ -557,7 +575,8 @@ def format_latex(e: ForwardExplanation, lang: str = "en") -> str:
         lines.append(r"\end{align*}")
         lines.append("% " + tr("fwd_agrees" if item.agrees else "fwd_differs", lang, out=out, p=p,
                                t=format_number(item.tangent), g=format_number(item.gradient)))
-    lines += ["% " + tr("cost_title", lang)] + ["% " + x for x in cost_lines(e.cost, lang)]
+    if e.cost is not None:
+        lines += ["% " + tr("cost_title", lang)] + ["% " + x for x in cost_lines(e.cost, lang)]
     return "\n".join(lines) + "\n"
 
 

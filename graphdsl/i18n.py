@@ -229,6 +229,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "r_frame": ("backward view: values, gradients and local partials",
                 "反向视图：值、梯度和局部偏导数"),
     "r_h_explain": ("The chain rule at this iteration", "本次迭代的链式法则"),
+    "r_h_forward": ("Forward mode at this iteration", "本次迭代的前向模式"),
+    "r_fwd_param": ("tangents ∂node/∂p from the param p =", "从参数 p 出发的切向量 ∂节点/∂p，p ="),
     "r_h_table": ("Every iteration", "每一次迭代"),
     "r_table": ("table of every iteration", "每一次迭代的表格"),
     "r_h_plots": ("Plots", "图表"),

@@ -468,3 +468,51 @@ def test_data_models_are_refused_with_a_message(cli):
         explain_forward(m)
     r = cli("explain", MODELS / "xor.bp", "--mode", "forward")
     assert r.code == 2 and "explain --mode forward is not available for a data model" in r.err
+
+
+# -- the HTML report's forward-mode panel ------------------------------------------------
+
+def _report_data(page: str) -> dict:
+    import json
+
+    start = page.index('<script type="application/json" id="graphdsl-data">') + 51
+    return json.loads(page[start:page.index("</script>", start)])
+
+
+def test_report_has_forward_mode_for_every_param_at_every_iteration(linear_path):
+    from graphdsl.report import build_report
+
+    m = graphdsl.load(linear_path)
+    trace = m.solve(target=150)
+    page = build_report(m, trace, pictures=False, plots=False, lang="en").html
+    d = _report_data(page)
+    assert d["forward_params"] == ["w", "b"]
+    assert len(d["forward"]) == len(trace.iterations) == 3
+    w0, b0 = d["forward"][0]
+    assert "∂z/∂b = ∂z/∂x·∂x/∂b + ∂z/∂y·∂y/∂b" in b0 and "9·3 + 18·2 = 63" in b0
+    assert "9·2 + 18·0 = 18" in w0
+    # iteration 1 is at the run's new values: its tangents are the trace's gradients
+    g1 = trace.iterations[1].gradients["b"]
+    assert f"∂z/∂b = {graphdsl.text.format_number(g1)}; reverse mode" in d["forward"][1][1]
+    assert 'id="fwd-param"' in page and '<option value="0" selected>w</option>' in page
+    assert "forward mode: 2 passes, one per param (w: 3, b: 6): 9" in page
+
+
+def test_report_starts_forward_mode_on_the_param_the_run_moves(linear_path):
+    from graphdsl.report import build_report
+
+    m = graphdsl.load(linear_path)
+    page = build_report(m, m.solve(target=150, params=["b"]), pictures=False, plots=False,
+                        lang="zh").html
+    assert '<option value="1" selected>b</option>' in page
+    assert "本次迭代的前向模式" in page and "从 b 出发" in page
+
+
+def test_report_without_explanations_has_no_forward_panel(linear_path):
+    from graphdsl.report import build_report
+
+    m = graphdsl.load(linear_path)
+    page = build_report(m, m.solve(target=150), pictures=False, plots=False,
+                        explanations=False).html
+    d = _report_data(page)
+    assert d["forward_params"] == [] and '<section id="forward-box" aria-labelledby="h-forward" hidden>' in page
