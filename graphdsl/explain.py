@@ -12,13 +12,20 @@ expanded in the params, its derivative evaluated). Past
 :data:`PATH_LIMIT` paths it explains node by node instead, as reverse mode
 accumulates.
 
+The statement view itself (named inputs, users, paths, the local rules and
+their printer, the chain-rule sum line) is :mod:`graphdsl.statements`, which
+the pictures read too; this module adds the reverse-mode explanation and its
+formats. The symbolic work is bounded by its size (:func:`symbolic_cost`) and
+by the clock (:data:`SYMBOLIC_SECONDS`, in a child process).
+
 Stable API (the HTML report builds on it)::
 
     explain(model, wrt=None, values=None) -> Explanation
     Explanation.items -> [ParamExplanation]   one per param explained
     Explanation.to_dict() -> JSON-ready dict
     format_text(e, lang) / format_markdown(e, lang) / format_latex(e, lang) -> str
-    sum_line(item, style) -> (symbols, rules, numbers, total) pieces of the seed's line
+    chain_of(item, out) -> ChainSum            the seed's line (graphdsl.statements)
+    sum_line(item, out) -> (symbols, rules, numbers, total) pieces of the seed's line
 
 sympy is optional (``pip install 'graphdsl[explain]'``): without it the
 numbers are all there, rules are None and ``Explanation.sympy_missing`` says so.
@@ -36,16 +43,36 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass, field
+import weakref
+from fractions import Fraction
+from dataclasses import dataclass, field, fields, is_dataclass
 
-from .text import format_number
 from .errors import UsageError
 from .i18n import tr
+from .statements import (ChainSum, Rules, StatementRules, chain_sum, d, exact_number,
+                         factor_number, factor_rule, is_number_text, pretty, statements,
+                         sympy_op)
+from .text import format_number
 
 #: more paths than this and the explanation goes node by node
 PATH_LIMIT = 20
-#: op nodes above which the symbolic cross-check is skipped (expansion can explode)
-SYMBOLIC_LIMIT = 150
+#: The symbolic check is skipped when the output, written out in full (a node
+#: used twice is written twice), has more ops and leaves than this: sympy's
+#: work grows with that size, and a chain of diamonds doubles it at each step.
+#: Measured on random DAGs of 250-300: 1.4-3 s on 2 busy cores (and 2.6-10 s at 500).
+SYMBOLIC_SIZE = 400
+#: ... or when it is nested deeper than this: sympy's own walks recurse.
+SYMBOLIC_DEPTH = 150
+#: A derivative of the output longer than this (ops and leaves, written out)
+#: is neither printed nor checked: a chain rule's products grow with depth.
+DERIVATIVE_SIZE = 4000
+#: sympy has no timeout: the symbolic check runs in a child process that is
+#: stopped after this many seconds (the check is then skipped with a sentence).
+SYMBOLIC_SECONDS = 10.0
+#: A polynomial output is expanded (6b² + 4b·w + 3b + 2w) only when its
+#: expansion has at most this many terms ((a+b+c+d+e+f)^40 has 1.2 million);
+#: otherwise it is checked as written.
+EXPAND_TERMS = 200
 
 
 @dataclass
@@ -54,22 +81,42 @@ class Partial:
 
     ``rule`` is the derivative in the child's statement inputs as text
     (``"y"`` for ∂z/∂x with z = x*y), ``expression`` the child's statement
-    (``"x·y"``); both None without sympy or for an op with no sympy form.
-    The ``*_latex`` fields are the same in LaTeX.
+    (``"x·y"``); both None without sympy, for an op with no sympy form, or
+    past the bounds of :class:`~graphdsl.statements.Rules`. The ``*_latex``
+    properties are the same in LaTeX. All four are printed on first use from
+    ``source``, the statement's rules (:mod:`graphdsl.statements`).
     """
 
     child: str
     parent: str
     value: float
-    rule: str | None = None
-    expression: str | None = None
-    rule_latex: str | None = None
-    expression_latex: str | None = None
+    source: StatementRules | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def rule(self) -> str | None:
+        return self.source[self.parent].text if self.source else None
+
+    @property
+    def rule_latex(self) -> str | None:
+        return self.source[self.parent].latex if self.source else None
+
+    @property
+    def expression(self) -> str | None:
+        return self.source.statement.text if self.source else None
+
+    @property
+    def expression_latex(self) -> str | None:
+        return self.source.statement.latex if self.source else None
 
     @property
     def constant(self) -> bool:
         """True when the rule is just a number (∂x/∂b = 3): print it once."""
-        return self.rule is not None and _is_number_text(self.rule)
+        return self.rule is not None and is_number_text(self.rule)
+
+    def to_dict(self) -> dict:
+        return {"child": self.child, "parent": self.parent, "value": self.value,
+                "rule": self.rule, "expression": self.expression,
+                "rule_latex": self.rule_latex, "expression_latex": self.expression_latex}
 
 
 @dataclass
@@ -166,12 +213,29 @@ class Explanation:
     symbolic_note: str | None = None
     sympy_missing: bool = False
     path_limit: int = PATH_LIMIT
+    #: why some shown partials have numbers but no rule (None when all have one)
+    rules_note: str | None = None
 
     def to_dict(self) -> dict:
-        """JSON-ready: partials keyed "parent->child"."""
-        d = asdict(self)
-        d["partials"] = {f"{p}->{c}": asdict(q) for (p, c), q in self.partials.items()}
+        """JSON-ready: partials keyed "parent->child"; ``rules_note`` only when set."""
+        d = {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+        d["partials"] = {f"{p}->{c}": q.to_dict() for (p, c), q in self.partials.items()}
+        if d["rules_note"] is None:
+            del d["rules_note"]
         return d
+
+
+def _plain(x):
+    """Dataclasses, lists and dicts as plain JSON-ready data (bounded nesting)."""
+    if isinstance(x, Partial):
+        return x.to_dict()
+    if is_dataclass(x):
+        return {f.name: _plain(getattr(x, f.name)) for f in fields(x)}
+    if isinstance(x, (list, tuple)):
+        return type(x)(_plain(v) for v in x)
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    return x
 
 
 # --- building the explanation -----------------------------------------------------
@@ -181,9 +245,12 @@ def explain(model, wrt: str | None = None, values: dict[str, float] | None = Non
     """Explain ∂output/∂p for every param p (or only ``wrt``) of ``model``.
 
     ``values`` overrides param values (default: the model's current ones).
-    Pure: the model is not changed. Raises :class:`UsageError` when ``wrt``
-    is not a param, :class:`~graphdsl.errors.NumericError` when the model
-    cannot be evaluated at these values.
+    Pure: the model is not changed. Everything structural (the statement view,
+    the rules, the symbolic derivative) is worked out once per model and
+    reused, so explaining every iteration of a run costs the numbers only.
+    Raises :class:`UsageError` when ``wrt`` is not a param,
+    :class:`~graphdsl.errors.NumericError` when the model cannot be evaluated
+    at these values.
 
     >>> import graphdsl
     >>> m = graphdsl.loads("param w = 3\\nparam b = 4\\nz = x*y\\nx = 2*w + 3*b\\ny = 2*b + 1")
@@ -192,14 +259,13 @@ def explain(model, wrt: str | None = None, values: dict[str, float] | None = Non
     ([('z', 'x', 'w')], [('z', 'y')])
     """
     c = model.compiled
-    g = model.graph
-    nodes = g.nodes
+    view = statements(model)
     params = list(model.params)
     if wrt is not None:
         if wrt not in params:
             from .text import did_you_mean
 
-            what = "is computed, not a param" if wrt in nodes else "is not in the model"
+            what = "is computed, not a param" if wrt in c.index else "is not in the model"
             raise UsageError(f"--wrt: '{wrt}' {what}",
                              hint=did_you_mean(wrt, params) or
                              ("params: " + ", ".join(params) if params else
@@ -213,135 +279,54 @@ def explain(model, wrt: str | None = None, values: dict[str, float] | None = Non
     vals = c.forward(current)
     adj = c.backward(vals)
     local = c.local_partials(vals)
-    named = list(c.named)
+    named = view.named
     value_of = {n: vals[c.index[n]] for n in named}
     out = model.output
 
-    inputs = _statement_inputs(c, nodes)
-    users: dict[str, list[str]] = {n: [] for n in named}
-    for child in named:
-        for parent in inputs.get(child, ()):
-            users[parent].append(child)
-
-    sp = None
-    if use_sympy:
-        try:
-            import sympy as sp  # noqa: F811 - optional, imported only here
-        except ImportError:
-            sp = None
-    deep = False
-    try:
-        rules = _rules(sp, c, nodes, inputs, value_of) if sp is not None else {}
-    except RecursionError:
-        # sympy's own tree walks recurse: a statement nested thousands deep has
-        # numbers but no printable rule
-        rules, deep = {}, True
-
     partials: dict[tuple[str, str], Partial] = {}
     for child in named:
-        for parent in inputs.get(child, ()):
-            r = rules.get((parent, child), {})
+        for parent in view.inputs.get(child, ()):
             partials[(parent, child)] = Partial(child=child, parent=parent,
-                                                value=local.get((parent, child), 0.0), **r)
-
-    # reached from the output going down the statement view
-    reached = {n: False for n in named}
-    reached[out] = True
-    for n in reversed(named):
-        if reached[n]:
-            for i in inputs.get(n, ()):
-                reached[i] = True
-
-    items = []
-    for p in chosen:
-        items.append(_explain_param(p, out, named, inputs, users, partials, reached,
-                                    adj[c.index[p]], path_limit, nodes))
-
+                                                value=local.get((parent, child), 0.0))
+    reached = view.reach_up(out)
+    items = [_explain_param(p, view, partials, reached, adj[c.index[p]], path_limit)
+             for p in chosen]
     e = Explanation(model=model.name, output=out, values=value_of,
                     params={p: current[p] for p in params}, partials=partials, items=items,
                     path_limit=path_limit)
-    if sp is None:
+    rules = Rules(model) if use_sympy else None
+    if rules is None or not rules.available:
         e.sympy_missing = use_sympy
         e.symbolic_note = "sympy is not installed" if use_sympy else "not asked for"
-    elif deep:
-        e.symbolic_note = "the expressions are nested too deeply for sympy to print them"
-    else:
-        try:
-            _symbolic(sp, e, c, nodes, current, vals)
-        except RecursionError:
-            e.expression = e.expression_latex = None
-            for item in e.items:
-                item.symbolic = None
-            e.symbolic_note = "the expressions are nested too deeply for sympy to expand them"
+        return e
+    _attach_rules(e, rules, view)
+    _symbolic(e, model, current, vals)
     return e
 
 
-def _statement_inputs(c, nodes) -> dict[str, list[str]]:
-    """For each named op node, its statement's named inputs in order of first use
-    (one pass over the topological order, no recursion)."""
-    hidden: dict[int, list[str]] = {}
-    inputs: dict[str, list[str]] = {}
-    for k, nid in enumerate(c.order):
-        if c.ops[k] is None:
-            continue
-        found: list[str] = []
-        for j in c.args[k]:
-            aid = c.order[j]
-            if nodes[aid]["name"] is not None:
-                if aid not in found:
-                    found.append(aid)
-            else:
-                for x in hidden.get(j, ()):
-                    if x not in found:
-                        found.append(x)
-        if nodes[nid]["name"] is not None:
-            inputs[nid] = found
-        else:
-            hidden[k] = found
-    return inputs
-
-
-def _explain_param(p, out, named, inputs, users, partials, reached, gradient, limit, nodes):
-    # depends[n]: n's value changes with p (topological order: inputs first)
-    depends = {n: False for n in named}
-    count = {n: 0 for n in named}
-    depends[p] = True
-    count[p] = 1
-    for n in named:
-        if n == p:
-            continue
-        ins = inputs.get(n, ())
-        if ins:
-            count[n] = sum(count[i] for i in ins)
-            depends[n] = count[n] > 0
-    on_path = [n for n in named if depends[n] and reached[n]]
+def _explain_param(p, view, partials, reached, gradient, limit):
+    inputs, users, named = view.inputs, view.users, view.named
+    count = view.path_counts(p)
+    on_path = [n for n in named if count[n] > 0 and n in reached]
     on = set(on_path)
     absent = []
     for n in on_path:
         for i in inputs.get(n, ()):
-            if not depends[i] and nodes[i]["kind"] == "op":
+            if count[i] == 0 and view.kind[i] == "op":
                 absent.append(Absent(node=n, input=i, partial=partials[(i, n)]))
+    out = view.output
     n_paths = count[out]
     if n_paths == 0:
         return ParamExplanation(param=p, mode="none", path_count=0, paths=[], total=0.0,
                                 gradient=gradient, agrees=gradient == 0.0, absent=absent)
     if n_paths <= limit:
         paths = []
-        # iterative depth-first walk; inputs pushed reversed so the first input is walked first
-        stack = [(out,)]
-        while stack:
-            trail = stack.pop()
-            last = trail[-1]
-            if last == p:
-                qs = tuple(partials[(trail[k + 1], trail[k])] for k in range(len(trail) - 1))
-                prod = 1.0
-                for q in qs:
-                    prod *= q.value
-                paths.append(Path(nodes=trail, partials=qs, product=prod))
-                continue
-            for i in reversed(inputs.get(last, ())):
-                if count[i] > 0:
-                    stack.append(trail + (i,))
+        for trail in view.paths(out, p, limit, count):
+            qs = tuple(partials[(trail[k + 1], trail[k])] for k in range(len(trail) - 1))
+            prod = 1.0
+            for q in qs:
+                prod *= q.value
+            paths.append(Path(nodes=trail, partials=qs, product=prod))
         total = 0.0
         for path in paths:
             total += path.product
@@ -370,165 +355,414 @@ def _explain_param(p, out, named, inputs, users, partials, reached, gradient, li
 
 # --- sympy: rules and the symbolic cross-check -------------------------------------
 
-def _number(sp, v: float):
-    """A constant as an exact sympy number: 2 for 2.0, 1/10 for 0.1 (as written)."""
-    if v == int(v) and abs(v) < 1e15:
-        return sp.Integer(int(v))
-    return sp.Rational(repr(v))
-
-
-def _rules(sp, c, nodes, inputs, value_of) -> dict:
-    """(parent, child) -> rule/expression fields, from each statement's sympy form
-    in its named inputs. Statements with an op that has no sympy form get none."""
-    hidden: dict[int, object] = {}
-    out: dict[tuple[str, str], dict] = {}
-    sym = {}
-
-    def symbol(name):
-        s = sym.get(name)
-        if s is None:
-            s = sym[name] = sp.Symbol(name, real=True)
-        return s
-
-    for k, nid in enumerate(c.order):
-        op = c.ops[k]
-        if op is None:
-            if nodes[nid]["name"] is None:
-                hidden[k] = _number(sp, c.init[k])
-            continue
-        args = []
-        for j in c.args[k]:
-            aid = c.order[j]
-            args.append(symbol(aid) if nodes[aid]["name"] is not None else hidden.get(j))
-        expr = None
-        if all(a is not None for a in args):
-            try:
-                expr = op.sympy(*args)
-            except NotImplementedError:
-                expr = None
-        if nodes[nid]["name"] is None:
-            hidden[k] = expr
-            continue
-        if expr is None:
-            continue
-        text, tex = pretty(expr), sp.latex(expr)
-        for parent in inputs.get(nid, ()):
-            d = sp.diff(expr, symbol(parent))
-            out[(parent, nid)] = {"rule": pretty(d), "rule_latex": sp.latex(d),
-                                  "expression": text, "expression_latex": tex}
-    return out
-
-
-def _symbolic(sp, e: Explanation, c, nodes, current, vals) -> None:
-    """Fill ``e.expression`` and each item's ``symbolic`` from sympy, built over the
-    whole graph in topological order (no recursion)."""
-    n_ops = sum(1 for op in c.ops if op is not None)
-    if n_ops > SYMBOLIC_LIMIT:
-        e.symbolic_note = (f"the model has {n_ops} ops, more than {SYMBOLIC_LIMIT}: "
-                           "expanding it symbolically could take very long")
-        return
-    full: list = [None] * len(c.order)
-    for k, nid in enumerate(c.order):
-        op = c.ops[k]
-        d = nodes[nid]
-        if op is None:
-            full[k] = (sp.Symbol(nid, real=True) if d["kind"] == "param"
-                       else _number(sp, vals[k]))
-            continue
-        try:
-            full[k] = op.sympy(*[full[j] for j in c.args[k]])
-        except NotImplementedError:
-            e.symbolic_note = f"the op '{op.name}' has no sympy form"
-            return
-    expr = full[c.output]
-    symbols = [sp.Symbol(p, real=True) for p in current]
-    # expand polynomials only (the chapter's 6b² + 3b + 4wb + 2w); expanding a
-    # sigmoid's powers makes it longer, not clearer
-    if expr.is_polynomial(*symbols):
-        expr, e.expanded = sp.expand(expr), True
-    e.expression, e.expression_latex = pretty(expr), sp.latex(expr)
-    subs = {sp.Symbol(p, real=True): _number(sp, v) for p, v in current.items()}
+def _attach_rules(e: Explanation, rules, view) -> None:
+    """Give each partial its rule, the statements this explanation shows first
+    (on the listed paths, then the branches named absent), then the rest while
+    the bounds of :class:`~graphdsl.statements.Rules` allow."""
+    order: dict[str, None] = {}
     for item in e.items:
-        d = sp.diff(expr, sp.Symbol(item.param, real=True))
-        if e.expanded:
-            d = sp.expand(d)
-        value = None
-        try:
-            value = float(d.subs(subs).evalf())
-        except (TypeError, ValueError, ZeroDivisionError):
-            value = None
-        if value is not None and not math.isfinite(value):
-            value = None
+        for q in item.used_partials:
+            order.setdefault(q.child)
+        for a in item.absent:
+            order.setdefault(a.input)
+    shown = len(order)
+    for n in view.named:
+        if n in view.inputs:
+            order.setdefault(n)
+    left_out = 0
+    for k, child in enumerate(order):
+        before = rules.skipped
+        found = rules.of(child)
+        if found is None:
+            left_out += k < shown and rules.skipped > before
+            continue
+        for parent in view.inputs[child]:
+            e.partials[(parent, child)].source = found
+    if left_out:
+        e.rules_note = (f"{left_out} of the {shown} statements shown have numbers but no rule: "
+                        f"rules are worked out for statements of at most {rules.max_size} ops, "
+                        f"for {rules.max_shapes} shapes ({rules.max_work} ops in all) and "
+                        f"{rules.max_statements} statements")
+
+
+def symbolic_cost(c, vals) -> tuple[int, int, int | None]:
+    """What the symbolic check would cost, read from the graph before sympy is
+    asked anything: (size, depth, terms) of the output written out in full —
+    ops and leaves counted with repeats, the nesting depth, and the number of
+    terms of its expansion when it is a polynomial in the params (an upper
+    bound; None when it is not a polynomial). Sizes stop counting a little
+    past the limits, so the numbers stay small however the model grows.
+
+    >>> import graphdsl
+    >>> m = graphdsl.loads("param w = 3\\nparam b = 4\\nz = (2*w + 3*b)*(2*b + 1)")
+    >>> symbolic_cost(m.compiled, m.compiled.forward())
+    (13, 4, 4)
+    """
+    from math import comb
+
+    n_params = len(c.params)
+    size_cap, terms_cap = SYMBOLIC_SIZE + 1, EXPAND_TERMS + 1
+    size = [0] * len(c.order)
+    depth = [0] * len(c.order)
+    terms: list = [None] * len(c.order)   # None: not a polynomial
+    degree = [0] * len(c.order)
+    const = [False] * len(c.order)
+    kinds = c.flat.kind
+    for k, op in enumerate(c.ops):
+        if op is None:
+            size[k], depth[k], terms[k] = 1, 1, 1
+            const[k] = kinds[k] != "param"
+            degree[k] = 0 if const[k] else 1
+            continue
+        a = c.args[k]
+        size[k] = min(size_cap, 1 + sum(size[j] for j in a))
+        depth[k] = 1 + max(depth[j] for j in a)
+        const[k] = all(const[j] for j in a)
+        if const[k]:
+            terms[k], degree[k] = 1, 0
+            continue
+        ts = [terms[j] for j in a]
+        name = op.name
+        if any(t is None for t in ts):
+            continue
+        if name in ("add", "sub"):
+            t, g = ts[0] + ts[1], max(degree[a[0]], degree[a[1]])
+        elif name in ("neg", "identity"):
+            t, g = ts[0], degree[a[0]]
+        elif name == "mul":
+            t, g = ts[0] * ts[1], degree[a[0]] + degree[a[1]]
+        elif name == "div" and const[a[1]]:
+            t, g = ts[0], degree[a[0]]
+        elif name == "square":
+            t, g = comb(ts[0] + 1, 2), 2 * degree[a[0]]
+        elif name == "pow" and const[a[1]] and float(vals[a[1]]).is_integer() and vals[a[1]] >= 0:
+            n = int(vals[a[1]])
+            if ts[0] > 1 and n >= terms_cap:
+                t = terms_cap
+            else:
+                t = comb(ts[0] + n - 1, n) if ts[0] > 1 else 1
+            g = min(n * degree[a[0]], 10 ** 6)
+        else:
+            continue
+        # no more than the monomials of that degree in the params
+        if g <= 10 ** 4 and n_params:
+            t = min(t, comb(n_params + g, n_params))
+        terms[k], degree[k] = min(t, terms_cap), g
+    out = c.output
+    return size[out], depth[out], terms[out]
+
+
+_SYMBOLIC: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _symbolic(e: Explanation, model, current, vals) -> None:
+    """Fill ``e.expression`` and each item's ``symbolic`` from sympy, or say in
+    ``e.symbolic_note`` why not. The expression and the derivatives are
+    worked out once per model (and set of params), in a child process given
+    :data:`SYMBOLIC_SECONDS`; each call only evaluates them at its values."""
+    c = model.compiled
+    params = tuple(item.param for item in e.items)
+    # named constants can be --set: the work is kept per set of their values
+    kinds, names = c.flat.kind, c.flat.name
+    key = (tuple(vals[k] for k in range(len(c.order)) if kinds[k] == "const" and names[k]), params)
+    plans = _SYMBOLIC.setdefault(c, {})
+    plan = plans.get(key)
+    if plan is None:
+        plan = plans[key] = _symbolic_plan(c, vals, params)
+    if plan["note"] is not None and "expr" not in plan:
+        e.symbolic_note = plan["note"]
+        return
+    e.symbolic_note = plan["note"]
+    e.expanded = plan["expanded"]
+    e.expression, e.expression_latex = plan["expr"]
+    values = dict(current)
+    for item in e.items:
+        found = plan["d"].get(item.param)
+        if found is None:
+            continue
+        text, tex, program = found
+        value = run_program(program, values)
         agrees = None
         if value is not None:
             agrees = math.isclose(value, item.gradient, rel_tol=1e-7,
                                   abs_tol=1e-9 * max(1.0, abs(item.gradient)))
-        item.symbolic = Symbolic(derivative=pretty(d), derivative_latex=sp.latex(d),
-                                 value=value, agrees=agrees)
+        item.symbolic = Symbolic(derivative=text, derivative_latex=tex, value=value,
+                                 agrees=agrees)
 
 
-_SUPER = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+def _symbolic_plan(c, vals, params) -> dict:
+    """The symbolic work for ``params``, bounded twice: by its size read from
+    the graph (deterministic, and free), then by the clock."""
+    size, depth, terms = symbolic_cost(c, vals)
+    if depth > SYMBOLIC_DEPTH:
+        return {"note": f"the expressions are nested too deeply for sympy ({depth} levels, "
+                        f"more than {SYMBOLIC_DEPTH})"}
+    if size > SYMBOLIC_SIZE:
+        return {"note": f"the output written out in full would have more than {SYMBOLIC_SIZE} "
+                        "ops and leaves (a node used twice is written twice), so sympy "
+                        "could take very long"}
+    done = in_child(_symbolic_work, (c, list(vals), params, terms), SYMBOLIC_SECONDS)
+    if done is TIMED_OUT:
+        return {"note": f"sympy took more than {SYMBOLIC_SECONDS:g} s over it and was stopped"}
+    if done is None:
+        return {"note": "sympy failed on this model"}
+    return done
 
 
-def pretty(expr) -> str:
-    """sympy's text with the textbook's marks: 6b² + 3b, x·y, a^(1/2).
+def _symbolic_work(c, vals, params, terms) -> dict:
+    """The output as one sympy expression (expanded when it is a small
+    polynomial) and its derivative in each of ``params``: texts, LaTeX and a
+    program to evaluate it (plain data, so it can come back from a child)."""
+    import sympy as sp
+
+    full: list = [None] * len(c.order)
+    kinds = c.flat.kind
+    for k, op in enumerate(c.ops):
+        if op is None:
+            full[k] = (sp.Symbol(c.order[k], real=True) if kinds[k] == "param"
+                       else exact_number(sp, vals[k]))
+            continue
+        try:
+            full[k] = sympy_op(sp, op, [full[j] for j in c.args[k]])
+        except NotImplementedError:
+            return {"note": f"the op '{op.name}' has no sympy form"}
+        except (TypeError, ValueError):
+            return {"note": f"sympy cannot write the op '{op.name}' here"}
+    expr = full[c.output]
+    symbols = [sp.Symbol(p, real=True) for p in c.params]
+    # expand polynomials only (the chapter's 6b² + 3b + 4wb + 2w); expanding a
+    # sigmoid's powers makes it longer, not clearer, and a big power's
+    # expansion can have millions of terms
+    expanded = False
+    if terms is not None and terms <= EXPAND_TERMS and expr.is_polynomial(*symbols):
+        expr, expanded = sp.expand(expr), True
+    out = {"note": None, "expr": (pretty(expr), sp.latex(expr)), "expanded": expanded, "d": {}}
+    for p in params:
+        d = sp.diff(expr, sp.Symbol(p, real=True))
+        if expanded:
+            d = sp.expand(d)
+        if tree_size(d, DERIVATIVE_SIZE) > DERIVATIVE_SIZE:
+            # a derivative too long to write is not written (nor checked)
+            out["note"] = (f"sympy's derivative in {p} would have more than {DERIVATIVE_SIZE} "
+                           "ops and leaves written out, too long to write")
+            continue
+        out["d"][p] = (pretty(d), sp.latex(d), to_program(d))
+    return out
+
+
+#: what :func:`in_child` returns when the time was up
+TIMED_OUT = object()
+
+
+def in_child(fn, args, seconds: float):
+    """``fn(*args)`` run in a forked child process, or :data:`TIMED_OUT` when it
+    takes longer than ``seconds`` (the child is then killed), or None when the
+    child failed. sympy has no timeout of its own, and some small inputs keep
+    it busy for minutes. The result must be plain data. Where ``fork`` does not
+    exist the call runs here, bounded by the size limits alone.
+
+    >>> in_child(sum, ([1, 2, 3],), 10.0)
+    6
+    """
+    import multiprocessing as mp
+
+    try:
+        ctx = mp.get_context("fork")
+    except ValueError:
+        return fn(*args)
+    recv, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_child_main, args=(send, fn, args), daemon=True)
+    child.start()
+    send.close()
+    try:
+        if not recv.poll(seconds):
+            return TIMED_OUT
+        try:
+            ok, result = recv.recv()
+        except (EOFError, OSError):
+            return None
+        return result if ok else None
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join()
+        recv.close()
+
+
+def _child_main(send, fn, args) -> None:
+    try:
+        result = (True, fn(*args))
+    except BaseException:  # noqa: BLE001 - the parent only needs to know it failed
+        result = (False, None)
+    try:
+        send.send(result)
+    finally:
+        send.close()
+
+
+def tree_size(expr, cap: int) -> int:
+    """How many ops and leaves ``expr`` has written out in full (a shared
+    sub-expression counted each time it is used), counted over its distinct
+    sub-expressions only, and stopping a little past ``cap``.
 
     >>> import sympy
-    >>> b, w = sympy.symbols("b w")
-    >>> pretty(6*b**2 + 4*w*b)
-    '6b² + 4b·w'
+    >>> x = sympy.Symbol("x")
+    >>> tree_size(sympy.sin(x) * sympy.cos(x) + 1, 100)   # +, 1, ·, sin, x, cos, x
+    7
     """
-    text = str(expr)
-    text = re.sub(r"\*\*(\d+)\b(?!\.)", lambda m: m.group(1).translate(_SUPER), text)
-    text = text.replace("**", "^")
-    # a number times a name reads as 6b, not 6*b
-    text = re.sub(r"(?<![\w.])(\d+)\*([^\W\d]\w*)(?![\w(])", r"\1\2", text)
-    return text.replace("*", "·")
+    size: dict = {}
+    stack = [(expr, False)]
+    while stack:
+        node, done = stack.pop()
+        if node in size:
+            continue
+        if done or not node.args:
+            size[node] = min(cap + 1, 1 + sum(size[a] for a in node.args))
+        else:
+            stack.append((node, True))
+            stack.extend((a, False) for a in node.args if a not in size)
+    return size[expr]
 
 
-def _is_number_text(text: str) -> bool:
-    return re.fullmatch(r"-?\d+(/\d+)?(\.\d+)?", text) is not None
+_MATH = {"exp": math.exp, "log": math.log, "sin": math.sin, "cos": math.cos, "tan": math.tan,
+         "tanh": math.tanh, "Abs": abs, "cosh": math.cosh, "sinh": math.sinh,
+         "atan": math.atan, "sign": lambda x: float((x > 0) - (x < 0))}
+_RELATIONS = {"StrictGreaterThan": float.__gt__, "GreaterThan": float.__ge__,
+              "StrictLessThan": float.__lt__, "LessThan": float.__le__,
+              "Equality": float.__eq__, "Unequality": float.__ne__}
+
+
+def to_program(expr) -> list:
+    """A sympy expression as a list of steps over its distinct sub-expressions,
+    operands first: ("sym", name), ("num", (p, q) or a float), (op, [step indices]) with op
+    "Add", "Mul", "Pow", "Piecewise" (operands paired value, condition), a
+    relation, "true", "false", a function of :data:`_MATH`, or ("unknown",
+    None). Plain data: :func:`run_program` evaluates it in floats.
+
+    >>> import sympy
+    >>> x = sympy.Symbol("x", real=True)
+    >>> to_program(2 * sympy.sin(x))
+    [('sym', 'x'), ('sin', [0]), ('num', (2, 1)), ('Mul', [2, 1])]
+    """
+    import sympy as sp
+
+    index: dict = {}
+    steps: list = []
+    stack = [(expr, False)]
+    while stack:
+        node, ready = stack.pop()
+        if node in index:
+            continue
+        if node is sp.true or node is sp.false:
+            steps.append((str(node).lower(), None))
+        elif getattr(node, "is_Symbol", False):
+            steps.append(("sym", node.name))
+        elif getattr(node, "is_Number", False):
+            # an exact number stays exact (p, q); a float stays a float
+            steps.append(("num", (int(node.p), int(node.q)) if node.is_Rational else float(node)))
+        else:
+            kind = type(node).__name__
+            args = node.args
+            if kind == "Piecewise":
+                args = [part for pair in node.args for part in pair]
+            elif kind not in ("Add", "Mul", "Pow") and kind not in _MATH \
+                    and kind not in _RELATIONS:
+                steps.append(("unknown", None))
+                index[node] = len(steps) - 1
+                continue
+            if not ready:
+                stack.append((node, True))
+                stack.extend((a, False) for a in args if a not in index)
+                continue
+            steps.append((kind, [index[a] for a in args]))
+        index[node] = len(steps) - 1
+    return steps
+
+
+def run_program(steps: list, values: dict) -> float | None:
+    """A :func:`to_program` list evaluated at ``values`` (name -> float); None
+    when the result is not a finite real number or a step is unknown.
+    Sums, products and small whole powers of exact numbers are worked out
+    exactly (a value as written: 0.1 is 1/10), as sympy would; functions in
+    floats.
+
+    >>> run_program([('sym', 'x'), ('sin', [0]), ('num', (2, 1)), ('Mul', [2, 1])], {"x": 0.5})
+    0.958851077208406
+    >>> run_program([('num', (3, 10)), ('sym', 'x'), ('Mul', [0, 1])], {"x": 3.0})
+    0.9
+    """
+    val: list = []
+    try:
+        for kind, arg in steps:
+            if kind == "sym":
+                v = Fraction(repr(float(values[arg])))
+            elif kind == "num":
+                v = Fraction(*arg) if isinstance(arg, tuple) else arg
+            elif kind in ("true", "false"):
+                v = kind == "true"
+            elif kind in ("Add", "Mul"):
+                xs = [val[i] for i in arg]
+                if all(isinstance(x, Fraction) for x in xs):
+                    v = sum(xs) if kind == "Add" else math.prod(xs)
+                else:
+                    xs = [float(x) for x in xs]
+                    v = math.fsum(xs) if kind == "Add" else math.prod(xs)
+            elif kind == "Pow":
+                b, x = val[arg[0]], val[arg[1]]
+                if (isinstance(b, Fraction) and isinstance(x, Fraction) and x.denominator == 1
+                        and abs(x) <= 64 and (b != 0 or x > 0)):
+                    v = b ** int(x)
+                else:
+                    v = float(b) ** float(x)
+                    if isinstance(v, complex):
+                        return None
+            elif kind == "Piecewise":
+                v = next(val[arg[i]] for i in range(0, len(arg), 2) if val[arg[i + 1]])
+            elif kind in _RELATIONS:
+                v = _RELATIONS[kind](float(val[arg[0]]), float(val[arg[1]]))
+            elif kind in _MATH:
+                v = _MATH[kind](*[float(val[i]) for i in arg])
+            else:
+                return None
+            val.append(v)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError, KeyError, StopIteration):
+        return None
+    out = float(val[-1])
+    return out if math.isfinite(out) else None
 
 
 # --- text pieces -----------------------------------------------------------------
 
-def _num(v: float) -> str:
-    s = format_number(v)
-    return f"({s})" if s.startswith("-") else s
+def chain_of(item: ParamExplanation, out: str) -> ChainSum:
+    """The seed's line for one param in paths mode, as a
+    :class:`~graphdsl.statements.ChainSum` (the one writer render's caption uses too)."""
+    def rule(p, c):
+        return item_partial[(p, c)].rule
 
-
-def _factor(text: str) -> str:
-    """A rule as a factor of a product: parenthesised when it is a sum or negative."""
-    if re.search(r"[+/]|(?<!^)-|^-", text) and not _is_number_text(text.lstrip("-")):
-        return f"({text})"
-    if text.startswith("-"):
-        return f"({text})"
-    return text
-
-
-def d(num: str, den: str) -> str:
-    """∂num/∂den as text."""
-    return f"∂{num}/∂{den}"
+    item_partial = {(q.parent, q.child): q for q in item.used_partials}
+    return chain_sum(out, item.param, [path.nodes for path in item.paths],
+                     lambda p, c: item_partial[(p, c)].value, rule,
+                     format_number(item.total))
 
 
 def sum_line(item: ParamExplanation, out: str) -> tuple[str, str | None, str, str]:
     """The seed's line in four pieces for one param in paths mode:
     symbols (∂z/∂x·∂x/∂b + ∂z/∂y·∂y/∂b), rules (y·3 + x·2, None without sympy),
     numbers (9·3 + 18·2) and the total (63)."""
-    sym, rules, nums = [], [], []
-    have_rules = all(q.rule is not None for path in item.paths for q in path.partials)
-    for path in item.paths:
-        if not path.partials:
-            sym.append(d(out, out))
-            rules.append("1")
-            nums.append("1")
-            continue
-        sym.append("·".join(d(q.child, q.parent) for q in path.partials))
-        nums.append("·".join(_num(q.value) for q in path.partials))
-        if have_rules:
-            rules.append("·".join(_factor(q.rule) for q in path.partials))
-    return (" + ".join(sym), " + ".join(rules) if have_rules else None,
-            " + ".join(nums), format_number(item.total))
+    s = chain_of(item, out)
+    return (" + ".join(s.symbols), " + ".join(s.rules) if s.rules is not None else None,
+            " + ".join(s.numbers), s.total)
+
+
+def _path_line(path: Path, out: str) -> str:
+    """z → x → b:  ∂z/∂x·∂x/∂b = 9·3 = 27 (one factor is not written twice)."""
+    qs = path.partials
+    sy = "·".join(d(q.child, q.parent) for q in qs) or d(out, out)
+    product = format_number(path.product)
+    if len(qs) <= 1:
+        return f"{' → '.join(path.nodes)}:  {sy} = {product}"
+    prod = "·".join(factor_number(q.value) for q in qs)
+    return f"{' → '.join(path.nodes)}:  {sy} = {prod} = {product}"
 
 
 def _partial_line(q: Partial) -> str:
@@ -581,17 +815,8 @@ def _lines(e: Explanation, lang: str, style: str) -> list[str]:
             if md:
                 lines.append("")
             for path in item.paths:
-                prod = "·".join(_num(q.value) for q in path.partials) or "1"
-                sy = "·".join(d(q.child, q.parent) for q in path.partials) or d(out, out)
-                lines.append(bullet + code(f"{' → '.join(path.nodes)}:  {sy} = {prod} = "
-                                           f"{format_number(path.product)}"))
-            symbols, rules, numbers, total = sum_line(item, out)
-            chain = f"{d(out, p)} = {symbols}"
-            if rules is not None and rules != numbers:
-                chain += f" = {rules}"
-            if numbers != total:
-                chain += f" = {numbers}"
-            chain += f" = {total}"
+                lines.append(bullet + code(_path_line(path, out)))
+            chain = chain_of(item, out).text()
             lines += [""] + ([code(chain)] if md else ["  " + chain])
             used = item.used_partials
             if used:
@@ -607,7 +832,8 @@ def _lines(e: Explanation, lang: str, style: str) -> list[str]:
                 lines.append("")
             for st in item.steps:
                 syms = " + ".join(f"{d(out, u)}·{d(u, st.node)}" for u, _a, _q in st.terms)
-                nums = " + ".join(f"{_num(a)}·{_num(q.value)}" for _u, a, q in st.terms)
+                nums = " + ".join(f"{factor_number(a)}·{factor_number(q.value)}"
+                                  for _u, a, q in st.terms)
                 lines.append(bullet + code(f"{d(out, st.node)} = {syms} = {nums} = "
                                            f"{format_number(st.value)}"))
         lines.append("")
@@ -632,6 +858,8 @@ def _lines(e: Explanation, lang: str, style: str) -> list[str]:
                 text += " — " + tr("symbolic_agrees" if sy.agrees else "symbolic_differs", lang,
                                    s=format_number(item.total))
             lines.append(("" if md else "  ") + text)
+    if e.rules_note:
+        lines += ["", tr("rules_left_out", lang, why=e.rules_note)]
     if e.symbolic_note and not e.sympy_missing:
         lines += ["", tr("symbolic_unavailable", lang, why=e.symbolic_note)]
     return lines
@@ -641,7 +869,7 @@ def _absent_text(e: Explanation, a: Absent, p: str, lang: str) -> str:
     out = e.output
     route = f"{out} → {a.input}" if a.node == out else f"{out} → … → {a.node} → {a.input}"
     return tr("absent", lang, route=route, node=a.node, input=a.input, p=p,
-              expr=_statement_of(e, a.input), dq=_num(a.partial.value))
+              expr=_statement_of(e, a.input), dq=factor_number(a.partial.value))
 
 
 def _statement_of(e: Explanation, name: str) -> str:
@@ -682,18 +910,21 @@ def format_latex(e: Explanation, lang: str = "en") -> str:
         lines.append(r"\begin{align*}")
         rows = []
         if item.mode == "paths":
-            sym = " + ".join(r" \cdot ".join(_tex_d(q.child, q.parent) for q in path.partials)
-                             or "1" for path in item.paths)
-            rows.append(f"{_tex_d(out, p)} &= {sym}")
+            alone = len(item.paths) == 1 and len(item.paths[0].partials) == 1
+            sym = [r" \cdot ".join(_tex_d(q.child, q.parent) for q in path.partials) or "1"
+                   for path in item.paths]
+            rules = None
             if all(q.rule_latex is not None for path in item.paths for q in path.partials):
-                rules = " + ".join(r" \cdot ".join(
-                    (f"\\left({q.rule_latex}\\right)" if _factor(q.rule or "") != (q.rule or "")
-                     else q.rule_latex) for q in path.partials) or "1" for path in item.paths)
-                rows.append(f"&= {rules}")
-            nums = " + ".join(r" \cdot ".join(_tex_num(q.value) for q in path.partials) or "1"
-                              for path in item.paths)
-            rows.append(f"&= {nums}")
-            rows.append(f"&= {_tex_num(item.total)}")
+                rules = [r" \cdot ".join(
+                    (f"\\left({q.rule_latex}\\right)"
+                     if not alone and factor_rule(q.rule) != q.rule else q.rule_latex)
+                    for q in path.partials) or "1" for path in item.paths]
+            nums = [r" \cdot ".join(_tex_num(q.value) for q in path.partials) or "1"
+                    for path in item.paths]
+            chain = ChainSum(_tex_d(out, p), sym, rules, nums, _tex_num(item.total))
+            first, *rest = chain.pieces()
+            rows.append(f"{chain.head} &= {' + '.join(first)}")
+            rows += [f"&= {' + '.join(piece)}" for piece in rest]
             for q in item.used_partials:
                 if q.rule_latex is not None:
                     rule = "" if q.constant else f" = {q.rule_latex}"

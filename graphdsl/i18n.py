@@ -145,6 +145,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "symbolic_agrees": ("equal to the chain rule's {s} ✓", "与链式法则的结果 {s} 相等 ✓"),
     "symbolic_differs": ("DIFFERS from the chain rule's {s} ✗", "与链式法则的结果 {s} 不相等 ✗"),
     "symbolic_unavailable": ("symbolic check skipped: {why}", "跳过符号验证：{why}"),
+    "rules_left_out": ("rules left out: {why}", "省略了部分求导规则：{why}"),
     "no_sympy": ("sympy is not installed: rules are shown as numbers only and the symbolic check is skipped "
                  "(install it with: pip install 'graphdsl[explain]')",
                  "未安装 sympy：局部偏导数只显示数值，且跳过符号验证"

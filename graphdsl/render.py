@@ -40,10 +40,10 @@ from __future__ import annotations
 
 import html
 import os
-import weakref
 
 from .errors import UsageError
 from .i18n import tr
+from .statements import INFIX, Rules, chain_sum, is_number_text, reach, statements
 from .text import did_you_mean, format_number
 
 VIEWS = ("structure", "forward", "backward")
@@ -91,9 +91,9 @@ class _Numbers:
             return
         overrides = dict(model.param_values)
         if values:
-            g = model.graph
+            fg = model.flat
             for k, v in values.items():
-                if k in g.nodes and g.nodes[k]["kind"] in ("param", "const"):
+                if k in fg.pos and fg.kind[fg.pos[k]] in ("param", "const"):
                     overrides[k] = v
         self.vals = c.forward(overrides)
         self.shown_values = {n: self.vals[c.index[n]] for n in c.named}
@@ -117,180 +117,7 @@ class _Numbers:
         return self.adj[self.c.index[node]]
 
 
-# --- expressions as text and as sympy --------------------------------------------------
-
-_INFIX = {"add": ("+", 1), "sub": ("-", 1), "mul": ("·", 2), "div": ("/", 2), "pow": ("^", 4)}
-
-
-def _fold_statement(nodes, node, leaf, combine):
-    """Fold the statement of ``node`` bottom-up without recursion.
-
-    Leaves are constants, params and the *named* operands of the statement
-    (they stop the walk): ``leaf(n, d)`` gives their value. Every op inside is
-    ``combine(d, [values of its operands])``. Returns the value at ``node``.
-    Text, shape keys and sympy expressions of a statement are all this fold.
-    """
-    done: dict = {}
-    stack = [(node, False)]
-    while stack:
-        n, expanded = stack.pop()
-        if n in done:
-            continue
-        d = nodes[n]
-        if d["kind"] != "op" or (n != node and d["name"] is not None):
-            done[n] = leaf(n, d)
-        elif not expanded:
-            stack.append((n, True))
-            stack.extend((a, False) for a in reversed(d["args"]) if a not in done)
-        else:
-            done[n] = combine(d, [done[a] for a in d["args"]])
-    return done[node]
-
-
-def _expr_text(graph, node) -> str:
-    """The statement of ``node`` as text (2·w + 3·b), rebuilt from the graph
-    without recursion. Named operands stop the walk (they are shown by name)."""
-    return _fold_statement(
-        graph.nodes, node,
-        lambda _n, d: (d["name"] or format_number(d["value"]), 9),
-        _text_of)[0]
-
-
-def _text_of(d, parts) -> tuple[str, int]:
-    """One op written with its operands' texts; (text, precedence)."""
-    op = d["op"]
-    if op in _INFIX:
-        sym, prec = _INFIX[op]
-        right = op == "pow"
-        (lt, lp), (rt, rp) = parts
-        lt = f"({lt})" if lp < prec or (right and lp == prec) else lt
-        rt = f"({rt})" if rp < prec or (not right and rp == prec and op in ("sub", "div")) else rt
-        return (f"{lt} {sym} {rt}" if prec == 1 else f"{lt}{sym}{rt}", prec)
-    if op == "neg":
-        t, p = parts[0]
-        return ("-" + (f"({t})" if p < 3 else t), 3)
-    if op == "identity":
-        return parts[0]
-    return (f"{op}(" + ", ".join(t for t, _p in parts) + ")", 9)
-
-
-#: Rules are worked out by sympy for at most this many differently shaped
-#: statements per picture (sympy needs ~50 ms per derivative); past it the
-#: edges show numbers only. Statements of the same shape share one result.
-MAX_RULE_SHAPES = 60
-
-
-_RULE_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-class _Rules:
-    """Derivative rules as text ("y", "3", "1/(2·sqrt(b))"), one sympy call per
-    statement *shape*: the statement is written with its named inputs replaced
-    by placeholders, so ``n7 = 0.5*tanh(n6)`` and ``n8 = 0.5*tanh(n7)`` cost one
-    derivative. Empty when sympy is missing or an op has no sympy form: the
-    picture then shows numbers only."""
-
-    def __init__(self, model):
-        self.model = model
-        # shared by every picture drawn with the same op registry, so the
-        # frames of a run ask sympy once per statement shape, not once per frame
-        self.cache: dict[str, dict[int, str] | None] = _RULE_CACHE.setdefault(model.registry, {})
-        self.seen: set[str] = set()
-        try:
-            import sympy  # noqa: F401
-            self.ok = True
-        except ImportError:
-            self.ok = False
-
-    def _shape(self, node, inputs):
-        """A text key of the statement with input i written as ⟦i⟧."""
-        slot = {p: i for i, p in enumerate(inputs)}
-        return _fold_statement(
-            self.model.graph.nodes, node,
-            lambda n, d: f"⟦{slot[n]}⟧" if n in slot else repr(float(d["value"])),
-            lambda d, parts: d["op"] + "(" + ",".join(parts) + ")")
-
-    def _derive(self, node, inputs) -> dict[int, str] | None:
-        import sympy
-        from sympy.printing.str import StrPrinter
-
-        reg = self.model.registry
-        slot = {p: i for i, p in enumerate(inputs)}
-        syms = [sympy.Symbol(f"⟦{i}⟧") for i in range(len(inputs))]
-
-        def leaf(n, d):
-            if n in slot:
-                return syms[slot[n]]
-            v = float(d["value"])
-            return sympy.Integer(int(v)) if v == int(v) else sympy.Float(v)
-
-        try:
-            expr = _fold_statement(self.model.graph.nodes, node, leaf,
-                                   lambda d, parts: reg.get(d["op"]).sympy(*parts))
-            printer = _rule_printer(StrPrinter)
-            return {i: printer.doprint(sympy.diff(expr, s)).replace("**", "^").replace("*", "·")
-                    for i, s in enumerate(syms)}
-        except (NotImplementedError, TypeError, ValueError, AttributeError):
-            # an op without a sympy form (or one sympy cannot differentiate)
-            return None
-
-    def of(self, node, inputs) -> dict[str, str]:
-        """{input name: rule text} for the statement of ``node``."""
-        if not self.ok or not inputs:
-            return {}
-        key = self._shape(node, inputs)
-        if key not in self.seen:
-            # the cap counts this picture's shapes, cached or not: same model, same picture
-            if len(self.seen) >= MAX_RULE_SHAPES:
-                return {}
-            self.seen.add(key)
-        if key not in self.cache:
-            self.cache[key] = self._derive(node, inputs)
-        found = self.cache[key]
-        if found is None:
-            return {}
-        out = {}
-        for i, p in enumerate(inputs):
-            text = found[i]
-            for j, q in enumerate(inputs):
-                text = text.replace(f"⟦{j}⟧", q)
-            out[p] = text
-        return out
-
-
-def _rule_printer(base):
-    class _Printer(base):
-        def _print_Float(self, expr):
-            return format_number(float(expr))
-
-    return _Printer()
-
-
 # --- the graphs the views draw ----------------------------------------------------------
-
-def _statement_edges(model) -> dict[str, list[str]]:
-    """For each named computed node, its named inputs in order of first use."""
-    graph = model.graph
-    nodes = graph.nodes
-    inputs: dict[str, list[str]] = {}
-    for c in model.compiled.named:
-        if nodes[c]["kind"] != "op":
-            continue
-        seen: list[str] = []
-        visited = set()
-        stack = list(reversed(nodes[c]["args"]))
-        while stack:
-            a = stack.pop()
-            d = nodes[a]
-            if d["name"] is not None:
-                if a not in seen:
-                    seen.append(a)
-            elif d["kind"] == "op" and a not in visited:
-                visited.add(a)
-                stack.extend(reversed(d["args"]))
-        inputs[c] = seen
-    return inputs
-
 
 def _neighbourhood(parents, children, focus, depth) -> set:
     """``focus`` and what lies up to ``depth`` steps above and below it."""
@@ -306,36 +133,6 @@ def _neighbourhood(parents, children, focus, depth) -> set:
                         nxt.append(m)
             frontier = nxt
     return keep
-
-
-def _paths(parents, output, wrt, limit) -> list[list[str]] | None:
-    """Every path output -> ... -> wrt, each as a list from the output down,
-    in a stable order; None when there are more than ``limit``."""
-    found: list[list[str]] = []
-    stack = [[output]]
-    while stack:
-        path = stack.pop()
-        last = path[-1]
-        if last == wrt:
-            found.append(path)
-            if len(found) > limit:
-                return None
-            continue
-        for p in reversed(parents.get(last, ())):
-            stack.append(path + [p])
-    return found
-
-
-def _reach(links, start) -> set:
-    seen = {start}
-    stack = [start]
-    while stack:
-        n = stack.pop()
-        for m in links.get(n, ()):
-            if m not in seen:
-                seen.add(m)
-                stack.append(m)
-    return seen
 
 
 # --- labels --------------------------------------------------------------------------
@@ -354,7 +151,8 @@ def _grad_line(out, node, text) -> str:
 
 
 def _check_name(model, name, what) -> str:
-    if name in model.graph.nodes and model.graph.nodes[name]["name"] is not None:
+    fg = model.flat
+    if name in fg.pos and fg.name[fg.pos[name]] is not None:
         return name
 
     named = [n for n in model.compiled.named]
@@ -453,19 +251,14 @@ def _node_label(name, formula, value_text, grad_text, out) -> str:
 
 
 def _draw_statements(g, model, view, nums, *, wrt, blank, focus, depth, force, max_size):
-    graph = model.graph
-    nodes = graph.nodes
-    c = model.compiled
+    st = statements(model)
     out = model.output
-    parents = _statement_edges(model)
-    children: dict[str, list[str]] = {}
-    for ch in c.named:
-        for p in parents.get(ch, ()):
-            children.setdefault(p, []).append(ch)
-    shown = list(c.named)
+    parents = st.inputs
+    children = st.users
+    shown = list(st.named)
     if focus is not None:
         keep = _neighbourhood(parents, children, focus, depth)
-        shown = [n for n in c.named if n in keep]
+        shown = [n for n in st.named if n in keep]
     shown_set = set(shown)
     n_edges = sum(1 for ch in shown for p in parents.get(ch, ()) if p in shown_set)
     n_labels = n_edges if view == "backward" else 0
@@ -476,11 +269,11 @@ def _draw_statements(g, model, view, nums, *, wrt, blank, focus, depth, force, m
     colours: dict[tuple[str, str], list[str]] = {}
     paths = None
     if wrt is not None:
-        paths = _paths(parents, out, wrt, MAX_PATHS)
+        paths = st.paths(out, wrt, MAX_PATHS)
         if paths is None:
-            down = _reach(children, wrt)
-            up = _reach(parents, out)
-            for ch in c.named:
+            down = st.reach_down(wrt)
+            up = st.reach_up(out)
+            for ch in st.named:
                 for p in parents.get(ch, ()):
                     if p in down and ch in up:
                         colours[(p, ch)] = [PATH_COLOURS[0]]
@@ -494,25 +287,24 @@ def _draw_statements(g, model, view, nums, *, wrt, blank, focus, depth, force, m
     partials = nums.c.local_partials(nums.vals) if grads_on else {}
     rules: dict[tuple[str, str], str] = {}
     if grads_on and not blank:
-        maker = _Rules(model)
-        for ch in shown:
-            if nodes[ch]["kind"] == "op":
-                for p, r in maker.of(ch, parents.get(ch, [])).items():
-                    rules[(p, ch)] = r
+        maker = Rules(model)
+        if maker.available:
+            for ch in shown:
+                found = maker.of(ch) if ch in parents else None
+                if found is not None:
+                    for p in parents[ch]:
+                        rules[(p, ch)] = found[p].text
 
     params = [p for p in model.params if p in shown_set]
     for n in shown:
-        d = nodes[n]
-        kind = d["kind"]
+        kind = st.kind[n]
         computed = kind == "op"
-        formula = _expr_text(graph, n) if computed else None
-        if formula is not None and len(formula) > 40:
-            formula = formula[:39] + "…"
+        formula = st.text(n) if computed else None
         value_text = grad_text = None
         if values_on:
             value_text = BLANK if (blank and computed) else format_number(nums.value(n))
         elif kind == "const":
-            value_text = format_number(d["value"])
+            value_text = format_number(st.flat.value[st.flat.pos[n]])
         if grads_on:
             grad_text = BLANK if blank else format_number(nums.grad(n))
         style = dict(PARAM_STYLE if kind == "param" else CONST_STYLE if kind == "const"
@@ -551,16 +343,18 @@ def _partial_text(p, ch, number, rule, blank) -> str:
     if blank:
         return head + BLANK
     num = format_number(number) if number is not None else "?"
-    if rule is None or rule == num or len(rule) > 40:
-        return head + _h(num)
+    if rule is None or rule == num or len(rule) > 40 or is_number_text(rule):
+        return head + _h(num)  # a constant rule: the number says it all
     try:
         float(rule)
-        return head + _h(num)  # a constant rule: the number says it all
+        return head + _h(num)
     except ValueError:
         return head + f"{_h(rule)} = {_h(num)}"
 
 
 def _wrt_caption(model, wrt, paths, partials, nums, view, blank) -> str:
+    """The chain rule under the title, written by the statement view's one
+    writer (:func:`graphdsl.statements.chain_sum`), each path's term in its colour."""
     out = model.output
     total = None if view != "backward" else (
         BLANK if blank else format_number(nums.adj[nums.c.index[wrt]] if nums.adj else 0.0))
@@ -572,20 +366,11 @@ def _wrt_caption(model, wrt, paths, partials, nums, view, blank) -> str:
             _h(tr("v_many_paths", nums.lang, n=MAX_PATHS))
     if not paths:
         return head + tr("v_no_path", nums.lang, p=_h(wrt), out=_h(out))
-    sym, num = [], []
-    for i, path in enumerate(paths):
-        col = PATH_COLOURS[i]
-        pairs = list(zip(path[1:], path))
-        sym.append(f'<FONT COLOR="{col}">' + "·".join(
-            f"∂{_h(ch)}/∂{_h(p)}" for p, ch in pairs) + "</FONT>")
-        if view == "backward":
-            num.append(f'<FONT COLOR="{col}">' + "·".join(
-                BLANK if blank else format_number(partials[(p, ch)]) for p, ch in pairs)
-                + "</FONT>")
-    text = head + " = " + " + ".join(sym)
-    if num:
-        text += " = " + " + ".join(num) + f" = {total}"
-    return text
+    # the numbers are shown in the backward view only (a worksheet leaves them blank)
+    line = chain_sum(out, wrt, paths, lambda p, c: partials[(p, c)] if partials and not blank
+                     else BLANK, total=total or "")
+    return line.text(numbers=view == "backward", rules=False, plain=_h,
+                     term=lambda i, t: f'<FONT COLOR="{PATH_COLOURS[i]}">{_h(t)}</FONT>')
 
 
 def _stubs(g, shown, parents, children, shown_set, lang="en"):
@@ -615,12 +400,13 @@ def _ranks(g, params, output):
 
 
 def _draw_ops(g, model, view, nums, *, wrt, blank, focus, depth, force, max_size):
-    graph = model.graph
-    nodes = graph.nodes
     c = model.compiled
+    fg = c.flat
+    st = statements(model)
     out = model.output
     order = c.order
-    parents = {n: list(nodes[n]["args"]) for n in order if nodes[n]["kind"] == "op"}
+    pos = fg.pos
+    parents = {n: [order[j] for j in fg.args[pos[n]]] for n in order if fg.kind[pos[n]] == "op"}
     children: dict[str, list[str]] = {}
     for n, ps in parents.items():
         for p in ps:
@@ -631,7 +417,7 @@ def _draw_ops(g, model, view, nums, *, wrt, blank, focus, depth, force, max_size
         keep = _neighbourhood(parents, children, focus, depth)
         shown = [n for n in order if n in keep]
     shown_set = set(shown)
-    n_ops = sum(1 for n in shown if nodes[n]["kind"] == "op")
+    n_ops = sum(1 for n in shown if fg.kind[pos[n]] == "op")
     n_args = sum(1 for n in shown for p in parents.get(n, ()) if p in shown_set)
     n_labels = n_args if view == "backward" else 0
     if len(shown) + n_ops + n_labels > max_size and not force:
@@ -639,8 +425,8 @@ def _draw_ops(g, model, view, nums, *, wrt, blank, focus, depth, force, max_size
 
     on_path = set()
     if wrt is not None:
-        down = _reach(children, wrt)
-        up = _reach(parents, out)
+        down = reach(children, wrt)
+        up = reach(parents, out)
         on_path = down & up
     hot = {"color": PATH_COLOURS[0], "penwidth": "2.5", "fontcolor": PATH_COLOURS[0]}
     cold = {"color": DIM_COLOUR, "fontcolor": DIM_COLOUR, "style": "dashed"}
@@ -648,22 +434,22 @@ def _draw_ops(g, model, view, nums, *, wrt, blank, focus, depth, force, max_size
     values_on = view in ("forward", "backward")
     grads_on = view == "backward"
     for n in shown:
-        d = nodes[n]
-        kind = d["kind"]
-        named = d["name"] is not None
+        k = pos[n]
+        kind = fg.kind[k]
+        named = fg.name[k] is not None
         if kind == "const" and not named:
-            g.node(_id(n), _html(_h(format_number(d["value"]))), **CONST_STYLE,
+            g.node(_id(n), _html(_h(format_number(fg.value[k]))), **CONST_STYLE,
                    fontsize="11", height="0.3", width="0.3")
             continue
         head = f"<B>{_h(n)}</B>" if named else (
-            f'<FONT COLOR="#555555"><I>{_h(_short_expr(graph, n))}</I></FONT>')
+            f'<FONT COLOR="#555555"><I>{_h(st.hidden_text(n, 18))}</I></FONT>')
         lines = [head]
         if values_on or kind == "const":
             computed = kind == "op"
             lines.append(BLANK if (blank and computed and values_on)
-                         else format_number(nums.value(n) if values_on else d["value"]))
+                         else format_number(nums.value(n) if values_on else fg.value[k]))
         if grads_on:
-            lines.append(_grad_line(out, n if named else f"({_short_expr(graph, n)})",
+            lines.append(_grad_line(out, n if named else f"({st.hidden_text(n, 18)})",
                                     BLANK if blank else format_number(nums.grad(n))))
         style = dict(PARAM_STYLE if kind == "param" else CONST_STYLE if kind == "const"
                      else dict(COMPUTED_STYLE, shape="box", style="rounded,filled"))
@@ -676,16 +462,16 @@ def _draw_ops(g, model, view, nums, *, wrt, blank, focus, depth, force, max_size
         g.node(_id(n), _html(*lines), **style)
         if kind != "op":
             continue
-        op = model.registry.get(d["op"])
+        op = c.ops[k]
         op_id = _id(n) + "#op"
         g.node(op_id, _html(_h(_op_symbol(op))), **OP_STYLE)
         g.edge(op_id, _id(n), arrowsize="0.6",
                **(hot if n in on_path and n != wrt else cold if wrt is not None else {}))
         partial = None
         if grads_on and not blank:
-            args = [nums.vals[c.index[a]] for a in d["args"]]
-            partial = op.partials(*args, nums.vals[c.index[n]])
-        for i, a in enumerate(d["args"]):
+            args = [nums.vals[j] for j in fg.args[k]]
+            partial = op.partials(*args, nums.vals[k])
+        for i, a in enumerate(parents[n]):
             if a not in shown_set:
                 continue
             attrs = {}
@@ -717,13 +503,8 @@ def _op_symbol(op) -> str:
     # "×" reads better than a centred dot inside a small circle
     if op.name == "mul":
         return "×"
-    sym = _INFIX.get(op.name, (None,))[0]
+    sym = INFIX.get(op.name, (None,))[0]
     return sym or op.display()
-
-
-def _short_expr(graph, n) -> str:
-    text = _expr_text(graph, n)
-    return text if len(text) <= 18 else text[:17] + "…"
 
 
 # --- iterations of a run -------------------------------------------------------------

@@ -112,7 +112,7 @@ def test_op_without_sympy_form_gets_numbers_only():
 
 def test_nonlinear_rules_come_from_sympy(linear_path):
     src = graphdsl.load(linear_path.parent / "nonlinear.bp").render("backward").source
-    assert "∂a/∂x = 2·x = 4" in src
+    assert "∂a/∂x = 2x = 4" in src  # the printer explain uses too
     assert "∂b/∂a = 1/a = 0.25" in src
     assert "∂c/∂b = 1/(2·sqrt(b)) = 0.4246609" in src
 
