@@ -42,6 +42,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from .errors import UsageError
+from .statements import (ChainSum, Rules, d, factor_rule, statements, tangent_sum, tex_d, tex_number)
 from .text import format_number
 
 #: a forward explanation lists at most this many steps per param (the last one
@@ -123,21 +124,9 @@ def output_inputs(model) -> list[str]:
     >>> output_inputs(graphdsl.load("models/linear.bp"))
     ['x', 'y']
     """
-    c = model.compiled
-    names = c.flat.name
-    start = c.output
-    if c.ops[start] is None:
-        return []
-    seen: list[str] = []
-    stack = list(reversed(c.args[start]))
-    while stack:
-        j = stack.pop()
-        if names[j] is not None:
-            if names[j] not in seen:
-                seen.append(names[j])
-        elif c.ops[j] is not None:
-            stack.extend(reversed(c.args[j]))
-    return seen
+    from .statements import statements
+
+    return list(statements(model).inputs.get(model.output, ()))
 
 
 def cost(model) -> CostCount:
@@ -306,8 +295,9 @@ def explain_forward(model, wrt: str | None = None, values: dict[str, float] | No
 
     ``values`` overrides param values (default: the model's current ones);
     ``count=False`` leaves the cost of both modes out (it depends on the
-    graph only, not on the values); ``rules(node)`` gives a node's statement rules (an object with
-    ``statement.text``/``.latex`` and ``[input].text``/``.latex``) or None.
+    graph only, not on the values); ``rules`` is the
+    :class:`~graphdsl.statements.Rules` to take the local rules from (a
+    report passes one for all its iterations; default: a new one).
     Pure: the model is not changed. Raises :class:`UsageError` when ``wrt``
     is not a param or the model has data columns,
     :class:`~graphdsl.errors.NumericError` when the model cannot be evaluated
@@ -346,20 +336,18 @@ def explain_forward(model, wrt: str | None = None, values: dict[str, float] | No
     local = c.local_partials(vals)
     named = list(c.named)
     out = model.output
-    inputs = _named_inputs(c)
+    view = statements(model)
+    if rules is None:
+        rules = Rules(model)
     items = []
     for p in chosen:
         tan = c.tangents(vals, c.index[p])
-        depends = _depends_on(c, c.index[p])
+        depends = view.reach_down(p)
         steps, independent = [], []
         for n in named:
-            k = c.index[n]
-            if c.ops[k] is None:
+            if n not in view.inputs:
                 continue
-            if not depends[k]:
-                independent.append(n)
-                continue
-            steps.append(n)
+            (steps if n in depends else independent).append(n)
         omitted = 0
         if len(steps) > step_limit:
             omitted = len(steps) - step_limit
@@ -367,16 +355,16 @@ def explain_forward(model, wrt: str | None = None, values: dict[str, float] | No
             steps = keep + [out] if out in steps[step_limit - 1:] else steps[:step_limit]
         written = []
         for n in steps:
-            r = rules(n) if rules is not None else None
+            r = rules.of(n)
             terms = []
-            for i in inputs[n]:
+            for i in view.inputs[n]:
                 rule = r[i] if r is not None else None
                 terms.append(TangentTerm(input=i, partial=local.get((i, n), 0.0),
                                          tangent=tan[c.index[i]],
                                          rule=rule.text if rule is not None else None,
                                          rule_latex=rule.latex if rule is not None else None))
             written.append(TangentStep(node=n, terms=terms, value=tan[c.index[n]],
-                                       statement=r.statement.text if r is not None else None,
+                                       statement=view.text(n),
                                        statement_latex=r.statement.latex if r is not None else None))
         t_out, g = tan[c.output], adj[c.index[p]]
         scale = max(abs(t_out), abs(g), 1e-300)
@@ -387,70 +375,18 @@ def explain_forward(model, wrt: str | None = None, values: dict[str, float] | No
     return ForwardExplanation(model=model.name, output=out,
                               values={n: vals[c.index[n]] for n in named},
                               params={p: current[p] for p in params}, items=items,
-                              cost=cost(model) if count else None)
-
-
-def _depends_on(c, seed: int) -> list[bool]:
-    """For every position, whether its value depends on the leaf at ``seed``."""
-    dep = [False] * len(c.order)
-    dep[seed] = True
-    ops, args = c.ops, c.args
-    for k in range(seed + 1, len(dep)):
-        if ops[k] is not None:
-            for j in args[k]:
-                if dep[j]:
-                    dep[k] = True
-                    break
-    return dep
-
-
-def _named_inputs(c) -> dict[str, list[str]]:
-    """Each computed named node's statement inputs, in order of first use."""
-    names = c.flat.name
-    out = {}
-    for n in c.named:
-        k = c.index[n]
-        if c.ops[k] is None:
-            continue
-        seen: list[str] = []
-        stack = list(reversed(c.args[k]))
-        while stack:
-            j = stack.pop()
-            if names[j] is not None:
-                if c.order[j] not in seen:
-                    seen.append(c.order[j])
-            elif c.ops[j] is not None:
-                stack.extend(reversed(c.args[j]))
-        out[n] = seen
-    return out
+                              cost=cost(model) if count else None,
+                              sympy_missing=not rules.available)
 
 
 # --- writing it out ---------------------------------------------------------------------
 
-def tangent_pieces(step: TangentStep, wrt: str):
-    """∂node/∂wrt as the forward chain rule, in four pieces: symbols
-    (∂z/∂x·∂x/∂w + ∂z/∂y·∂y/∂w), rules (y·2 + x·0, None when a rule is
-    missing), numbers (9·2 + 18·0) and the total (18)."""
-    sym = [f"{_d(step.node, t.input)}·{_d(t.input, wrt)}" for t in step.terms]
-    nums = [f"{_factor_number(t.partial)}·{_factor_number(t.tangent)}" for t in step.terms]
-    rules = None
-    if step.terms and all(t.rule is not None for t in step.terms):
-        rules = [f"{_factor_rule(t.rule)}·{_factor_number(t.tangent)}" for t in step.terms]
-    return sym, rules, nums, format_number(step.total)
-
-
 def tangent_line(step: TangentStep, wrt: str) -> str:
     """The seed's line: ``∂z/∂w = ∂z/∂x·∂x/∂w + ∂z/∂y·∂y/∂w = y·2 + x·0 = 9·2 + 18·0 = 18``
-    (a piece equal to the one before it is left out)."""
-    sym, rules, nums, total = tangent_pieces(step, wrt)
-    parts = [_d(step.node, wrt)]
-    last = None
-    for piece in (sym, rules, nums, [total]):
-        if piece is None or piece == last:
-            continue
-        parts.append(" + ".join(piece))
-        last = piece
-    return " = ".join(parts)
+    (a piece equal to the one before it is left out; see
+    :func:`graphdsl.statements.tangent_sum`)."""
+    return tangent_sum(step.node, wrt, [(t.input, t.partial, t.tangent, t.rule) for t in step.terms],
+                       format_number(step.total)).text()
 
 
 def format_text(e: ForwardExplanation, lang: str = "en") -> str:
@@ -497,7 +433,7 @@ def _item_lines(e: ForwardExplanation, item: ForwardItem, lang: str, style: str)
     ind = "" if md else "  "
     p = item.param
     lines = [("## " if md else "") + tr("fwd_from", lang, p=p), ""]
-    seeds = ", ".join(f"{_d(q, p)} = {1 if q == p else 0}" for q in e.params)
+    seeds = ", ".join(f"{d(q, p)} = {1 if q == p else 0}" for q in e.params)
     lines.append(ind + code(tr("fwd_seed", lang, seeds=seeds)))
     if md:
         lines.append("")
@@ -561,17 +497,16 @@ def format_latex(e: ForwardExplanation, lang: str = "en") -> str:
         lines.append(r"\begin{align*}")
         rows = []
         for st in item.steps:
-            sym = " + ".join(rf"{_tex_d(st.node, t.input)} {_tex_d(t.input, p)}" for t in st.terms)
-            row = f"{_tex_d(st.node, p)} &= {sym}"
+            sym = [rf"{tex_d(st.node, t.input)} {tex_d(t.input, p)}" for t in st.terms]
+            rules = None
             if st.terms and all(t.rule_latex is not None for t in st.terms):
-                rules = " + ".join(
-                    (rf"\left({t.rule_latex}\right)" if _factor_rule(t.rule) != t.rule
-                     else t.rule_latex) + rf" \cdot {_tex_num(t.tangent)}" for t in st.terms)
-                row += f" = {rules}"
-            nums = " + ".join(rf"{_tex_num(t.partial)} \cdot {_tex_num(t.tangent)}"
-                              for t in st.terms)
-            rows.append(f"{row} = {nums} = {_tex_num(st.total)}")
-        lines.append(" \\\\\n".join(rows) or f"{_tex_d(out, p)} &= 0")
+                rules = [(rf"\left({t.rule_latex}\right)" if factor_rule(t.rule) != t.rule
+                          else t.rule_latex) + rf" \cdot {tex_number(t.tangent)}" for t in st.terms]
+            nums = [rf"{tex_number(t.partial)} \cdot {tex_number(t.tangent)}" for t in st.terms]
+            chain = ChainSum(tex_d(st.node, p), sym, rules, nums, tex_number(st.total))
+            first, *rest = chain.pieces()
+            rows.append(f"{chain.head} &= " + " = ".join(" + ".join(x) for x in [first, *rest]))
+        lines.append(" \\\\\n".join(rows) or f"{tex_d(out, p)} &= 0")
         lines.append(r"\end{align*}")
         lines.append("% " + tr("fwd_agrees" if item.agrees else "fwd_differs", lang, out=out, p=p,
                                t=format_number(item.tangent), g=format_number(item.gradient)))
@@ -581,29 +516,3 @@ def format_latex(e: ForwardExplanation, lang: str = "en") -> str:
 
 
 FORMATS = {"text": format_text, "markdown": format_markdown, "latex": format_latex}
-
-
-def _d(num: str, den: str) -> str:
-    return f"∂{num}/∂{den}"
-
-
-def _factor_number(v: float) -> str:
-    s = format_number(v)
-    return f"({s})" if s.startswith("-") else s
-
-
-def _factor_rule(text: str) -> str:
-    import re
-
-    if re.search(r"[+/-]", text) and not re.fullmatch(r"\d+(/\d+)?(\.\d+)?", text):
-        return f"({text})"
-    return text
-
-
-def _tex_d(num: str, den: str) -> str:
-    return rf"\frac{{\partial {num}}}{{\partial {den}}}"
-
-
-def _tex_num(v: float) -> str:
-    s = format_number(v)
-    return f"({s})" if s.startswith("-") else s

@@ -202,13 +202,15 @@ def _forward_texts(model, trace, chosen, lang, notes, tick=lambda k=1: None):
     graph only. ``tick()`` is told of each iteration done."""
     n = len(trace.iterations)
     from . import forward
+    from .statements import Rules
 
     out: list[list[str] | None] = [None] * n
+    rules = Rules(model)  # the local rules do not change between iterations: worked out once
     try:
         for i in chosen:
             it = trace.iterations[i]
             e = forward.explain_forward(model, values={p: it.values[p] for p in trace.params},
-                                        count=False)
+                                        count=False, rules=rules)
             out[i] = [forward.format_item_text(e, item, lang) for item in e.items]
             tick()
         cost_text = "\n".join([tr("cost_title", lang)] + forward.cost_lines(forward.cost(model), lang))

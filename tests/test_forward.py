@@ -516,3 +516,24 @@ def test_report_without_explanations_has_no_forward_panel(linear_path):
                         explanations=False).html
     d = _report_data(page)
     assert d["forward_params"] == [] and '<section id="forward-box" aria-labelledby="h-forward" hidden>' in page
+
+
+def test_forward_lines_carry_the_statement_and_its_rules(cli, linear_path):
+    r = cli("explain", linear_path, "--mode", "forward", "--wrt", "w", "--lang", "en")
+    assert "  x = 2·w + 3·b\n    ∂x/∂w = ∂x/∂w·∂w/∂w + ∂x/∂b·∂b/∂w = 2·1 + 3·0 = 2\n" in r.out
+    # the line, with the rules between the symbols and the numbers
+    assert "∂z/∂w = ∂z/∂x·∂x/∂w + ∂z/∂y·∂y/∂w = y·2 + x·0 = 9·2 + 18·0 = 18" in r.out
+
+
+def test_without_sympy_the_numbers_are_all_there():
+    from graphdsl.forward import format_text
+    from graphdsl.statements import Rules
+
+    m = graphdsl.loads(SEED)
+    rules = Rules(m)
+    rules.sp = None  # as without sympy installed
+    e = explain_forward(m, wrt="w", rules=rules)
+    assert e.sympy_missing
+    text = format_text(e, "en")
+    assert "∂z/∂w = ∂z/∂x·∂x/∂w + ∂z/∂y·∂y/∂w = 9·2 + 18·0 = 18" in text
+    assert "sympy is not installed" in text and e.items[0].agrees
