@@ -472,10 +472,13 @@ def _add_render(sub, common):
     p.add_argument("model", help="the .bp model file")
     p.add_argument("-o", "--output", metavar="FILE",
                    help="where to write (default: MODEL-VIEW.FORMAT here; - for stdout, svg/dot only)")
-    p.add_argument("--view", default="structure", choices=["structure", "forward", "backward"],
-                   help="what the picture shows (default: structure)")
+    p.add_argument("--view", default="structure",
+                   choices=["structure", "forward", "backward", "tangent"],
+                   help="what the picture shows (default: structure); tangent: forward mode's "
+                        "∂node/∂PARAM in every node, from --wrt PARAM")
     p.add_argument("--ops", action="store_true", help="draw every primitive op and constant")
-    p.add_argument("--wrt", metavar="NODE", help="highlight every path from the output to NODE")
+    p.add_argument("--wrt", metavar="NODE", help="highlight every path from the output to NODE "
+                                                 "(with --view tangent: the param to start from)")
     p.add_argument("--format", choices=["svg", "png", "pdf", "dot"],
                    help="picture format (default: from -o's extension, else svg)")
     p.add_argument("--blank", action="store_true",

@@ -153,11 +153,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # explain --mode forward
     "fwd_title": ("{model}: how forward mode gets ∂{out}/∂p, one pass per param",
                   "{model}：前向模式如何求出 ∂{out}/∂p，每个参数一遍"),
-    "fwd_intro": ("forward mode carries each node's tangent ∂node/∂p through the graph, in its order, "
-                  "one pass per param p: a tangent is the sum, over the statement's inputs, of the local "
-                  "partial times the input's tangent.",
-                  "前向模式按图的顺序带着每个节点的切向量 ∂节点/∂p 向前走，每个参数 p 一遍："
-                  "一个切向量等于语句各输入的局部偏导数与该输入切向量的乘积之和。"),
+    "fwd_intro": ("forward mode, one pass per param p: each node's tangent ∂node/∂p, in the graph's order,\n"
+                  "is the sum over its statement's inputs of local partial × the input's tangent.",
+                  "前向模式，每个参数 p 一遍：按图的顺序，每个节点的切向量 ∂节点/∂p\n"
+                  "等于其语句各输入的局部偏导数与该输入切向量的乘积之和。"),
     "fwd_from": ("from {p}:", "从 {p} 出发："),
     "fwd_seed": ("seed: {seeds}", "种子：{seeds}"),
     "fwd_independent": ("{nodes} does not depend on {p}: its tangent is 0, and the pass skips it.",
@@ -272,6 +271,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "v_forward": ("forward", "前向"),
     "v_backward": ("backward", "反向"),
     "v_ops": ("ops", "运算"),
+    "v_tangent": ("tangents (forward mode)", "切向量（前向模式）"),
+    "v_tangent_along": (": forward mode, one pass from {p} along the highlighted edges",
+                        "：前向模式，从 {p} 出发沿高亮的边走一遍"),
     "v_iteration": ("iteration {i}", "第 {i} 次迭代"),
     "v_error": ("error {e}", "误差 {e}"),
     "v_next_step": ("next step: ", "下一步："),

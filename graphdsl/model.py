@@ -298,7 +298,8 @@ class Model:
     def render(self, view: str = "structure", **options):
         """The model drawn as a ``graphviz.Digraph`` (it shows itself in Jupyter).
 
-        ``view``: structure, forward or backward; options: ops, wrt, blank,
+        ``view``: structure, forward, backward or tangent (forward mode's
+        ∂node/∂wrt, with ``wrt`` a param); options: ops, wrt, blank,
         values, gradients, focus, depth, title, force (see
         :func:`graphdsl.render.build`). Raises UsageError for an unknown view
         or node, or a picture too big to lay out quickly.

@@ -537,3 +537,80 @@ def test_without_sympy_the_numbers_are_all_there():
     text = format_text(e, "en")
     assert "∂z/∂w = ∂z/∂x·∂x/∂w + ∂z/∂y·∂y/∂w = 9·2 + 18·0 = 18" in text
     assert "sympy is not installed" in text and e.items[0].agrees
+
+
+# -- render --view tangent ---------------------------------------------------------------
+
+def _node_line(src: str, name: str) -> str:
+    return next(line for line in src.splitlines() if line.strip().startswith(f"{name} [label="))
+
+
+def _edge_line(src: str, a: str, b: str) -> str:
+    return next(line for line in src.splitlines() if line.strip().startswith(f"{a} -> {b}"))
+
+
+@pytest.mark.parametrize("options", [dict(), dict(ops=True), dict(blank=True),
+                                     dict(lang="zh"), dict(focus="x", depth=1)])
+def test_tangent_view_dot_is_byte_identical_across_builds(linear_path, options):
+    a = graphdsl.load(linear_path).render("tangent", wrt="w", **options).source
+    b = graphdsl.load(linear_path).render("tangent", wrt="w", **options).source
+    assert a == b and a.startswith("digraph linear {")
+
+
+def test_tangent_view_shows_each_tangent_and_each_local_partial(linear_path):
+    from graphdsl.render import DIM_COLOUR, TANGENT_COLOUR
+
+    src = graphdsl.load(linear_path).render("tangent", wrt="w").source
+    assert "∂x/∂w = 2</FONT>" in _node_line(src, "x") and "∂z/∂w = 18</FONT>" in _node_line(src, "z")
+    assert "∂w/∂w = 1</FONT>" in _node_line(src, "w")
+    # y and b do not depend on w: greyed, their tangent 0
+    for n in ("y", "b"):
+        line = _node_line(src, n)
+        assert f"∂{n}/∂w = 0</FONT>" in line and f"fontcolor=\"{DIM_COLOUR}\"" in line
+    assert DIM_COLOUR not in _node_line(src, "x")
+    # every edge its local partial; the tangent flows along w -> x -> z only
+    assert "∂z/∂x = y = 9" in _edge_line(src, "x", "z") and TANGENT_COLOUR in _edge_line(src, "x", "z")
+    assert "∂z/∂y = x = 18" in _edge_line(src, "y", "z") and "dashed" in _edge_line(src, "y", "z")
+    assert "∂x/∂b = 3" in _edge_line(src, "b", "x") and "dashed" in _edge_line(src, "b", "x")
+    # the output's tangent as the sum over its inputs, under the title
+    assert "∂z/∂w = ∂z/∂x·∂x/∂w + ∂z/∂y·∂y/∂w = y·2 + x·0 = 9·2 + 18·0 = 18" in src
+
+
+def test_tangent_view_from_b_has_nothing_greyed_but_w(linear_path):
+    from graphdsl.render import DIM_COLOUR
+
+    src = graphdsl.load(linear_path).render("tangent", wrt="b").source
+    assert [n for n in "wbxyz" if DIM_COLOUR in _node_line(src, n)] == ["w"]
+    assert "9·3 + 18·2 = 63" in src
+
+
+def test_tangent_view_worksheet_ops_and_chinese(linear_path):
+    m = graphdsl.load(linear_path)
+    blank = m.render("tangent", wrt="w", blank=True).source
+    assert "∂x/∂w = ______" in _node_line(blank, "x") and "18" not in _node_line(blank, "z")
+    assert "∂w/∂w = 1" in blank and "∂y/∂w = 0" in blank  # the seed and the zeros stay
+    assert "∂z/∂w = ∂z/∂x·∂x/∂w + ∂z/∂y·∂y/∂w = ______" in blank
+    ops = m.render("tangent", wrt="w", ops=True).source
+    assert "∂(2·w)/∂w = 2</FONT>" in ops and "∂(3·b)/∂w = 0</FONT>" in ops
+    assert "∂z/∂w = 18: forward mode, one pass from w along the highlighted edges" in ops
+    zh = m.render("tangent", wrt="w", lang="zh").source
+    assert "切向量（前向模式）" in zh and "9·2 + 18·0 = 18" in zh
+
+
+def test_tangent_view_needs_a_param(linear_path):
+    m = graphdsl.load(linear_path)
+    with pytest.raises(UsageError, match="needs --wrt"):
+        m.render("tangent")
+    with pytest.raises(UsageError, match="computed, not a param"):
+        m.render("tangent", wrt="x")
+
+
+@pytest.mark.parametrize("fmt", ["svg", "dot", "png", "pdf"])
+def test_cli_render_tangent_in_every_format(cli, linear_path, tmp_path, monkeypatch, fmt):
+    monkeypatch.chdir(tmp_path)
+    r = cli("render", linear_path, "--view", "tangent", "--wrt", "w", "--format", fmt)
+    assert r.code == 0, r.err
+    data = (tmp_path / f"linear-tangent-wrt-w.{fmt}").read_bytes()
+    assert {"svg": b"<svg", "dot": b"digraph", "png": b"\x89PNG", "pdf": b"%PDF"}[fmt] in data[:400]
+    r = cli("render", linear_path, "--view", "tangent")
+    assert r.code == 2 and "needs --wrt" in r.err and "Traceback" not in r.err
