@@ -26,11 +26,14 @@ Graph attributes: ``output``, ``target``, ``params`` (source order),
 
 from __future__ import annotations
 
-import gc
+import re
 
 from .errors import ModelError
 from .flat import FlatGraph
+from .names import difference, lookalikes
+from .parser import paused_gc
 from .ops import default_registry
+from .syntax import Call
 from .text import did_you_mean, shorten
 
 
@@ -54,9 +57,9 @@ def _source_line(source: str | None, line: int) -> str | None:
 
 
 def _stmt_where(st, source) -> str:
-    """'line 3: y = x * 2' for a statement tuple (its line is st[-2])."""
-    text = _source_line(source, st[-2])
-    return f"line {st[-2]}" + (f": {text}" if text else "")
+    """'line 3: y = x * 2' for a statement."""
+    text = _source_line(source, st.line)
+    return f"line {st.line}" + (f": {text}" if text else "")
 
 
 def build_graph(statements, *, registry=None, file: str | None = None, source: str | None = None):
@@ -73,17 +76,11 @@ def build_flat(statements, *, registry=None, file: str | None = None, source: st
     """Like :func:`build_graph`, but returns the compact :class:`~graphdsl.flat.FlatGraph`
     (topologically sorted) that loading and the engine use; no networkx involved.
 
-    The garbage collector is paused meanwhile: the build allocates millions of
-    small containers that all stay alive, so the collector's passes would make
-    loading superlinear (see NOTES.md) while freeing nothing.
+    The garbage collector is paused meanwhile (:func:`graphdsl.parser.paused_gc`):
+    the build allocates millions of small containers that all stay alive.
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with paused_gc():
         return _build_flat(statements, registry, file, source)
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _build_flat(statements, registry, file, source):
@@ -97,30 +94,36 @@ def _build_flat(statements, registry, file, source):
     defined: dict[str, tuple] = {}
     output_stmt = target_stmt = None
     for st in statements:
-        kind = st[0]
+        kind = st.kind
         if kind in ("param", "assign", "data"):
-            name, line, col = st[1], st[-2], st[-1]
+            name = st.name
             if name in defined:
                 first = defined[name]
-                if "data" in (kind, first[0]):
+                if "data" in (kind, first.kind):
                     raise _data_twice(err, name, first, st, source)
-                raise err(f"'{shorten(name)}' is defined twice", line, col, len(name),
+                notes = [f"first defined at {_stmt_where(first, source)}",
+                         f"defined again at {_stmt_where(st, source)}"]
+                spelt = (_spelling(source, first.line, first.column),
+                         _spelling(source, st.line, st.column))
+                if None not in spelt and spelt[0] != spelt[1]:
+                    notes.append(f"'{shorten(spelt[0])}' and '{shorten(spelt[1])}' are one name: "
+                                 "names are compared in Unicode's NFKC form, as Python "
+                                 "compares identifiers")
+                raise err(f"'{shorten(name)}' is defined twice", st.line, st.column, len(name),
                           hint="a name has one definition: rename one of them or delete one",
-                          notes=[f"first defined at {_stmt_where(first, source)}",
-                                 f"defined again at {_stmt_where(st, source)}"])
-            if name in registry and kind == "assign":
-                pass  # a node may share a name with an op: calls and names never mix
+                          notes=notes)
+            # a node may share a name with an op: calls and names never mix
             defined[name] = st
         elif kind == "output":
             if output_stmt is not None:
-                raise err("the output is given twice", st[2], st[3], 6,
-                          notes=[f"first `output` at line {output_stmt[2]}"],
+                raise err("the output is given twice", st.line, st.column, 6,
+                          notes=[f"first `output` at line {output_stmt.line}"],
                           hint="keep one `output NAME` line")
             output_stmt = st
         elif kind == "target":
             if target_stmt is not None:
-                raise err("the target is given twice", st[2], st[3], 6,
-                          notes=[f"first `target` at line {target_stmt[2]}"],
+                raise err("the target is given twice", st.line, st.column, 6,
+                          notes=[f"first `target` at line {target_stmt.line}"],
                           hint="keep one `target NUMBER` line")
             target_stmt = st
     if not defined:
@@ -132,51 +135,57 @@ def _build_flat(statements, registry, file, source):
     params: list[str] = []
     columns: dict[str, tuple | None] = {}
     add_node = g.add
+    arities: dict[str, int] = {}     # op name -> arity, asked of the registry once per op
 
     # 2. Nodes for every statement, expressions flattened without recursion.
     for st in statements:
-        kind = st[0]
+        kind = st.kind
         if kind == "param":
-            _, name, value, line, col = st
-            add_node(name, kind="param", value=value, name=name, stmt=name, line=line, column=col)
+            name = st.name
+            add_node(name, kind="param", value=st.value, name=name, stmt=name, line=st.line,
+                     column=st.column)
             params.append(name)
         elif kind == "data":
-            _, name, values, line, col = st
-            add_node(name, kind="data", name=name, stmt=name, line=line, column=col)
-            columns[name] = values
+            name = st.name
+            add_node(name, kind="data", name=name, stmt=name, line=st.line, column=st.column)
+            columns[name] = st.values
         elif kind == "assign":
-            _, name, expr, line, col = st
-            if expr[0] == "num":
-                add_node(name, kind="const", value=expr[1], name=name, stmt=name,
-                         line=line, column=col)
+            name, expr = st.name, st.expr
+            if expr.kind == "num":
+                add_node(name, kind="const", value=expr.value, name=name, stmt=name,
+                         line=st.line, column=st.column)
                 continue
-            if expr[0] == "name":
-                expr = ("op", "identity", (expr,), expr[2], expr[3])
-            # Iterative post-order: (expr, node id) pairs; children first.
+            if expr.kind == "name":
+                expr = Call("identity", (expr,), expr.line, expr.column)
+            # Iterative post-order: (expr, node id, expanded) triples; children first.
+            # Once expanded, an op's args are its operands' node ids.
             stack = [(expr, name, False)]
             while stack:
                 e, node_id, expanded = stack.pop()
-                if e[0] == "name":          # an undefined name, met in reading order
-                    raise _undefined(err, e[1], e, defined, registry)
-                if e[0] == "num":
-                    add_node(node_id, kind="const", value=e[1], name=None, stmt=name,
-                             line=e[2], column=e[3])
+                ekind = e.kind
+                if ekind == "name":          # an undefined name, met in reading order
+                    raise _undefined(err, e.name, e, defined, registry)
+                if ekind == "num":
+                    add_node(node_id, kind="const", value=e.value, name=None, stmt=name,
+                             line=e.line, column=e.column)
                     continue
-                op_name, args = e[1], e[2]
+                op_name, args = e.op, e.args
                 if not expanded:
-                    if op_name not in registry:
-                        raise _unknown_function(err, op_name, e, defined, registry)
-                    arity = registry.get(op_name).arity
+                    arity = arities.get(op_name)
+                    if arity is None:
+                        if op_name not in registry:
+                            raise _unknown_function(err, op_name, e, defined, registry)
+                        arity = arities[op_name] = registry.get(op_name).arity
                     if len(args) != arity:
                         raise err(
                             f"{op_name}() takes {arity} argument{'s' if arity != 1 else ''}, "
-                            f"got {len(args)}", e[3], e[4], len(op_name),
+                            f"got {len(args)}", e.line, e.column, len(op_name),
                             hint=f"call it as {op_name}(" + ", ".join("xyzuvw"[:arity]) + ")")
                     ids = []
                     children = []
                     for a in args:
-                        if a[0] == "name":
-                            ref = a[1]
+                        if a.kind == "name":
+                            ref = a.name
                             if ref not in defined:
                                 # reported when reached, so that a mistake further
                                 # left (an unknown function) is reported first
@@ -187,12 +196,12 @@ def _build_flat(statements, registry, file, source):
                             cid = f"%{counter}"
                             ids.append(cid)
                             children.append((a, cid, False))
-                    stack.append((("op", op_name, tuple(ids), e[3], e[4]), node_id, True))
+                    stack.append((Call(op_name, tuple(ids), e.line, e.column), node_id, True))
                     stack.extend(reversed(children))
                 else:
                     add_node(node_id, kind="op", op=op_name, args=args,
                              name=name if node_id == name else None, stmt=name,
-                             line=e[3], column=e[4])
+                             line=e.line, column=e.column)
 
     # 3. Operands as positions (the edges, operand order kept).
     g.resolve()
@@ -211,7 +220,8 @@ def _build_flat(statements, registry, file, source):
         # edges go operand -> user; read the cycle as "uses": x -> y means x uses y
         names.reverse()
         # start the ring at the statement written first, as a reader meets it
-        k = min(range(len(names)), key=lambda i: defined[names[i]][-2:])
+        k = min(range(len(names)), key=lambda i: (defined[names[i]].line,
+                                                  defined[names[i]].column))
         names = names[k:] + names[:k]
         ring = names + [names[0]]
         first = defined[names[0]]
@@ -223,31 +233,31 @@ def _build_flat(statements, registry, file, source):
         if len(names) == 1:
             n0 = shorten(names[0])
             raise err(f"'{n0}' is defined in terms of itself: {n0} -> {n0}",
-                      first[-2], first[-1], len(names[0]), notes=notes,
+                      first.line, first.column, len(names[0]), notes=notes,
                       hint=f"a model is a set of equations, not a program: `{n0} = {n0} + ...` "
                            f"cannot be computed; give the new value a new name "
                            f"(`{n0}2 = {n0} + 1`)")
         shown_ring = ring if len(ring) <= 13 else ring[:6] + ["..."] + ring[-6:]
         raise err(f"these {len(names)} statements depend on each other in a cycle: "
                   + " -> ".join(n if n == "..." else shorten(n) for n in shown_ring),
-                  first[-2], first[-1], len(names[0]),
+                  first.line, first.column, len(names[0]),
                   notes=notes,
                   hint="a model is a set of equations without loops; "
                        "break the cycle by giving one of them a value of its own")
 
     # 5. The output: given, or the one computed node nothing else uses.
     if output_stmt is not None:
-        out = output_stmt[1]
+        out = output_stmt.name
         if out not in defined:
-            raise err(f"the output '{shorten(out)}' is not defined", output_stmt[2], output_stmt[3],
-                      len(out), hint=did_you_mean(out, defined)
+            raise err(f"the output '{shorten(out)}' is not defined", output_stmt.line,
+                      output_stmt.column, len(out), hint=did_you_mean(out, defined)
                       or "name a quantity the model defines: `output z`")
     else:
         used = set()
         for a in g.args:
             used.update(a)
         sinks = [n for n, st in defined.items()
-                 if st[0] == "assign" and g.pos[n] not in used]
+                 if st.kind == "assign" and g.pos[n] not in used]
         if len(sinks) == 1:
             out = sinks[0]
         elif not sinks:
@@ -256,7 +266,7 @@ def _build_flat(statements, registry, file, source):
             else:
                 st = next(iter(defined.values()))
                 raise err("there is no output: nothing is computed from the params",
-                          st[-2], st[-1], len(st[1]),
+                          st.line, st.column, len(st.name),
                           hint="add a statement such as `z = 2*w` and `output z`")
         else:
             raise _several_sinks(err, sinks, defined, source)
@@ -264,9 +274,9 @@ def _build_flat(statements, registry, file, source):
     g.sort(order)
     g.graph.update(
         output=out,
-        target=target_stmt[1] if target_stmt is not None else None,
+        target=target_stmt.value if target_stmt is not None else None,
         params=params,
-        definitions={n: (st[-2], st[-1]) for n, st in defined.items()},
+        definitions={n: (st.line, st.column) for n, st in defined.items()},
         file=file,
         source=source,
     )
@@ -284,24 +294,26 @@ def _check_samples(g, registry, err, columns, defined, output_stmt):
     inline = [(n, v) for n, v in columns.items() if v is not None]
     for n, v in inline:
         if not v:
-            line, col = defined[n][-2:]
+            line, col = defined[n].line, defined[n].column
             raise err(f"the data column '{shorten(n)}' has no values", line, col, len(n),
                       hint=f"give one value per sample, `data {shorten(n)} = [0, 1, 2]`, or "
                            f"leave out the brackets to take its values from --data FILE.csv")
     for n, v in inline[1:]:
         first, values = inline[0]
         if len(v) != len(values):
-            line, col = defined[n][-2:]
-            flines = defined[first][-2]
+            line, col = defined[n].line, defined[n].column
+            flines = defined[first].line
             raise err(f"the data column '{shorten(n)}' has {len(v)} value"
                       f"{'s' if len(v) != 1 else ''}, but '{shorten(first)}' has {len(values)}",
                       line, col, len(n),
                       notes=[f"'{shorten(first)}' is declared at line {flines}"],
                       hint="every data column has one value per sample: give them the same "
                            "number of values")
-    reduces = [registry.get(op).reduces if op is not None else False for op in g.op]
-    if not columns and not any(reduces):
+    # asked of the registry once per op, not once per node (a model has few ops)
+    reducing = {op for op in set(g.op) if op is not None and registry.get(op).reduces}
+    if not columns and not reducing:
         return
+    reduces = [op in reducing for op in g.op]
     ops = [None if op is None else registry.get(op) for op in g.op]
     flags = per_sample_flags(g.kind, ops, g.args)
     for k, r in enumerate(reduces):
@@ -319,7 +331,8 @@ def _check_samples(g, registry, err, columns, defined, output_stmt):
     k = g.pos[out]
     if flags[k]:
         used = [g.ids[j] for j in _data_behind(g, k)]
-        where = output_stmt[2:4] if output_stmt is not None else defined[out][-2:]
+        at = output_stmt if output_stmt is not None else defined[out]
+        where = (at.line, at.column)
         o = shorten(out)
         raise err(f"the output '{o}' has one value per sample: it depends on the data "
                   f"column{'s' if len(used) > 1 else ''} " + ", ".join(f"'{shorten(u)}'" for u in used),
@@ -347,11 +360,11 @@ def _data_behind(g, k):
 def _data_twice(err, name, first, st, source):
     """A data column that is also a param or computed (or declared twice)."""
     n = shorten(name)
-    column, other = (first, st) if first[0] == "data" else (st, first)
-    if other[0] == "data":
+    column, other = (first, st) if first.kind == "data" else (st, first)
+    if other.kind == "data":
         hint = f"declare each data column once: delete one `data {n}`"
         what = f"the data column '{n}' is declared twice"
-    elif other[0] == "param":
+    elif other.kind == "param":
         what = f"'{n}' is a data column, so it cannot also be a param"
         hint = (f"a name is either data (one value per sample, from the data) or a param "
                 f"(one number the fit adjusts): rename one of them")
@@ -359,9 +372,9 @@ def _data_twice(err, name, first, st, source):
         what = f"'{n}' is a data column, so it cannot also be computed"
         hint = (f"a data column takes its values from the data: give the computed "
                 f"quantity another name, e.g. `{n}2 = ...`")
-    return err(what, st[-2], st[-1], len(name),
+    return err(what, st.line, st.column, len(name),
                notes=[f"declared as data at {_stmt_where(column, source)}",
-                      f"{'declared again' if other[0] == 'data' else 'defined'} at "
+                      f"{'declared again' if other.kind == 'data' else 'defined'} at "
                       f"{_stmt_where(other, source)}"],
                hint=hint)
 
@@ -386,7 +399,7 @@ def _find_cycle(g):
 
 
 def _unknown_function(err, op_name, e, defined, registry):
-    line, col, width = e[3], e[4], len(op_name)
+    line, col, width = e.line, e.column, len(op_name)
     name = shorten(op_name)
     if op_name in defined:
         return err(f"'{name}' is a quantity of the model, not a function", line, col, width,
@@ -395,19 +408,20 @@ def _unknown_function(err, op_name, e, defined, registry):
     if alias in registry:
         hint = f"did you mean '{alias}'?"
     else:
-        hint = did_you_mean(op_name, registry.names())
+        hint = (_lookalike_hint(op_name, registry.names())
+                or did_you_mean(op_name, registry.names()))
     return err(f"unknown function '{name}'", line, col, width,
                hint=(hint + " " if hint else "") + "`graphdsl ops` lists the ops there are",
                notes=registry.unavailable(op_name))
 
 
 def _undefined(err, ref, a, defined, registry):
-    line, col, width = a[2], a[3], len(ref)
+    line, col, width = a.line, a.column, len(ref)
     name = shorten(ref)
     if ref in registry:
         return err(f"'{name}' is a function, used here without its argument", line, col, width,
                    hint=f"call it with parentheses: {name}(x)")
-    hint = did_you_mean(ref, defined)
+    hint = _lookalike_hint(ref, defined) or did_you_mean(ref, defined)
     define = f"define it: `{name} = ...` or `param {name} = NUMBER`"
     powers = {"²": "2", "³": "3", "¹": "1", "⁰": "0", "⁴": "4"}
     if any(ch in powers for ch in ref):
@@ -420,6 +434,28 @@ def _undefined(err, ref, a, defined, registry):
         define = CONSTANT_HINTS[ref]
     return err(f"'{name}' is not defined", line, col, width,
                hint=(hint + " Or " if hint else "") + define)
+
+
+def _lookalike_hint(ref, candidates) -> str | None:
+    """"did you mean 'a'? ..." when ``ref`` looks exactly like a candidate
+    (a Cyrillic 'а' for a Latin 'a'), naming the characters that differ. Names
+    that differ only in case are left to the plain did-you-mean ("W" for "w")."""
+    found = [c for c in lookalikes(ref, candidates) if c.casefold() != ref.casefold()]
+    if not found:
+        return None
+    return (f"did you mean '{shorten(found[0])}'? The two look alike but are different "
+            f"names: {difference(ref, found[0])}.")
+
+
+def _spelling(source, line, column) -> str | None:
+    """The name as it is written at (line, column) of the source, before NFKC."""
+    if source is None:
+        return None
+    lines = source.split("\n")
+    if not 1 <= line <= len(lines):
+        return None
+    match = re.match(r"[^\W\d]\w*", lines[line - 1][column - 1:])
+    return match.group() if match else None
 
 
 def _several_sinks(err, sinks, defined, source):
@@ -436,4 +472,4 @@ def _several_sinks(err, sinks, defined, source):
         hint = f"add `output {shorten(sinks[-1])}` (or whichever you mean) on its own line"
     first = defined[sinks[0]]
     return err(f"which is the output? {len(sinks)} results are used by nothing",
-               first[-2], first[-1], len(sinks[0]), notes=notes, hint=hint)
+               first.line, first.column, len(sinks[0]), notes=notes, hint=hint)

@@ -98,6 +98,8 @@ def _load(args, text: str | None = None):
         model = load(args.model, registry=_registry(args))
     else:
         model = loads(text, name=args.model, registry=_registry(args))
+    for warning in model.warnings:   # on stderr, so --json output stays clean
+        _err(str(warning))
     if getattr(args, "data", None) is not None:
         model.set_data(args.data)
     for item in getattr(args, "set", None) or ():

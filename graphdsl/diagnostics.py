@@ -1,13 +1,17 @@
 """Lark's parse errors -> graphdsl's messages, in words a learner reads.
 
-Only the parser calls into this module. :func:`syntax_error` turns Lark's
-``UnexpectedInput`` family into one :class:`ModelSyntaxError` that says where
-(file:line:column, the line, a caret), what is wrong in words ("an expression
-is missing after '+'") and what would fix it. The common slips are recognised
-by example, with Lark's own ``match_examples``: each label below comes with a
-few broken snippets, and an error is given the label of the snippet that
-failed in the same parser state. An unclosed parenthesis is found on the
-parser's stack and reported where it was opened, not where the file ends.
+Only the parser calls into this module, and this module imports nothing of
+the parser: the parse function it needs for the examples is passed in.
+:func:`syntax_error` turns Lark's ``UnexpectedInput`` family into one
+:class:`ModelSyntaxError` that says where (file:line:column, the line, a
+caret), what is wrong in words ("an expression is missing after '+'") and
+what would fix it. The common slips are recognised by example, with Lark's
+own ``match_examples``: each label below comes with a few broken snippets,
+and an error is given the label of the snippet that failed in the same parser
+state. Each slip then has one small handler (:data:`HANDLERS`), tried in
+order; the first that recognises the error writes its message. An unclosed
+parenthesis is found on the parser's stack and reported where it was opened,
+not where the file ends.
 
 The transformer's keyword checks (``parm w = 3``, ``ouput z``, ``param w``)
 build their messages here too, so every syntax message lives in one file.
@@ -23,9 +27,10 @@ missing operator between '2' and 'w'
 from __future__ import annotations
 
 import unicodedata
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
-from .errors import ModelSyntaxError
+from .errors import GraphdslError, ModelSyntaxError
+from .syntax import EXPRESSIONS, STATEMENTS
 
 # Terminal names of the grammar, said in words.
 TERMINAL_WORDS = {
@@ -93,9 +98,12 @@ EXAMPLES: dict[str, list[str]] = {
 }
 
 
-def syntax_error(err, text: str, file: str | None) -> ModelSyntaxError:
+def syntax_error(err, text: str, file: str | None, parse) -> ModelSyntaxError:
     """Translate one of Lark's ``UnexpectedInput`` errors into a ModelSyntaxError.
 
+    ``parse`` is the parser's own parse function (text -> result, raising
+    ``UnexpectedInput``): the labelled examples are run through it to learn in
+    which parser state each slip fails, as Lark's ``match_examples`` does.
     Never raises anything else: an input Lark cannot describe still gets a
     message with its position.
 
@@ -104,7 +112,7 @@ def syntax_error(err, text: str, file: str | None) -> ModelSyntaxError:
     >>> try:
     ...     get_parser().parse("z = (w +\\n1")
     ... except UnexpectedInput as err:
-    ...     print(syntax_error(err, "z = (w +\\n1", "m.bp").message)
+    ...     print(syntax_error(err, "z = (w +\\n1", "m.bp", get_parser().parse).message)
     this '(' is never closed
     """
     from lark.exceptions import UnexpectedCharacters, UnexpectedToken
@@ -118,183 +126,334 @@ def syntax_error(err, text: str, file: str | None) -> ModelSyntaxError:
     if not isinstance(err, UnexpectedToken):  # pragma: no cover - LALR raises only these two
         return make(f"the text cannot be read here: {type(err).__name__}",
                     getattr(err, "line", None), getattr(err, "column", None))
+    slip = _Slip(err, text, make, parse)
+    for handler in HANDLERS:
+        found = handler(slip)
+        if found is not None:
+            return found
+    raise AssertionError("the last handler always answers")  # pragma: no cover
 
-    tok = err.token
-    expected = set(err.expected or ())
-    stack = _value_stack(err)
-    at_end = tok.type == "$END"
-    if at_end:
-        line, column = _end_position(stack, text)
+
+class _Slip:
+    """What is known where the parse stopped: the token that did not fit, the
+    tokens and values before it on the parser's stack, and (computed when first
+    asked, since it parses the examples) the label of the slip."""
+
+    def __init__(self, err, text, make, parse):
+        self.err, self.text, self.make, self.parse = err, text, make, parse
+        self.tok = tok = err.token
+        self.expected = set(err.expected or ())
+        self.stack = _value_stack(err)
+        self.at_end = tok.type == "$END"
+        if self.at_end:
+            self.line, self.column = _end_position(self.stack, text)
+        else:
+            self.line, self.column = tok.line, tok.column
+        self.prev = _previous_token(self.stack)
+        self.what = _token_words(tok)
+        self.width = max(1, len(str(tok))) if tok.type not in ("_NL", "$END") else 1
+
+    @cached_property
+    def label(self) -> str | None:
+        return _classify(self.err, self.parse)
+
+    @cached_property
+    def part(self) -> list:
+        """The current statement's part of the stack."""
+        return _statement_part(self.stack)
+
+    @cached_property
+    def names(self) -> list[str]:
+        """The NAME tokens of the current statement, in order."""
+        return [str(v) for v in self.part if _is_token(v) and v.type == "NAME"]
+
+    @cached_property
+    def param_form(self) -> bool:
+        """True inside ``param NAME = ...``."""
+        part = self.part
+        return (len(part) >= 3 and _is_token(part[0]) and part[0] == "param"
+                and _is_token(part[2]) and part[2].type == "EQUAL")
+
+    def prev_is(self, *types) -> bool:
+        return self.prev is not None and self.prev.type in types
+
+
+# --- the handlers: one per slip, tried in order; each answers or passes (None) ---
+
+def _unclosed_paren(s: _Slip):
+    """A '(' still open where the statement ends or a line or '=' comes."""
+    unclosed = _open_parens(s.stack)
+    tok = s.tok
+    if not unclosed or not (tok.type in ("$END", "SEMI") or tok.line > unclosed[-1].line
+                            or tok.type == "EQUAL"):
+        return None
+    lpar = unclosed[-1]
+    stack = s.stack
+    k = next((i for i in range(len(stack) - 1, -1, -1) if stack[i] is lpar), -1)
+    before = stack[k - 1] if k > 0 else None
+    call = (f"the '(' of {before}(" if before is not None and _is_token(before)
+            and before.type == "NAME" else "this '('")
+    if tok.type == "$END":
+        notes = ["it is still open when the file ends"]
+    elif tok.type == "SEMI":
+        notes = [f"it is still open at the ';' on line {s.line}, column {s.column}"]
     else:
-        line, column = tok.line, tok.column
+        notes = [f"it is still open at line {s.line}, column {s.column}, where "
+                 f"{_token_words(tok)} cannot continue the expression"]
+    if tok.type not in ("$END", "SEMI") and tok.line > lpar.line:
+        notes.append("inside parentheses a line break does not end a statement, "
+                     "so the next line was read as part of this one")
+    if len(unclosed) > 1:
+        notes.append(f"{len(unclosed)} parentheses are open at that point")
+    return s.make(f"{call} is never closed", lpar.line, lpar.column, 1,
+                  hint="add the ')' where the parenthesised expression ends", notes=notes)
 
-    unclosed = _open_parens(stack)
-    if unclosed and (tok.type in ("$END", "SEMI") or tok.line > unclosed[-1].line
-                     or tok.type == "EQUAL"):
-        return _unclosed(unclosed, stack, tok, line, column, text, make)
 
-    label = _classify(err)
-    prev = _previous_token(stack)
-    what = _token_words(tok)
-    width = max(1, len(str(tok))) if tok.type not in ("_NL", "$END") else 1
-    brackets = [v for v in stack if _is_token(v) and v.type == "LSQB"]
-    if brackets:   # inside a data column's list of values
+def _data_brackets(s: _Slip):
+    """Inside a data column's ``[...]`` (``data x = [0, 1``, ``data x = [w]``), or a
+    bracket outside one."""
+    brackets = [v for v in s.stack if _is_token(v) and v.type == "LSQB"]
+    tok = s.tok
+    if brackets:
         b = brackets[-1]
         if tok.type in ("$END", "SEMI", "_NL") or tok.line > b.line:
-            return make("this '[' is never closed", b.line, b.column, 1,
-                        notes=[f"it is still open at line {line}, column {column}, where "
-                               f"{what} cannot continue the list"],
-                        hint="end the data column's values with ']': `data x = [0, 1, 2]`")
-        return make(f"{what} cannot be in a data column's values", line, column, width,
-                    hint="the values are numbers separated by ',': `data x = [0, 1.5, -2]` "
-                         "(no names, no arithmetic)")
+            return s.make("this '[' is never closed", b.line, b.column, 1,
+                          notes=[f"it is still open at line {s.line}, column {s.column}, where "
+                                 f"{s.what} cannot continue the list"],
+                          hint="end the data column's values with ']': `data x = [0, 1, 2]`")
+        return s.make(f"{s.what} cannot be in a data column's values", s.line, s.column, s.width,
+                      hint="the values are numbers separated by ',': `data x = [0, 1.5, -2]` "
+                           "(no names, no arithmetic)")
     if tok.type in ("LSQB", "RSQB"):   # brackets belong to data columns only
-        return make(f"unexpected character {_char_name(str(tok))}", line, column, 1,
-                    hint=CHARACTER_HINTS[str(tok)] + "; square brackets hold a data column's "
-                         "values: `data x = [0, 1]`")
+        return s.make(f"unexpected character {_char_name(str(tok))}", s.line, s.column, 1,
+                      hint=CHARACTER_HINTS[str(tok)] + "; square brackets hold a data "
+                           "column's values: `data x = [0, 1]`")
+    return None
 
-    if label == "missing-operator" and tok.type in ("NAME", "NUMBER", "LPAR"):
-        left = f"'{prev}'" if prev is not None and prev.type in ("NAME", "NUMBER", "RPAR") else None
-        if tok.type == "LPAR":
-            message = "missing operator before '('"
-            hint = "to multiply, write the '*': 2*(w + 1); graphdsl never multiplies implicitly"
-        elif prev is not None and prev.type == "NAME" and str(prev) in _builtin_op_names():
-            message = f"missing parentheses: {prev} is a function"
-            hint = f"call it as {prev}({tok})"
-            line, column, width = prev.line, prev.column, len(prev)
-        else:
-            message = (f"missing operator between {left} and '{tok}'" if left
-                       else f"missing operator before '{tok}'")
-            hint = (f"expected an operator between them: to multiply, write {prev or 'x'}*{tok} "
-                    f"(graphdsl never multiplies implicitly), or use +, -, / or ^")
-        if _in_call(stack):
-            hint += "; between a function's arguments write ','"
-        return make(message, line, column, width, hint)
 
-    if label == "double-equals" or (tok.type == "EQUAL" and prev is not None
-                                    and prev.type == "EQUAL" and _adjacent(prev, tok)):
-        return make("'==' is not a statement: a statement has a single '='",
-                    prev.line if prev is not None else line,
-                    prev.column if prev is not None else column, 2,
-                    hint="write `NAME = EXPR`, e.g. `z = 2*w`; graphdsl has no comparisons")
+def _missing_operator(s: _Slip):
+    """missing-operator: two operands side by side (``2 w``, ``log x``, ``2 (w)``)."""
+    tok, prev = s.tok, s.prev
+    if s.label != "missing-operator" or tok.type not in ("NAME", "NUMBER", "LPAR"):
+        return None
+    line, column, width = s.line, s.column, s.width
+    left = f"'{prev}'" if s.prev_is("NAME", "NUMBER", "RPAR") else None
+    if tok.type == "LPAR":
+        message = "missing operator before '('"
+        hint = "to multiply, write the '*': 2*(w + 1); graphdsl never multiplies implicitly"
+    elif s.prev_is("NAME") and str(prev) in _builtin_op_names():
+        message = f"missing parentheses: {prev} is a function"
+        hint = f"call it as {prev}({tok})"
+        line, column, width = prev.line, prev.column, len(prev)
+    else:
+        message = (f"missing operator between {left} and '{tok}'" if left
+                   else f"missing operator before '{tok}'")
+        hint = (f"expected an operator between them: to multiply, write {prev or 'x'}*{tok} "
+                f"(graphdsl never multiplies implicitly), or use +, -, / or ^")
+    if _in_call(s.stack):
+        hint += "; between a function's arguments write ','"
+    return s.make(message, line, column, width, hint)
 
-    if label == "param-missing-number" and (at_end or tok.type in ("_NL", "SEMI")):
-        name = _stack_names(stack)
-        return make(f"`param {name[1] if len(name) > 1 else 'NAME'} =` needs a number: "
-                    "its starting value",
-                    line, column, 1,
-                    hint=f"write `param {name[1] if len(name) > 1 else 'w'} = 3`")
 
-    part = _statement_part(stack)
-    param_form = (len(part) >= 3 and _is_token(part[0]) and part[0] == "param"
-                  and _is_token(part[2]) and part[2].type == "EQUAL")
-    if param_form and tok.type == "COMMA":
-        return make("one param per statement", line, column, 1,
-                    hint=f"write `param {part[1]} = ...` and the next param on separate lines "
-                         "(or separate them with ';')")
-    if param_form and (label == "param-not-number"
-                       or (label == "param-missing-number" and not at_end)):
-        name = str(part[1])
-        if len(part) > 3:  # a number (or sign), then more: an expression
-            start = part[3]
-            vline, vcol = (start.line, start.column) if _is_token(start) else start[1:3]
-            message = "a param's starting value must be a plain number, not an expression"
-            line, column, width = vline, vcol, 1
-        else:
-            message = f"a param's starting value must be a plain number, not {what}"
-        return make(message, line, column, width,
-                    hint=f"write `param {name} = 3`; to compute {name} from other quantities, "
-                         f"write `{name} = EXPR` without `param`")
-    if label == "param-not-number":
-        label = "missing-equals"
+def _double_equals(s: _Slip):
+    """double-equals: ``z == 2``."""
+    tok, prev = s.tok, s.prev
+    if not (s.label == "double-equals" or (tok.type == "EQUAL" and s.prev_is("EQUAL")
+                                           and _adjacent(prev, tok))):
+        return None
+    return s.make("'==' is not a statement: a statement has a single '='",
+                  prev.line if prev is not None else s.line,
+                  prev.column if prev is not None else s.column, 2,
+                  hint="write `NAME = EXPR`, e.g. `z = 2*w`; graphdsl has no comparisons")
 
-    if label == "missing-rhs":
-        names = _stack_names(stack)
-        name = names[0] if names else "z"
-        pos = prev if prev is not None and prev.type == "EQUAL" else None
-        return make(f"nothing after '=': `{name} =` needs an expression",
-                    pos.line if pos else line, pos.column if pos else column, 1,
-                    hint=f"write what {name} is, e.g. `{name} = 2*w + 1`")
 
-    if tok.type == "COMMA" and prev is not None and prev.type in ("LPAR", "COMMA"):
-        return make("an argument is missing before ','", line, column, 1,
-                    hint="write the argument, e.g. pow(w, 2), or remove the ','")
+def _param_without_number(s: _Slip):
+    """param-missing-number, where the statement ends: ``param w =``."""
+    if s.label != "param-missing-number" or not (s.at_end or s.tok.type in ("_NL", "SEMI")):
+        return None
+    name = s.names
+    return s.make(f"`param {name[1] if len(name) > 1 else 'NAME'} =` needs a number: "
+                  "its starting value",
+                  s.line, s.column, 1,
+                  hint=f"write `param {name[1] if len(name) > 1 else 'w'} = 3`")
 
-    if label == "missing-operand" or (prev is not None and prev.type in
-                                      ("ADDOP", "MULOP", "POWOP", "LPAR", "COMMA")
-                                      and expected >= {"NAME", "NUMBER"}):
-        if prev is not None and prev.type in ("ADDOP", "MULOP", "POWOP"):
-            if tok.type in ("ADDOP", "MULOP", "POWOP") or tok.type == "EQUAL":
-                hint = "remove one of them, or put a number or name between them"
-                if str(prev) == "*" and str(tok) == "*":
-                    hint = "for a power write ** with no space (or ^); else remove one '*'"
-                return make(f"two operators in a row: '{prev}' then '{tok}'", line, column,
-                            width, hint)
-            where = "the line ends" if tok.type in ("_NL", "SEMI") or at_end else f"{what} follows"
-            hint = f"write what comes after '{prev}', e.g. `w {prev} 2`, or remove the '{prev}'"
-            if tok.type == "_NL":
-                hint += ("; to continue on the next line, end this one with '\\' or put the "
-                         "expression in parentheses")
-            return make(f"an expression is missing after '{prev}': {where}",
-                        prev.line, prev.column, len(str(prev)), hint=hint)
-        if prev is not None and prev.type == "LPAR" and tok.type == "RPAR":
-            return _empty_parens(prev, stack, make)
-        if prev is not None and prev.type == "COMMA":
-            return make(f"an argument is missing after ',': {what} follows", prev.line,
-                        prev.column, 1, hint="write the argument, or remove the ','")
-        return make(f"an expression is missing before {what}", line, column, width,
-                    hint="write a number, a name or a parenthesised expression here")
 
-    if label == "empty-parens" and prev is not None and prev.type == "LPAR":
-        return _empty_parens(prev, stack, make)
+def _two_params(s: _Slip):
+    """``param w = 3, b = 4``."""
+    if not (s.param_form and s.tok.type == "COMMA"):
+        return None
+    return s.make("one param per statement", s.line, s.column, 1,
+                  hint=f"write `param {s.part[1]} = ...` and the next param on separate lines "
+                       "(or separate them with ';')")
 
-    if label == "missing-argument" and tok.type == "COMMA":
-        return make("an argument is missing before ','", line, column, 1,
-                    hint="write the argument, e.g. pow(w, 2), or remove the ','")
 
-    if label == "unmatched-close" and tok.type == "RPAR":
-        return make("this ')' has no matching '('", line, column, 1,
-                    hint="remove it, or add the '(' it should close")
+def _param_not_number(s: _Slip):
+    """param-not-number: ``param w = 2*b``, ``param w = b``."""
+    if not (s.param_form and (s.label == "param-not-number"
+                              or (s.label == "param-missing-number" and not s.at_end))):
+        return None
+    part = s.part
+    name = str(part[1])
+    line, column, width = s.line, s.column, s.width
+    if len(part) > 3:  # a number (or sign), then more: an expression
+        start = part[3]
+        vline, vcol = start.line, start.column   # a sign token or a Signed number
+        message = "a param's starting value must be a plain number, not an expression"
+        line, column, width = vline, vcol, 1
+    else:
+        message = f"a param's starting value must be a plain number, not {s.what}"
+    return s.make(message, line, column, width,
+                  hint=f"write `param {name} = 3`; to compute {name} from other quantities, "
+                       f"write `{name} = EXPR` without `param`")
 
-    if label == "misplaced-equals" and tok.type == "EQUAL":
-        return make("a second '=' in one statement", line, column, 1,
-                    hint="a statement defines one name: `NAME = EXPR`; put each "
-                         "definition on its own line")
 
-    if label == "two-names" and tok.type not in _ENDS:
-        names = _stack_names(stack)
-        if names and names[0] == "output":
-            return make(f"{_unexpected(what)} after `output {names[1]}`", line, column, width,
-                        hint="`output` takes one name; put the next statement on its own line "
-                             "or after ';'")
-        first = names[0] if names else "z"
-        return make(f"`{' '.join(names[:2])}` is not the start of a statement", line, column,
-                    width, hint=f"did you mean `{first} = {' '.join(names[1:2])} ...`? " +
-                    STATEMENT_FORMS)
+def _missing_rhs(s: _Slip):
+    """missing-rhs: ``z =`` and nothing after it."""
+    if s.label != "missing-rhs":
+        return None
+    name = s.names[0] if s.names else "z"
+    pos = s.prev if s.prev_is("EQUAL") else None
+    return s.make(f"nothing after '=': `{name} =` needs an expression",
+                  pos.line if pos else s.line, pos.column if pos else s.column, 1,
+                  hint=f"write what {name} is, e.g. `{name} = 2*w + 1`")
 
-    if label in ("missing-equals", "keyword-then-operator") and tok.type not in _ENDS:
-        names = _stack_names(stack)
-        first = names[0] if names else "z"
-        if first == "target":
-            return make(f"{_unexpected(what)} after the target", line, column, width,
-                        hint="the target is a plain number: `target 150`")
-        return make(f"missing '=' after '{first}'",
-                    *_first_token_position(stack, line, column), len(first),
-                    hint=f"write `{first} = EXPR`, e.g. `{first} = 2*w`")
 
-    if label == "bad-start" or not _statement_part(stack):
-        return make(f"a statement cannot start with {what}", line, column, width,
-                    hint=STATEMENT_FORMS)
+def _comma_without_argument(s: _Slip):
+    """``f(,w)``, ``f(w,,w)``: a ',' right after '(' or ','."""
+    if not (s.tok.type == "COMMA" and s.prev_is("LPAR", "COMMA")):
+        return None
+    return _argument_missing(s)
 
-    # Anything else: say what came and what would fit, in words.
-    if at_end:
-        return make(f"the file ends where {_describe_expected(expected)} was expected",
-                    line, column, 1, hint="finish the last statement")
+
+def _missing_argument(s: _Slip):
+    """missing-argument: any other ',' that starts an argument."""
+    if s.label != "missing-argument" or s.tok.type != "COMMA":
+        return None
+    return _argument_missing(s)
+
+
+def _argument_missing(s: _Slip):
+    return s.make("an argument is missing before ','", s.line, s.column, 1,
+                  hint="write the argument, e.g. pow(w, 2), or remove the ','")
+
+
+def _missing_operand(s: _Slip):
+    """missing-operand: an operator, '(' or ',' with nothing usable after it."""
+    tok, prev = s.tok, s.prev
+    if not (s.label == "missing-operand"
+            or (s.prev_is("ADDOP", "MULOP", "POWOP", "LPAR", "COMMA")
+                and s.expected >= {"NAME", "NUMBER"})):
+        return None
+    if s.prev_is("ADDOP", "MULOP", "POWOP"):
+        if tok.type in ("ADDOP", "MULOP", "POWOP") or tok.type == "EQUAL":
+            hint = "remove one of them, or put a number or name between them"
+            if str(prev) == "*" and str(tok) == "*":
+                hint = "for a power write ** with no space (or ^); else remove one '*'"
+            return s.make(f"two operators in a row: '{prev}' then '{tok}'", s.line, s.column,
+                          s.width, hint)
+        where = ("the line ends" if tok.type in ("_NL", "SEMI") or s.at_end
+                 else f"{s.what} follows")
+        hint = f"write what comes after '{prev}', e.g. `w {prev} 2`, or remove the '{prev}'"
+        if tok.type == "_NL":
+            hint += ("; to continue on the next line, end this one with '\\' or put the "
+                     "expression in parentheses")
+        return s.make(f"an expression is missing after '{prev}': {where}",
+                      prev.line, prev.column, len(str(prev)), hint=hint)
+    if s.prev_is("LPAR") and tok.type == "RPAR":
+        return _empty(s)
+    if s.prev_is("COMMA"):
+        return s.make(f"an argument is missing after ',': {s.what} follows", prev.line,
+                      prev.column, 1, hint="write the argument, or remove the ','")
+    return s.make(f"an expression is missing before {s.what}", s.line, s.column, s.width,
+                  hint="write a number, a name or a parenthesised expression here")
+
+
+def _empty_parens(s: _Slip):
+    """empty-parens: ``w * ()``."""
+    if s.label != "empty-parens" or not s.prev_is("LPAR"):
+        return None
+    return _empty(s)
+
+
+def _empty(s: _Slip):
+    # a call's empty parentheses, f(), parse; the op's arity check reports them
+    return s.make("empty parentheses: there is no expression inside '( )'", s.prev.line,
+                  s.prev.column, 2, hint="put an expression inside, or remove them")
+
+
+def _unmatched_close(s: _Slip):
+    """unmatched-close: ``z = w)``."""
+    if s.label != "unmatched-close" or s.tok.type != "RPAR":
+        return None
+    return s.make("this ')' has no matching '('", s.line, s.column, 1,
+                  hint="remove it, or add the '(' it should close")
+
+
+def _misplaced_equals(s: _Slip):
+    """misplaced-equals: ``z = w = 3``."""
+    if s.label != "misplaced-equals" or s.tok.type != "EQUAL":
+        return None
+    return s.make("a second '=' in one statement", s.line, s.column, 1,
+                  hint="a statement defines one name: `NAME = EXPR`; put each "
+                       "definition on its own line")
+
+
+def _two_names(s: _Slip):
+    """two-names: ``z w + 1``, ``output z w``."""
+    if s.label != "two-names" or s.tok.type in _ENDS:
+        return None
+    names = s.names
+    if names and names[0] == "output":
+        return s.make(f"{_unexpected(s.what)} after `output {names[1]}`", s.line, s.column,
+                      s.width, hint="`output` takes one name; put the next statement on its "
+                                    "own line or after ';'")
+    first = names[0] if names else "z"
+    return s.make(f"`{' '.join(names[:2])}` is not the start of a statement", s.line, s.column,
+                  s.width, hint=f"did you mean `{first} = {' '.join(names[1:2])} ...`? " +
+                  STATEMENT_FORMS)
+
+
+def _missing_equals(s: _Slip):
+    """missing-equals and keyword-then-operator: ``z 2*w``, ``z + 1 = w``, ``target 150 3``;
+    also param-not-number outside a param statement."""
+    if (s.label not in ("missing-equals", "keyword-then-operator", "param-not-number")
+            or s.tok.type in _ENDS):
+        return None
+    first = s.names[0] if s.names else "z"
+    if first == "target":
+        return s.make(f"{_unexpected(s.what)} after the target", s.line, s.column, s.width,
+                      hint="the target is a plain number: `target 150`")
+    return s.make(f"missing '=' after '{first}'",
+                  *_first_token_position(s.part, s.line, s.column), len(first),
+                  hint=f"write `{first} = EXPR`, e.g. `{first} = 2*w`")
+
+
+def _bad_start(s: _Slip):
+    """bad-start: ``2 = w``, ``* w``; or any slip at the start of a statement."""
+    if s.label != "bad-start" and s.part:
+        return None
+    return s.make(f"a statement cannot start with {s.what}", s.line, s.column, s.width,
+                  hint=STATEMENT_FORMS)
+
+
+def _anything_else(s: _Slip):
+    """Anything else: say what came and what would fit, in words."""
+    if s.at_end:
+        return s.make(f"the file ends where {_describe_expected(s.expected)} was expected",
+                      s.line, s.column, 1, hint="finish the last statement")
     hint = None
-    if tok.type in ("_NL", "SEMI"):
+    if s.tok.type in ("_NL", "SEMI"):
         hint = "finish the statement before the end of the line"
-    return make(f"{_unexpected(what)}: expected {_describe_expected(expected)}",
-                line, column, width, hint)
+    return s.make(f"{_unexpected(s.what)}: expected {_describe_expected(s.expected)}",
+                  s.line, s.column, s.width, hint)
+
+
+#: the handlers in the order they are tried; the first that answers gives the message
+HANDLERS = (_unclosed_paren, _data_brackets, _missing_operator, _double_equals,
+            _param_without_number, _two_params, _param_not_number, _missing_rhs,
+            _comma_without_argument, _missing_operand, _empty_parens, _missing_argument,
+            _unmatched_close, _misplaced_equals, _two_names, _missing_equals, _bad_start,
+            _anything_else)
 
 
 @lru_cache(maxsize=1)
@@ -323,15 +482,13 @@ class _Position:
 
 
 @lru_cache(maxsize=None)
-def _example_error(snippet: str):
-    """The UnexpectedInput a snippet raises, its state made depth-free (cached)."""
+def _example_error(parse, snippet: str):
+    """The UnexpectedInput ``parse(snippet)`` raises, its state made depth-free
+    (cached: each example is parsed once per parser)."""
     from lark.exceptions import UnexpectedInput
 
-    from .errors import GraphdslError
-    from .parser import get_parser
-
     try:
-        get_parser().parse(snippet)
+        parse(snippet)
     except UnexpectedInput as e:
         if e.state is not None:
             e.state = _Position(e.state.position)
@@ -342,22 +499,22 @@ def _example_error(snippet: str):
     return None
 
 
-def _parse_example(snippet: str):
-    err = _example_error(snippet)
-    if err is not None:
-        raise err
-
-
 def _example_items():
     for label, snippets in EXAMPLES.items():
         yield label, [s for snippet in snippets for s in (snippet, "a = 1\n" + snippet)]
 
 
-def _classify(err) -> str | None:
+def _classify(err, parse) -> str | None:
     """The label of the example that fails like ``err`` (Lark's match_examples)."""
     if getattr(err, "state", None) is None:
         return None
-    return err.match_examples(_parse_example, _example_items(), use_accepts=False)
+
+    def parse_example(snippet: str):
+        found = _example_error(parse, snippet)
+        if found is not None:
+            raise found
+
+    return err.match_examples(parse_example, _example_items(), use_accepts=False)
 
 
 # --- reading the parser's stack ---------------------------------------------
@@ -380,7 +537,7 @@ def _in_statement(v) -> bool:
     statements already reduced (which mark the statement's start)."""
     if _is_token(v):
         return v.type not in ("_NL", "SEMI")
-    return isinstance(v, tuple) and bool(v) and v[0] not in ("param", "assign", "output", "target")
+    return isinstance(v, tuple) and bool(v) and not isinstance(v, STATEMENTS)
 
 
 def _statement_part(stack) -> list:
@@ -394,13 +551,7 @@ def _previous_token(stack):
     return stack[-1] if stack and _is_token(stack[-1]) else None
 
 
-def _stack_names(stack) -> list[str]:
-    """The NAME tokens of the statement being parsed, in order."""
-    return [str(v) for v in _statement_part(stack) if _is_token(v) and v.type == "NAME"]
-
-
-def _first_token_position(stack, line, column):
-    part = _statement_part(stack)
+def _first_token_position(part, line, column):
     for v in part:
         if _is_token(v):
             return v.line, v.column
@@ -433,7 +584,7 @@ def _end_position(stack, text: str) -> tuple[int, int]:
     for v in reversed(stack):
         if _is_token(v) and getattr(v, "end_line", None):
             return v.end_line, v.end_column
-        if isinstance(v, tuple) and len(v) >= 4 and isinstance(v[-2], int):
+        if isinstance(v, EXPRESSIONS + STATEMENTS):
             break
     body = text.rstrip()
     line = body.count("\n") + 1
@@ -445,34 +596,6 @@ def _adjacent(a, b) -> bool:
 
 
 # --- the messages -------------------------------------------------------------
-
-def _unclosed(unclosed, stack, tok, line, column, text, make):
-    lpar = unclosed[-1]
-    k = next((i for i in range(len(stack) - 1, -1, -1) if stack[i] is lpar), -1)
-    before = stack[k - 1] if k > 0 else None
-    call = (f"the '(' of {before}(" if before is not None and _is_token(before)
-            and before.type == "NAME" else "this '('")
-    if tok.type == "$END":
-        notes = ["it is still open when the file ends"]
-    elif tok.type == "SEMI":
-        notes = [f"it is still open at the ';' on line {line}, column {column}"]
-    else:
-        notes = [f"it is still open at line {line}, column {column}, where "
-                 f"{_token_words(tok)} cannot continue the expression"]
-    if tok.type not in ("$END", "SEMI") and tok.line > lpar.line:
-        notes.append("inside parentheses a line break does not end a statement, "
-                     "so the next line was read as part of this one")
-    if len(unclosed) > 1:
-        notes.append(f"{len(unclosed)} parentheses are open at that point")
-    return make(f"{call} is never closed", lpar.line, lpar.column, 1,
-                hint="add the ')' where the parenthesised expression ends", notes=notes)
-
-
-def _empty_parens(lpar, stack, make):
-    # a call's empty parentheses, f(), parse; the op's arity check reports them
-    return make("empty parentheses: there is no expression inside '( )'", lpar.line,
-                lpar.column, 2, hint="put an expression inside, or remove them")
-
 
 def _describe_expected(expected: set[str]) -> str:
     expected = set(expected)
@@ -670,8 +793,6 @@ def keyword_columns_error(kw, columns) -> ModelSyntaxError:
                                  + STATEMENT_FORMS)
 
 
-def _number_text(value) -> str:
-    if isinstance(value, tuple):
-        value = value[0]
+def _number_text(value: float) -> str:
     v = float(value)
     return str(int(v)) if v == int(v) and abs(v) < 1e15 else repr(v)

@@ -151,6 +151,15 @@ class PluginError(GraphdslError):
     """An op plugin could not be loaded or does not behave like an op."""
 
 
+class ModelWarning(GraphdslError):
+    """Something a model may say but probably does not mean (two names that
+    look alike). Never raised: loading collects them in ``Model.warnings``, and
+    the command line prints them on stderr."""
+
+    exit_code = 0
+    kind = "warning"
+
+
 class NumericError(GraphdslError):
     """A run failed numerically: a value outside an op's domain, NaN, infinity,
     a zero partial, divergence."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 
-from .errors import UsageError, ModelError
+from .errors import ModelError, ModelWarning, UsageError
 
 #: the largest model file graphdsl reads (a 10^6-statement model is about 25 MB)
 MAX_MODEL_BYTES = 256 * 2**20
@@ -33,6 +33,9 @@ class Model:
             self.flat, self._graph = FlatGraph.from_graph(graph), graph
         self.registry = registry
         self.name = name
+        #: what loading found allowed but suspicious (:class:`ModelWarning`), for
+        #: the command line to print on stderr
+        self.warnings: list[ModelWarning] = []
         info = self.flat.graph
         self.output: str = info["output"]
         self.target: float | None = info["target"]
@@ -363,23 +366,85 @@ def loads(text: str, name: str = "<string>", *, registry=None, plugins=(), data=
     """
     from .build import build_flat
     from .ops import default_registry
-    from .parser import parse
+    from .parser import parse, paused_gc, source_text
 
     registry = registry if registry is not None else default_registry(plugins)
-    statements = parse(text, name)
-    flat = build_flat(statements, registry=registry, file=name, source=text)
-    del statements  # the statement tuples are garbage now: free them before compiling
+    text = source_text(text)
+    # one pause over both: a collection between them would walk every statement
+    with paused_gc():
+        statements = parse(text, name)
+        flat = build_flat(statements, registry=registry, file=name, source=text)
+        del statements  # garbage now: freed (by reference counts) before compiling
     model = Model(flat, registry, name)
+    if not text.isascii():
+        model.warnings = lookalike_warnings(flat.graph["definitions"], name, text)
     if data is not None:
         model.set_data(data)
     return model
 
 
+def lookalike_warnings(definitions, file, source) -> list[ModelWarning]:
+    """A warning for each name that looks exactly like one defined before it
+    (``а`` in Cyrillic and ``a`` in Latin), at its definition.
+
+    >>> [w.message for w in lookalike_warnings({"a": (1, 7), "а": (2, 1)}, "m.bp", None)]
+    ["'а' looks like 'a' but is another name"]
+    """
+    from .names import difference, lookalike_groups
+    from .text import shorten
+
+    found = []
+    for group in lookalike_groups(definitions):
+        first = group[0]
+        for other in group[1:]:
+            line, column = definitions[other]
+            found.append(ModelWarning(
+                f"'{shorten(other)}' looks like '{shorten(first)}' but is another name",
+                file=file, line=line, column=column, source=source, width=len(other),
+                notes=[difference(other, first),
+                       f"'{shorten(first)}' is defined at line {definitions[first][0]}"],
+                hint="to mean one quantity, type its name the same way each time; "
+                     "else rename one of them so the two look different"))
+    return found
+
+
+#: byte order marks of the encodings a model may be saved in by mistake, longest first
+_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32 text (little-endian, with a byte order mark)"),
+         (b"\x00\x00\xfe\xff", "UTF-32 text (big-endian, with a byte order mark)"),
+         (b"\xff\xfe", "UTF-16 text (little-endian, with a byte order mark)"),
+         (b"\xfe\xff", "UTF-16 text (big-endian, with a byte order mark)"))
+
+
+def _other_encoding(data: bytes) -> str | None:
+    """The encoding ``data`` is in, said in words, when it is a UTF-16 or UTF-32
+    text rather than UTF-8; else None.
+
+    A byte order mark says it; without one, UTF-16 text of mostly ASCII has a
+    NUL in every other byte, which no UTF-8 text has.
+
+    >>> _other_encoding("z = 1".encode("utf-16")), _other_encoding(b"z = 1")
+    ('UTF-16 text (little-endian, with a byte order mark)', None)
+    """
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            return name
+    head = data[:8192]
+    if len(head) >= 4 and b"\0" in head:
+        even, odd = head[0::2], head[1::2]
+        if odd.count(0) >= 0.9 * len(odd) and even.count(0) <= 0.1 * len(even):
+            return "UTF-16 text (little-endian, without a byte order mark)"
+        if even.count(0) >= 0.9 * len(even) and odd.count(0) <= 0.1 * len(odd):
+            return "UTF-16 text (big-endian, without a byte order mark)"
+    return None
+
+
 def load(path, *, registry=None, plugins=(), data=None) -> Model:
     """Read a ``.bp`` file and build its model; ``data`` as for :func:`loads`.
 
-    Raises UsageError for a path that is missing, a directory or not UTF-8
-    text, and the errors of :func:`loads` for a wrong model.
+    Raises UsageError for a path that is missing, a directory or too large,
+    ModelError for a file that is not UTF-8 text (binary, UTF-16, invalid
+    bytes; a UTF-8 byte order mark is fine), and the errors of :func:`loads`
+    for a wrong model.
     """
     path = os.fspath(path)
     try:
@@ -397,6 +462,10 @@ def load(path, *, registry=None, plugins=(), data=None) -> Model:
     if len(raw) > MAX_MODEL_BYTES:
         raise UsageError(f"{path} is larger than {MAX_MODEL_BYTES // 2**20} MB: too large for a model",
                          hint="is this the right file? a model of 10^6 statements is about 25 MB")
+    encoding = _other_encoding(raw)
+    if encoding is not None:
+        raise ModelError(f"{path} is {encoding}, not UTF-8", file=path,
+                         hint="save the model as UTF-8 (most editors: \"Save with encoding\")")
     if b"\0" in raw[:8192]:
         raise ModelError(f"{path} is a binary file, not a .bp model (it contains NUL bytes)",
                          file=path, line=raw[:raw.index(b"\0")].count(b"\n") + 1,

@@ -3,65 +3,60 @@
 The grammar lives in ``grammars/graphdsl.lark`` (shipped inside the package as
 ``graphdsl/grammars/graphdsl.lark``). The parser is built once, lazily, with an
 inline transformer, so no parse tree is ever kept: each grammar rule directly
-returns a small tuple. The transformer holds no state, so one parser serves
-every parse.
-
-The result of :func:`parse` is a list of statements, each a plain tuple:
-
-- ``("param", name, value, line, column)``
-- ``("assign", name, expr, line, column)``
-- ``("output", name, line, column)``
-- ``("target", value, line, column)``
-- ``("data", name, values, line, column)``: one per declared column; ``values``
-  is a tuple of numbers for an inline column, else None (they come from a CSV)
-
-and an expression is one of
-
-- ``("num", value, line, column)``
-- ``("name", name, line, column)``
-- ``("op", op_name, (expr, ...), line, column)`` (position of the operator or call)
+returns a statement or an expression of :mod:`graphdsl.syntax` (named
+tuples: ``st.kind``, ``st.name``, ``st.line``...). A ``data`` line declares
+one :class:`~graphdsl.syntax.Data` statement per column. The transformer
+holds no state, so one parser serves every parse.
 
 >>> parse("param w = 3\\nz = 2*w")[1]
-('assign', 'z', ('op', 'mul', (('num', 2.0, 2, 5), ('name', 'w', 2, 7)), 2, 6), 2, 1)
+Assign(name='z', expr=Call(op='mul', args=(Num(value=2.0, line=2, column=5), Name(name='w', line=2, column=7)), line=2, column=6), line=2, column=1)
 """
 
 from __future__ import annotations
 
 import gc
 import math
+import unicodedata
+from contextlib import contextmanager
 from functools import lru_cache
+from sys import intern
 from importlib import resources
 from pathlib import Path
 
+from . import diagnostics
 from .errors import ModelSyntaxError, GraphdslError
-
-KEYWORDS_WITH_NAME_AND_NUMBER = ("param",)
-KEYWORDS_WITH_NAME = ("output",)
-KEYWORDS_WITH_NUMBER = ("target",)
-KEYWORDS_WITH_COLUMNS = ("data",)
+from .names import normalize
+from .syntax import Assign, Call, Data, Name, Num, Output, Param, Signed, Target
 
 BINARY_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow", "^": "pow"}
 
 
 def grammar_text() -> str:
     """The text of the ``.bp`` grammar, from the installed package or the source tree."""
-    try:
-        res = resources.files("graphdsl") / "grammars" / "graphdsl.lark"
-        if res.is_file():
-            return res.read_text(encoding="utf-8")
-    except (FileNotFoundError, ModuleNotFoundError, NotADirectoryError):  # pragma: no cover
-        pass
+    res = resources.files("graphdsl") / "grammars" / "graphdsl.lark"
+    if res.is_file():   # an installed wheel carries it inside the package
+        return res.read_text(encoding="utf-8")
     src = Path(__file__).resolve().parent.parent / "grammars" / "graphdsl.lark"
     return src.read_text(encoding="utf-8")
 
 
 def _number(tok, sign=None) -> float:
+    """The value of a NUMBER token. Raises ModelSyntaxError for a literal a
+    float cannot hold: too large (``1e999``), or so small that it would be read
+    as 0 (``1e-400``). A subnormal (``1e-320``) is kept: it is a number, with
+    fewer digits."""
     value = float(tok)
     if not math.isfinite(value):
         raise ModelSyntaxError(
             f"the number {tok} is too large to represent",
             line=tok.line, column=tok.column, width=len(tok),
             hint="numbers must be below about 1.8e308",
+        )
+    if value == 0.0 and any(ch in "123456789" for ch in tok.split("e")[0].split("E")[0]):
+        raise ModelSyntaxError(
+            f"the number {tok} is too small to represent: it would be read as 0",
+            line=tok.line, column=tok.column, width=len(tok),
+            hint="the smallest number above 0 is about 4.9e-324; write 0 if you mean zero",
         )
     if sign is not None and sign == "-":
         value = -value
@@ -71,10 +66,12 @@ def _number(tok, sign=None) -> float:
 def _make_transformer():
     from lark import Transformer
 
-    from . import diagnostics
+    # tuple.__new__ makes a named tuple without the Python-level __new__ of
+    # its class: a third of the cost, for the millions of nodes a big model has
+    new = tuple.__new__
 
     class ToStatements(Transformer):
-        """Inline transformer: every rule returns a plain tuple (see module doc)."""
+        """Inline transformer: every rule returns a statement or an expression."""
 
         def start(self, items):
             out = []
@@ -88,15 +85,15 @@ def _make_transformer():
         def signed_number(self, items):
             if len(items) == 2:
                 sign, tok = items
-                return (_number(tok, str(sign)), sign.line, sign.column)
+                return Signed(_number(tok, str(sign)), sign.line, sign.column)
             (tok,) = items
-            return (_number(tok), tok.line, tok.column)
+            return Signed(_number(tok), tok.line, tok.column)
 
         def keyword_assign(self, items):
-            kw, name, _eq, (value, _l, _c) = items
-            if kw != "param":
-                raise diagnostics.keyword_assign_error(kw, name, value)
-            return ("param", str(name), value, name.line, name.column)
+            kw, name, _eq, signed = items
+            if normalize(kw) != "param":
+                raise diagnostics.keyword_assign_error(kw, name, signed.value)
+            return Param(normalize(name), signed.value, name.line, name.column)
 
         def keyword_columns(self, items):
             kw, name = items[0], items[1]
@@ -108,9 +105,9 @@ def _make_transformer():
             else:
                 columns.append((name, None))
             columns += rest
-            if kw != "data":
+            if normalize(kw) != "data":
                 raise diagnostics.keyword_columns_error(kw, columns)
-            return [("data", str(tok), values, tok.line, tok.column) for tok, values in columns]
+            return [Data(normalize(tok), values, tok.line, tok.column) for tok, values in columns]
 
         def column(self, items):
             if len(items) == 1:
@@ -118,53 +115,55 @@ def _make_transformer():
             return (items[0], items[2])
 
         def number_list(self, items):
-            return tuple(item[0] for item in items if item is not None)
+            return tuple(item.value for item in items if item is not None)
 
         def keyword_number(self, items):
-            kw, (value, _l, _c) = items
-            if kw != "target":
-                raise diagnostics.keyword_number_error(kw, value)
-            return ("target", value, kw.line, kw.column)
+            kw, signed = items
+            if normalize(kw) != "target":
+                raise diagnostics.keyword_number_error(kw, signed.value)
+            return Target(signed.value, kw.line, kw.column)
 
         def keyword_name(self, items):
             kw, name = items
-            if kw == "data":
-                return ("data", str(name), None, name.line, name.column)
-            if kw != "output":
+            if normalize(kw) == "data":
+                return Data(normalize(name), None, name.line, name.column)
+            if normalize(kw) != "output":
                 raise diagnostics.keyword_name_error(kw, name)
-            return ("output", str(name), name.line, name.column)
+            return Output(normalize(name), name.line, name.column)
 
         def assign(self, items):
             name, _eq, expr = items
-            return ("assign", str(name), expr, name.line, name.column)
+            return Assign(normalize(name), expr, name.line, name.column)
 
         def number(self, items):
             (tok,) = items
-            return ("num", _number(tok), tok.line, tok.column)
+            return new(Num, (_number(tok), tok.line, tok.column))
 
         def name(self, items):
             (tok,) = items
-            return ("name", str(tok), tok.line, tok.column)
+            # the common case inline: an ASCII name needs no NFKC
+            s = intern(str(tok))
+            return new(Name, (s if s.isascii() else normalize(s), tok.line, tok.column))
 
         def call(self, items):
             tok, args = items
             args = tuple(args) if args is not None else ()
-            return ("op", str(tok), args, tok.line, tok.column)
+            return new(Call, (normalize(tok), args, tok.line, tok.column))
 
         def arguments(self, items):
             return list(items)
 
         def binary(self, items):
             a, op, b = items
-            return ("op", BINARY_OPS[str(op)], (a, b), op.line, op.column)
+            return new(Call, (BINARY_OPS[str(op)], (a, b), op.line, op.column))
 
         def unary(self, items):
             sign, a = items
             if sign == "+":
                 return a
-            if a[0] == "num":
-                return ("num", -a[1], sign.line, sign.column)
-            return ("op", "neg", (a,), sign.line, sign.column)
+            if a.kind == "num":
+                return new(Num, (-a.value, sign.line, sign.column))
+            return new(Call, ("neg", (a,), sign.line, sign.column))
 
     return ToStatements()
 
@@ -207,24 +206,53 @@ def get_parser():
     )
 
 
+@contextmanager
+def paused_gc():
+    """The garbage collector paused for the block, then as it was.
+
+    Loading allocates a few small objects per token that all stay alive; the
+    collector's passes over them would make loading superlinear (measured at
+    10^5 statements: 126 µs per statement with it on, 67 with it off) while
+    freeing nothing. Nested pauses are fine: only the outermost turns it back on.
+
+    >>> with paused_gc():
+    ...     gc.isenabled()
+    False
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def source_text(text: str) -> str:
+    """The text as the parser reads it: in Unicode's NFC form, so that an
+    ``é`` typed as ``e`` and a combining accent is the letter ``é``. Positions
+    in messages count the characters of this text. ASCII text is returned as
+    it is, at no cost."""
+    if text.isascii() or unicodedata.is_normalized("NFC", text):
+        return text
+    return unicodedata.normalize("NFC", text)
+
+
 def parse(text: str, file: str | None = None) -> list[tuple]:
-    """Parse model text into a list of statement tuples.
+    """Parse model text into a list of statements (see :mod:`graphdsl.syntax`).
+    Names are read in NFKC form, as Python reads identifiers (``ﬁ`` is ``fi``);
+    the text is first put in NFC form (:func:`source_text`).
 
     Raises :class:`ModelSyntaxError` (with file, line, column and a caret)
     for text that is not valid ``.bp``.
     """
     from lark.exceptions import UnexpectedInput, VisitError
 
-    from .diagnostics import syntax_error
-
+    text = source_text(text)
     parser = get_parser()
-    # The parse allocates a few small objects per token that all stay alive;
-    # the garbage collector's passes over them would make loading superlinear
-    # (NOTES.md: 126 µs per statement at 10^5 with it on, 67 with it off).
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
     try:
-        return parser.parse(text)
+        with paused_gc():
+            return parser.parse(text)
     except GraphdslError as e:
         raise e.with_file(file, text) from None
     except VisitError as e:  # an error raised inside a transformer callback
@@ -233,7 +261,4 @@ def parse(text: str, file: str | None = None) -> list[tuple]:
             raise inner.with_file(file, text) from None
         raise
     except UnexpectedInput as e:
-        raise syntax_error(e, text, file) from None
-    finally:
-        if gc_was_enabled:
-            gc.enable()
+        raise diagnostics.syntax_error(e, text, file, parser.parse) from None

@@ -43,7 +43,8 @@ def linear_path():
 
 
 class Cube(Op):
-    """The DESIGN.md §3 plugin shape: no symbol, no sympy form, no templates."""
+    """The smallest plugin an op can be (name, arity, forward, partials): no symbol, no sympy
+    form, no templates."""
 
     name = "cube"
     arity = 1

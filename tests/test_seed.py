@@ -1,4 +1,6 @@
-"""The seed chapter (../shared/seed/backprop-linear.md), number for number.
+"""The backpropagation chapter graphdsl was made for ("用数学概念理解反向传播", the linear
+example: z = (2w + 3b)(2b + 1) from w = 3, b = 4), number for number: z = 162, ∂z/∂b = 63,
+∂z/∂w = 18, then the iterations towards 150.
 
 Numbers the chapter prints are asserted at the precision it prints them;
 where the maths is exact (integers, simple fractions) they are asserted exactly.
