@@ -385,7 +385,7 @@ def _add_fit(sub, common):
     p.add_argument("--params", type=_names, help="comma-separated params to train (default: all)")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="start from another param value")
     p.add_argument("--json", action="store_true", help="print one JSON object (run's shape, with epochs)")
-    p.add_argument("--plot", metavar="FILE", help="also draw the loss per epoch (.svg/.png/.pdf)")
+    p.add_argument("--plot", metavar="FILE", help="also draw the loss per epoch and the data with the prediction (.svg/.png/.pdf)")
 
 
 def cmd_fit(args) -> int:
@@ -412,7 +412,7 @@ def cmd_fit(args) -> int:
     if args.plot and trace.epochs:
         from .plot import fit_figure, save_figure
 
-        save_figure(fit_figure(trace), args.plot, protect=(args.model,))
+        save_figure(fit_figure(trace, model), args.plot, protect=(args.model,))
         if not args.json:
             _out(f"plot written to {args.plot}")
     if trace.failure is not None:

@@ -274,6 +274,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "v_tangent": ("tangents (forward mode)", "切向量（前向模式）"),
     "v_tangent_along": (": forward mode, one pass from {p} along the highlighted edges",
                         "：前向模式，从 {p} 出发沿高亮的边走一遍"),
+    "v_plate_n": ("i = 1 … {n}: each of the {n} samples", "i = 1 … {n}：{n} 个样本中的每一个"),
+    "v_plate": ("each sample i (one value per sample)", "每个样本 i（每个样本一个值）"),
     "v_iteration": ("iteration {i}", "第 {i} 次迭代"),
     "v_error": ("error {e}", "误差 {e}"),
     "v_next_step": ("next step: ", "下一步："),

@@ -6,7 +6,8 @@
   iterates marked and each step drawn (the course's figure of the nonlinear
   game), and the derivative under it.
 - :func:`compare_figure`: |error| per iteration of several runs (methods), log scale.
-- :func:`fit_figure`: a fit's loss per epoch, log scale.
+- :func:`fit_figure`: a fit's loss per epoch, log scale, and with the model
+  the data with its prediction (a curve over the epochs, or a decision boundary).
 - :func:`save_figure`: SVG, PNG or PDF by the file's extension, written whole
   through :func:`graphdsl.fileio.write_atomic`. SVG output is deterministic
   (fixed hash salt, no date), so the same run gives the same bytes.
@@ -333,12 +334,61 @@ def compare_figure(traces: dict):
     return fig
 
 
-def fit_figure(trace):
-    """The loss on the whole data set per epoch of a fit (a
-    :class:`~graphdsl.trace.FitTrace`), log scale when every loss is positive;
-    a loss that stopped being finite ends the line with a note."""
-    fig = _new_figure(6.4, 3.6)
-    ax = fig.add_subplot()
+#: how many epochs' curves the data panel of a fit shows at most (start and end included)
+FIT_CURVES = 5
+#: points along a fitted curve; a side of the grid a decision boundary is found on
+FIT_POINTS = 200
+
+
+def fit_epochs(count: int, shown: int = FIT_CURVES) -> list[int]:
+    """Which rows of a fit (0 .. count-1) get a curve: the start, evenly spaced
+    epochs between, and the end.
+
+    >>> fit_epochs(101), fit_epochs(3), fit_epochs(1)
+    ([0, 25, 50, 75, 100], [0, 1, 2], [0])
+    """
+    if count <= shown:
+        return list(range(count))
+    return sorted({round(i * (count - 1) / (shown - 1)) for i in range(shown)})
+
+
+def fit_figure(trace, model=None):
+    """The figure of a fit (a :class:`~graphdsl.trace.FitTrace`): the loss on
+    the whole data set per epoch, log scale when every loss is positive; a
+    loss that stopped being finite ends the line with a note.
+
+    With the ``model`` (and its data) a second panel shows the data with the
+    model's prediction, its roles found by :func:`graphdsl.samples.find_roles`:
+    one input column gives the samples as points and the prediction as a
+    curve at the start, a few epochs and the end; two input columns and a
+    target of two labels give the samples coloured by label and the decision
+    boundary at the end (where the prediction crosses the middle of the two
+    labels). When no role fits, the panel says why. SVG groups carry ids for
+    tests and pages: ``gd-data`` (``gd-data-<label>``), ``gd-curve-<epoch>``,
+    ``gd-boundary``.
+    Raises UsageError when matplotlib is missing.
+
+    >>> m = graphdsl.load("models/regression.bp", data="models/data/regression.csv")  # doctest: +SKIP
+    >>> save_figure(fit_figure(m.fit(), m), "fit.svg")                                 # doctest: +SKIP
+    """
+    mpl = _mpl()
+    data = None
+    if model is not None and model.data_names:
+        data = model.data
+    with mpl.rc_context(_STYLE):
+        if data is None:
+            fig = _new_figure(6.4, 3.6)
+            ax = fig.add_subplot()
+        else:
+            fig = _new_figure(11.5, 4.2)
+            ax, dax = fig.subplots(1, 2)
+        _loss_panel(ax, trace)
+        if data is not None:
+            _data_panel(dax, trace, model, data)
+    return fig
+
+
+def _loss_panel(ax, trace):
     epochs = [e.epoch for e in trace.epochs]
     losses = [e.loss for e in trace.epochs]
     size = 6 if len(epochs) <= 15 else (3.5 if len(epochs) <= 40 else 2)
@@ -354,7 +404,96 @@ def fit_figure(trace):
         ax.annotate("the next value is not finite", (epochs[-1], losses[-1]),
                     xytext=(10, 0), textcoords="offset points", color="#d62728")
     ax.legend(loc="upper right")
-    return fig
+
+
+def _data_panel(ax, trace, model, data):
+    from .samples import find_roles
+
+    plan = model.samples
+    roles = find_roles(plan, data)
+    if roles.kind is None or not trace.epochs:
+        ax.set_axis_off()
+        ax.set_title("the data and the prediction")
+        why = roles.reason if trace.epochs else "the fit has no epoch"
+        ax.text(0.5, 0.5, "cannot draw the data with the prediction:\n" + why,
+                transform=ax.transAxes, ha="center", va="center", wrap=True, fontsize=9,
+                gid="gd-no-roles")
+        return
+    if roles.kind == "curve":
+        _curve_data_panel(ax, trace, plan, data, roles)
+    else:
+        _classifier_panel(ax, trace, plan, data, roles)
+
+
+def _curve_data_panel(ax, trace, plan, data, roles):
+    np = plan.np
+    x, t, pred = roles.inputs[0], roles.target, roles.prediction
+    xs, ys = data.columns[x], data.columns[t]
+    ax.scatter(xs, ys, s=12, color="#7f7f7f", alpha=0.7, label=f"data ({data.n} samples)",
+               gid="gd-data", zorder=2)
+    lo, hi = float(np.min(xs)), float(np.max(xs))
+    grid = np.linspace(lo, hi, FIT_POINTS + 1) if hi > lo else np.array([lo - 1, lo + 1])
+    rows = fit_epochs(len(trace.epochs))
+    cmap = _cmap("viridis")
+    for i, r in enumerate(rows):
+        e = trace.epochs[r]
+        curve = plan.predict(pred, e.values, {x: grid})
+        last = i == len(rows) - 1
+        colour = "#d62728" if last else cmap(0.15 + 0.6 * i / max(1, len(rows) - 1))
+        ax.plot(grid, curve, color=colour, linewidth=2.0 if last else 1.1,
+                linestyle="-" if last or i else "--", label=f"epoch {e.epoch}",
+                gid=f"gd-curve-{e.epoch}", zorder=3 if last else 2)
+    ax.set_xlabel(x)
+    ax.set_ylabel(t)
+    ax.set_title(f"{pred} against the data: the start, epochs between, the end")
+    ax.legend(fontsize=8, loc="best")
+
+
+def _classifier_panel(ax, trace, plan, data, roles):
+    np = plan.np
+    (x1, x2), t, pred = roles.inputs, roles.target, roles.prediction
+    a, b, lab = data.columns[x1], data.columns[x2], data.columns[t]
+    labels = sorted(set(np.unique(lab).tolist()))
+    for colour, v in zip(("#1f77b4", "#ff7f0e"), labels):
+        sel = lab == v
+        ax.scatter(a[sel], b[sel], s=30 if data.n <= 50 else 12, color=colour,
+                   edgecolors="black", linewidths=0.4, label=f"{t} = {v:g}",
+                   gid=f"gd-data-{v:g}", zorder=3)
+    level = (labels[0] + labels[1]) / 2
+    # a margin around the samples, so a point on the edge is not cut in half
+    alo, ahi = float(np.min(a)), float(np.max(a))
+    blo, bhi = float(np.min(b)), float(np.max(b))
+    pa, pb = max((ahi - alo) * 0.1, 0.25), max((bhi - blo) * 0.1, 0.25)
+    ga = np.linspace(alo - pa, ahi + pa, FIT_POINTS)
+    gb = np.linspace(blo - pb, bhi + pb, FIT_POINTS)
+    A, B = np.meshgrid(ga, gb)
+    last = trace.epochs[-1]
+    Z = plan.predict(pred, last.values, {x1: A.ravel(), x2: B.ravel()}).reshape(A.shape)
+    finite = np.isfinite(Z)
+    note = f"{pred} = {level:g}"
+    if finite.any() and np.nanmin(np.where(finite, Z, np.nan)) < level < np.nanmax(
+            np.where(finite, Z, np.nan)):
+        ax.contourf(A, B, np.where(finite, Z, np.nan), levels=[-np.inf, level, np.inf],
+                    colors=["#1f77b4", "#ff7f0e"], alpha=0.12)
+        cs = ax.contour(A, B, np.where(finite, Z, np.nan), levels=[level], colors="black",
+                        linewidths=1.5)
+        cs.set_gid("gd-boundary")
+        ax.plot([], [], color="black", label=f"boundary: {note}")
+    else:
+        ax.text(0.5, 0.02, f"{pred} never crosses {level:g} here: no boundary in view",
+                transform=ax.transAxes, ha="center", va="bottom", fontsize=8, gid="gd-no-boundary")
+    ax.set_xlim(ga[0], ga[-1])
+    ax.set_ylim(gb[0], gb[-1])
+    ax.set_xlabel(x1)
+    ax.set_ylabel(x2)
+    ax.set_title(f"the samples by {t}, and where {note} after epoch {last.epoch}")
+    ax.legend(fontsize=8, loc="best")
+
+
+def _cmap(name):
+    from matplotlib import colormaps
+
+    return colormaps[name]
 
 
 def figure_bytes(fig, fmt: str) -> bytes:

@@ -72,6 +72,11 @@ MAX_PATHS = len(PATH_COLOURS)
 FONT = "Helvetica"
 PARAM_STYLE = dict(shape="box", style="rounded,filled", fillcolor="#FFF2CC", color="#B7950B")
 CONST_STYLE = dict(shape="box", style="rounded,dashed,filled", fillcolor="#F2F2F2", color="#7F7F7F")
+#: a data column: a leaf with one value per sample, drawn as a table's column
+DATA_STYLE = dict(shape="note", style="filled", fillcolor="#E2F0D9", color="#548235")
+#: the plate (graphviz cluster) around the per-sample nodes of a data model
+PLATE_STYLE = dict(style="rounded", color="#548235", fontcolor="#385723", labeljust="r",
+                   labelloc="b")
 COMPUTED_STYLE = dict(shape="ellipse", style="filled", fillcolor="#DAE8FC", color="#2E5C8A")
 OP_STYLE = dict(shape="circle", style="filled", fillcolor="#EEEEEE", color="#555555",
                 width="0.35", fixedsize="false", margin="0.02")
@@ -336,6 +341,9 @@ def _draw_statements(g, model, view, nums, *, wrt, blank, focus, depth, force, m
                         rules[(p, ch)] = found[p].text
 
     params = [p for p in model.params if p in shown_set]
+    # a data model's per-sample nodes go in a plate: a box labelled with the number of samples
+    plate = _plate(model, nums.lang) if model.data_names else None
+    per = model.samples.per if plate is not None else None
     for n in shown:
         kind = st.kind[n]
         computed = kind == "op"
@@ -348,7 +356,7 @@ def _draw_statements(g, model, view, nums, *, wrt, blank, focus, depth, force, m
         if grads_on:
             grad_text = BLANK if blank else format_number(nums.grad(n))
         style = dict(PARAM_STYLE if kind == "param" else CONST_STYLE if kind == "const"
-                     else COMPUTED_STYLE)
+                     else DATA_STYLE if kind == "data" else COMPUTED_STYLE)
         if n == out:
             style["peripheries"] = "2"
         if n == wrt:
@@ -360,7 +368,8 @@ def _draw_statements(g, model, view, nums, *, wrt, blank, focus, depth, force, m
                 style.update(fillcolor=GREY_FILL, color=DIM_COLOUR, fontcolor=DIM_COLOUR)
             t = BLANK if (blank and computed and not dim) else format_number(nums.tangent(n))
             label = label[:-1] + "<BR/>" + _tangent_line(n, wrt, t, dim) + ">"
-        g.node(n, label, **style)
+        inside = plate is not None and per[st.flat.pos[n]]
+        (plate if inside else g).node(n, label, **style)
         for p in parents.get(n, ()):
             if p not in shown_set:
                 continue
@@ -383,6 +392,8 @@ def _draw_statements(g, model, view, nums, *, wrt, blank, focus, depth, force, m
                 else:
                     attrs.update(color=DIM_COLOUR, fontcolor=DIM_COLOUR, style="dashed")
             g.edge(p, n, **attrs)
+    if plate is not None:
+        g.subgraph(plate)
     if focus is not None:
         _stubs(g, shown, parents, children, shown_set, nums.lang)
     _ranks(g, params, out if out in shown_set else None)
@@ -391,6 +402,23 @@ def _draw_statements(g, model, view, nums, *, wrt, blank, focus, depth, force, m
     if tangent:
         return _tangent_caption(model, wrt, st, partials, rules, nums, blank)
     return _wrt_caption(model, wrt, paths, partials, nums, view, blank)
+
+
+def _plate(model, lang):
+    """The cluster a data model's per-sample nodes are drawn in, labelled with
+    the number of samples when the data is known (inline or given)."""
+    import graphviz
+
+    from .errors import GraphdslError
+
+    try:
+        n = model.data.n
+    except GraphdslError:   # the structure needs no data: the plate says "each sample"
+        n = None
+    plate = graphviz.Digraph(name="cluster_samples")
+    text = tr("v_plate", lang) if n is None else tr("v_plate_n", lang, n=n)
+    plate.attr("graph", label=_html(_h(text)), **PLATE_STYLE)
+    return plate
 
 
 def _partial_text(p, ch, number, rule, blank) -> str:

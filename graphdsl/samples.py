@@ -77,6 +77,83 @@ def require_numpy():
     return numpy
 
 
+class Roles:
+    """What a data model's parts are for, as :func:`find_roles` reads them from
+    the graph: ``prediction`` (a named per-sample node), ``inputs`` (the data
+    columns it depends on), ``target`` (the one other column), ``kind``
+    ("curve": one input; "classifier": two inputs and a target of two values;
+    None when no picture fits) and ``reason`` (why not, for the plot)."""
+
+    __slots__ = ("prediction", "inputs", "target", "kind", "reason")
+
+    def __init__(self, prediction=None, inputs=(), target=None, kind=None, reason=None):
+        self.prediction, self.inputs, self.target = prediction, list(inputs), target
+        self.kind, self.reason = kind, reason
+
+    def __repr__(self) -> str:
+        return (f"<Roles {self.kind}: {self.prediction}({', '.join(self.inputs)}) "
+                f"vs {self.target}>" if self.kind else f"<Roles none: {self.reason}>")
+
+
+def find_roles(plan, data=None) -> Roles:
+    """The prediction, its input columns and its target in a data model (a
+    :class:`SamplePlan`), read from the graph: the prediction is the last
+    named per-sample node (in the order of the model) that depends on a param
+    and on data columns but on no reduction, such that exactly one data column
+    is left over: that column is the target. One input gives a ``curve``; two
+    inputs and a target with two distinct values in ``data`` give a
+    ``classifier``. Otherwise ``kind`` is None and ``reason`` says why. Never
+    raises.
+
+    >>> import graphdsl
+    >>> m = graphdsl.loads("data x = [0, 1]\\ndata y = [1, 3]\\nparam w = 0\\n"
+    ...                    "pred = w*x\\nloss = mean((pred - y)^2)")
+    >>> find_roles(m.samples, m.data)
+    <Roles curve: pred(x) vs y>
+    """
+    c = plan.c
+    fg = c.flat
+    ops, args, per, lvl = c.ops, c.args, plan.per, plan.lvl
+    columns = {k: name for name, k in plan.data_pos.items()}
+    n = len(ops)
+    # per node: the data columns it depends on (per-sample nodes only) and whether a param reaches it
+    deps = [frozenset()] * n
+    has_param = [False] * n
+    for k in range(n):
+        if k in columns:
+            deps[k] = frozenset([columns[k]])
+        elif fg.kind[k] == "param":
+            has_param[k] = True
+        elif ops[k] is not None:
+            has_param[k] = any(has_param[j] for j in args[k])
+            if per[k]:
+                deps[k] = frozenset().union(*(deps[j] for j in args[k]))
+    every = set(columns.values())
+    for k in range(n - 1, -1, -1):
+        if fg.name[k] is None or not per[k] or ops[k] is None or not has_param[k] or lvl[k]:
+            continue
+        left = every - deps[k]
+        if len(left) != 1:
+            continue
+        target = next(iter(left))
+        inputs = [nm for nm in plan.data_pos if nm in deps[k]]
+        roles = Roles(fg.name[k], inputs, target)
+        if len(inputs) == 1:
+            roles.kind = "curve"
+        elif len(inputs) == 2:
+            labels = set() if data is None else set(plan.np.unique(data.columns[target]).tolist())
+            if len(labels) == 2:
+                roles.kind = "classifier"
+            else:
+                roles.reason = (f"{target} has {len(labels)} distinct values, not two labels: "
+                                f"no decision boundary to draw")
+        else:
+            roles.reason = f"{fg.name[k]} depends on {len(inputs)} data columns: too many to draw"
+        return roles
+    return Roles(reason="no named per-sample prediction that depends on the params and on every "
+                        "data column but one (the target): name it, e.g. pred = w*x + b")
+
+
 # -- the plan --------------------------------------------------------------------
 
 _ARITHMETIC = re.compile(r"[0-9.+\-*/() ]*")
@@ -194,6 +271,54 @@ class SamplePlan:
                 self._scratch.clear()
             s = self._scratch[m] = [self.np.empty(m) for _ in range(self._rows)]
         return s
+
+    def predict(self, node: str, params=None, columns=None):
+        """The values of the per-sample node ``node`` for the columns ``columns``
+        (name -> array, all one length; only those ``node`` depends on are
+        needed) with ``params`` (the model's values otherwise): a curve or a
+        grid to draw, not data to train on, so nothing is checked and a value
+        outside an op's domain is NaN or inf. Raises UsageError when ``node``
+        is not a per-sample node or depends on a reduction.
+
+        >>> import graphdsl
+        >>> m = graphdsl.loads("data x = [0]\\nparam w = 2\\npred = w*x + 1\\nloss = mean(pred)")
+        >>> m.samples.predict("pred", {"w": 3}, {"x": [0.0, 1.0]}).tolist()
+        [1.0, 4.0]
+        """
+        np = self.np
+        c = self.c
+        k0 = c.index.get(node)
+        if k0 is None or not self.per[k0] or self.lvl[k0]:
+            raise UsageError(f"'{node}' is not a per-sample node that depends on no reduction")
+        need = [False] * len(c.ops)
+        need[k0] = True
+        for k in range(k0, -1, -1):
+            if need[k]:
+                for j in c.args[k]:
+                    need[j] = True
+        names = {k: nm for nm, k in self.data_pos.items()}
+        cols = {nm: np.asarray(v, dtype=float) for nm, v in (columns or {}).items()}
+        m = len(next(iter(cols.values()))) if cols else 1
+        V = list(self._base)
+        for p, v in (params or {}).items():
+            V[c.index[p]] = float(v)
+        with np.errstate(all="ignore"):
+            for k in range(k0 + 1):
+                if not need[k]:
+                    continue
+                if k in names:
+                    if names[k] not in cols:
+                        raise UsageError(f"'{node}' needs the column {names[k]}")
+                    V[k] = cols[names[k]]
+                elif c.ops[k] is not None:
+                    xs = [V[j] if self.per[j] else np.full(m, V[j]) for j in c.args[k]]
+                    if self.per[k]:
+                        out = np.empty(m)
+                        self.arrays(c.ops[k]).forward(out, self.scratch(m), *xs)
+                        V[k] = out
+                    else:
+                        V[k] = c.ops[k].forward(*[V[j] for j in c.args[k]])
+        return V[k0]
 
     # -- structure --------------------------------------------------------------
     def _stage(self, everything: bool):

@@ -121,7 +121,12 @@ def _wait_whole(page, after: int = 0):
     ``wait_for_function`` needs."""
     deadline = time.monotonic() + WAIT / 1000
     while time.monotonic() < deadline:
-        if page.get_attribute("body", "data-whole") == "true" and _page_no(page) > after:
+        # page, whole, page again: the page sets both in one task, but these are
+        # separate reads, so a swap between them must not pair the old page's
+        # "whole" with the new page's number
+        shown = _page_no(page)
+        whole = page.get_attribute("body", "data-whole") == "true"
+        if whole and shown > after and _page_no(page) == shown:
             return
         page.wait_for_timeout(50)
     raise AssertionError(f"no whole page after page {after} within {WAIT / 1000:.0f} s")
