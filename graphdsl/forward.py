@@ -465,17 +465,18 @@ def cost_lines(c: CostCount, lang: str = "en") -> list[str]:
     from .i18n import tr
 
     g = c.gradient
+    if not g.params:
+        return [tr("no_params", lang)]
     n = g.forward_passes
     each = ", ".join(f"{p}: {v}" for p, v in g.forward.items())
     lines = [tr("cost_forward", lang, n=n, s="" if n == 1 else "es", each=each,
                 total=g.forward_total),
              tr("cost_reverse", lang, n=g.reverse_passes, total=g.reverse_total)]
-    if g.params:
-        key = {"reverse": "cost_reverse_cheaper", "forward": "cost_forward_cheaper",
-               "same": "cost_same"}[g.cheaper]
-        lines.append(tr(key, lang, r=format_number(g.ratio) if g.ratio is not None else "∞"))
+    key = {"reverse": "cost_reverse_cheaper", "forward": "cost_forward_cheaper",
+           "same": "cost_same"}[g.cheaper]
+    lines.append(tr(key, lang, r=format_number(g.ratio) if g.ratio is not None else "∞"))
     j = c.jacobian
-    if j is not None and j.params:
+    if j is not None:
         verdict = tr({"forward": "jac_forward", "reverse": "jac_reverse",
                       "same": "jac_same"}[j.cheaper], lang)
         lines.append(tr("cost_jacobian", lang, out=g.targets[0], inputs=", ".join(j.targets),

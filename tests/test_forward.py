@@ -614,3 +614,11 @@ def test_cli_render_tangent_in_every_format(cli, linear_path, tmp_path, monkeypa
     assert {"svg": b"<svg", "dot": b"digraph", "png": b"\x89PNG", "pdf": b"%PDF"}[fmt] in data[:400]
     r = cli("render", linear_path, "--view", "tangent")
     assert r.code == 2 and "needs --wrt" in r.err and "Traceback" not in r.err
+
+
+def test_explain_forward_on_a_model_without_params_says_so(cli, tmp_path):
+    f = tmp_path / "np.bp"
+    f.write_text("k = 3\nz = k*k + 1\n")
+    r = cli("explain", f, "--mode", "forward", "--lang", "en")
+    assert r.code == 0 and r.out.count("(the model has no param)") == 2
+    assert "passes" not in r.out
