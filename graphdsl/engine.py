@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import bisect
 import math
+import operator
+import re
 import time
 
 from .errors import NumericError
@@ -96,6 +98,7 @@ class Compiled:
         self.mode = mode
         self._steps = None
         self._code = None
+        self._pick = None
         self._tape_seconds = 0.0
         self._tcode = None
         self._tsteps = None
@@ -106,6 +109,23 @@ class Compiled:
 
     def __len__(self):
         return len(self.order)
+
+    def by_name(self, vals: list[float]) -> dict[str, float]:
+        """``{name: vals[position]}`` for every named node, in ``named`` order:
+        what the Python API and the solver show of a pass.
+
+        >>> import graphdsl
+        >>> c = graphdsl.loads("param b = 4\\ny = 2*b + 1").compiled
+        >>> c.by_name(c.forward())
+        {'b': 4.0, 'y': 9.0}
+        """
+        pick = self._pick
+        if pick is None:
+            # itemgetter picks the positions in C; with one position it gives a value, not a tuple
+            pos = [self.index[n] for n in self.named]
+            pick = self._pick = operator.itemgetter(*pos) if len(pos) != 1 else \
+                (lambda v, k=pos[0]: (v[k],))
+        return dict(zip(self.named, pick(vals)))
 
     @property
     def graph(self):
@@ -269,7 +289,15 @@ class Compiled:
         """Yield one function's source per chunk: ``_F(V)`` forward and ``_B(V, A)``
         backward over positions [s, e). Inside, node k's value is the local
         ``vk`` and its adjoint ``gk``; only integers and the ops' templates are
-        written, never text from the model."""
+        written, never text from the model.
+
+        Values and adjoints cross chunks through the lists ``V`` and ``A``, each
+        once per chunk: forward reads the leaves of its range and the earlier
+        values it uses, then writes its range as one slice; backward reads its
+        range's values and adjoints as slices, reads each earlier node it owes
+        an adjoint once into a local, adds into it in the tape's order and
+        writes it back once, so the sums are the tape's bit for bit.
+        """
         n = len(self.ops)
         ops, args = self.ops, self.args
         templates = {}
@@ -279,18 +307,16 @@ class Compiled:
                     templates[id(op)] = forms.of(op)
                 except forms.TemplateError:  # a registered op's templates were checked: kept for safety
                     templates[id(op)] = None
+        local = re.compile(r"\bv(\d+)\b")
         for s in range(0, n, CHUNK):
             e = min(n, s + CHUNK)
-            own = [f"v{k}" for k in range(s, e)]
-            unpack = ", ".join(own) + ("," if e - s == 1 else "")
-            ext = sorted({j for k in range(s, e) if ops[k] is not None for j in args[k] if j < s})
+            mine = [k for k in range(s, e) if ops[k] is not None]
             # forward
-            lines = ["def _F(V):", f"    {unpack} = V[{s}:{e}]"]
-            lines += [f"    v{j} = V[{j}]" for j in ext]
-            for k in range(s, e):
+            reads = sorted({j for k in mine for j in args[k] if j < s}
+                           | {k for k in range(s, e) if ops[k] is None})
+            lines = ["def _F(V):"] + [f"    v{j} = V[{j}]" for j in reads]
+            for k in mine:
                 op = ops[k]
-                if op is None:
-                    continue
                 names = [f"v{j}" for j in args[k]]
                 f = templates[id(op)]
                 if f is not None and f.forward is not None and len(names) == op.arity:
@@ -299,36 +325,43 @@ class Compiled:
                 else:
                     expr = f"_f{op_slot[id(op)]}({', '.join(names)})"
                 lines.append(f"    v{k} = {expr}")
-            lines.append(f"    V[{s}:{e}] = [{', '.join(own)}]")
+            lines.append(f"    V[{s}:{e}] = ({''.join(f'v{k}, ' for k in range(s, e))})")
             yield "\n".join(lines) + "\n"
             # backward
-            gown = [f"g{k}" for k in range(s, e)]
-            lines = ["def _B(V, A):", f"    {unpack} = V[{s}:{e}]",
-                     f"    {', '.join(gown)}{',' if e - s == 1 else ''} = A[{s}:{e}]"]
-            lines += [f"    v{j} = V[{j}]" for j in ext]
-            for k in range(e - 1, s - 1, -1):
+            body = []
+            owed = set()
+            for k in reversed(mine):
                 op = ops[k]
-                if op is None:
-                    continue
                 a = args[k]
                 names = [f"v{j}" for j in a]
-                lines.append(f"    if g{k}:")
+                body.append(f"    if g{k}:")
                 f = templates[id(op)]
                 if f is not None and f.partials is not None and len(a) == op.arity:
                     pre, ds = f.python("partials", names, out=f"v{k}", temp="_c")
-                    lines += [f"        {line}" for line in pre]
+                    body += [f"        {line}" for line in pre]
                 else:
-                    lines.append(f"        _d = _p{op_slot[id(op)]}({', '.join(names + [f'v{k}'])})")
+                    body.append(f"        _d = _p{op_slot[id(op)]}({', '.join(names + [f'v{k}'])})")
                     ds = [f"_d[{i}]" for i in range(len(a))]
                 for j, d in zip(a, ds):
-                    target = f"g{j}" if j >= s else f"A[{j}]"
+                    if j < s:
+                        owed.add(j)
                     if d == "1.0":
-                        lines.append(f"        {target} += g{k}")
+                        body.append(f"        g{j} += g{k}")
                     elif d == "-1.0":
-                        lines.append(f"        {target} -= g{k}")
+                        body.append(f"        g{j} -= g{k}")
                     else:
-                        lines.append(f"        {target} += g{k} * {d}")
-            lines.append(f"    A[{s}:{e}] = [{', '.join(gown)}]")
+                        body.append(f"        g{j} += g{k} * {d}")
+            owed = sorted(owed)
+            used = sorted({int(x) for line in body for x in local.findall(line)})
+            lines = ["def _B(V, A):"]
+            if any(j >= s for j in used):
+                lines.append(f"    {''.join(f'v{k}, ' for k in range(s, e))}= V[{s}:{e}]")
+            lines += [f"    v{j} = V[{j}]" for j in used if j < s]
+            lines.append(f"    {''.join(f'g{k}, ' for k in range(s, e))}= A[{s}:{e}]")
+            lines += [f"    g{j} = A[{j}]" for j in owed]
+            lines += body
+            lines.append(f"    A[{s}:{e}] = ({''.join(f'g{k}, ' for k in range(s, e))})")
+            lines += [f"    A[{j}] = g{j}" for j in owed]
             yield "\n".join(lines) + "\n"
 
     # -- forward mode: tangents -------------------------------------------------------

@@ -42,6 +42,8 @@ class Model:
         self.params: list[str] = list(info["params"])
         pos, value = self.flat.pos, self.flat.value
         self.param_values: dict[str, float] = {p: float(value[pos[p]]) for p in self.params}
+        #: (the params' items, the values) of the last forward pass (see _values)
+        self._last_pass = None
         #: the declared data columns (``data x, y``), in order; empty for a model without data
         self.data_names: list[str] = list(info.get("data") or {})
         self._data = None
@@ -123,7 +125,25 @@ class Model:
 
     # -- evaluation ------------------------------------------------------------
     def _values(self):
-        return self.compiled.forward(self._overrides())
+        """Every node's value at the current params, in the engine's order.
+
+        A forward pass runs only when a value changed since the last one:
+        ``forward()`` then ``gradients()`` evaluate the graph once. The params
+        are compared by identity with those of the last pass (a float is
+        immutable, and the snapshot keeps it alive, so ``is`` never confuses
+        two values, not even 0.0 and -0.0), and :meth:`set_value` forgets the
+        pass, which also covers named constants. Raises what
+        :meth:`Compiled.forward <graphdsl.engine.Compiled.forward>` raises.
+        """
+        overrides = self._overrides()
+        snapshot = tuple(overrides.items())
+        last = self._last_pass
+        if last is not None and len(last[0]) == len(snapshot) and all(
+                a[0] == b[0] and a[1] is b[1] for a, b in zip(last[0], snapshot)):
+            return last[1]
+        vals = self.compiled.forward(overrides)
+        self._last_pass = (snapshot, vals)
+        return vals
 
     def _overrides(self):
         return self.param_values
@@ -139,8 +159,7 @@ class Model:
                                       per_sample=True)
             both = {**r.values, **r.per_sample}
             return {n: both[n] for n in c.named if n in both}
-        vals = self._values()
-        return {n: vals[c.index[n]] for n in c.named}
+        return c.by_name(self._values())
 
     def gradients(self, wrt: str | None = None) -> dict[str, float]:
         """∂output/∂node for every named node (or ∂wrt/∂node when ``wrt`` is given).
@@ -157,7 +176,7 @@ class Model:
         if wrt is not None and wrt not in c.index:
             raise UsageError(f"'{wrt}' is not a node of the model")
         adj = c.backward(vals, None if wrt is None else c.index[wrt])
-        return {n: adj[c.index[n]] for n in c.named}
+        return c.by_name(adj)
 
     def tangents(self, wrt: str) -> dict[str, float]:
         """∂node/∂wrt for every named node: forward mode, one pass from ``wrt``
@@ -245,6 +264,7 @@ class Model:
             raise UsageError(f"--set {shorten(name)}: the model has no such name",
                              hint=(hint + " " if hint else "") + listing)
         kind = fg.kind[k]
+        self._last_pass = None
         if kind == "data":
             raise UsageError(f"--set {name}: '{name}' is a data column, with one value per sample",
                              hint="its values come from --data FILE.csv (set_data(...) in Python)")

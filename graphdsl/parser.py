@@ -173,17 +173,21 @@ class _ParenNewlines:
     do not end a statement."""
 
     always_accept = ("_NL",)
+    # the terminals that open and close brackets, and the statement separator
+    # (graphdsl.fastparse applies the same rule from these)
+    opening, closing, separator = ("LPAR", "LSQB"), ("RPAR", "RSQB"), "SEMI"
 
     def process(self, stream):
         depth = 0
+        opening, closing, separator = self.opening, self.closing, self.separator
         for tok in stream:
-            if tok.type in ("LPAR", "LSQB"):
+            if tok.type in opening:
                 depth += 1
-            elif tok.type in ("RPAR", "RSQB") and depth:
+            elif tok.type in closing and depth:
                 depth -= 1
             elif tok.type == "_NL" and depth:
                 continue
-            elif tok.type in ("_NL", "SEMI"):
+            elif tok.type == "_NL" or tok.type == separator:
                 depth = 0
             yield tok
 
@@ -204,6 +208,18 @@ def get_parser():
         # from the shared temp folder: whoever can write there could run code
         cache=False,
     )
+
+
+@lru_cache(maxsize=None)
+def get_fast_parser():
+    """The fast path over :func:`get_parser`'s tables (see :mod:`graphdsl.fastparse`),
+    or None when that parser is of a shape it does not know."""
+    from .fastparse import FastParser, NotTaken
+
+    try:
+        return FastParser(get_parser())
+    except NotTaken:
+        return None
 
 
 @contextmanager
@@ -250,8 +266,14 @@ def parse(text: str, file: str | None = None) -> list[tuple]:
 
     text = source_text(text)
     parser = get_parser()
+    fast = get_fast_parser()
     try:
         with paused_gc():
+            if fast is not None:
+                try:
+                    return fast.parse(text)
+                except Exception:
+                    pass  # not taken by the fast path: Lark parses it again, and says what is wrong
             return parser.parse(text)
     except GraphdslError as e:
         raise e.with_file(file, text) from None

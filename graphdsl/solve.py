@@ -101,8 +101,8 @@ def solve(model, target=None, *, method="split", params=None, tol=1e-4, max_iter
                     e.hint = "try a smaller --lr"
             trace.status, trace.failure = "numeric", e
             return trace
-        values = {n: vals[c.index[n]] for n in c.named}
-        grads = {n: adj[c.index[n]] for n in c.named}
+        values = c.by_name(vals)
+        grads = c.by_name(adj)
         out = values[out_name]
         error = (out - target) if target is not None else None
         row = Iteration(it, values, error, grads)

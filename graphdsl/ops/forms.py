@@ -221,6 +221,62 @@ def _hoist(exprs: list[ast.expr]) -> tuple[list[ast.expr], list[ast.expr]]:
     return temps, out
 
 
+# --- functions written out where they are called -----------------------------------
+
+# A call of a function written in Python costs about as much as the arithmetic
+# of a whole op: on one side of a test these give the same float operations,
+# in the same order, as _sigmoid and _sech, inline; the other side is the call.
+_INLINE = {
+    "_sigmoid": "(1.0 / (1.0 + _exp(-_x)) if _x >= 0.0 else _sigmoid(_x))",
+    # cosh overflows (raises) only beyond |x| = 710.47...: there _sech itself says 0.0
+    "_sech": "(1.0 / _cosh(_x) if -710.0 < _x < 710.0 else _sech(_x))",
+}
+
+
+def _simple(node) -> bool:
+    """A name or number, possibly negated: cheap to evaluate more than once."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        node = node.operand
+    return isinstance(node, (ast.Name, ast.Constant))
+
+
+def _inline(node: ast.expr) -> ast.expr:
+    """``node`` with each call of a function of :data:`_INLINE` on a simple
+    operand written out as its expression (the result is bit for bit the
+    call's). A template is a few nodes deep: recursion is fine here.
+
+    >>> ast.unparse(_inline(ast.parse("_sigmoid(-_a0)", mode="eval").body))
+    '1.0 / (1.0 + _exp(_a0)) if -_a0 >= 0.0 else _sigmoid(-_a0)'
+    """
+    import copy
+
+    for field, value in ast.iter_fields(node):
+        if isinstance(value, ast.expr):
+            setattr(node, field, _inline(value))
+        elif isinstance(value, list):
+            setattr(node, field, [_inline(v) if isinstance(v, ast.expr) else v for v in value])
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            and node.func.id in _INLINE and len(node.args) == 1 and _simple(node.args[0])):
+        arg = node.args[0]
+        body = ast.parse(_INLINE[node.func.id], mode="eval").body
+
+        def put(n):
+            if isinstance(n, ast.Name) and n.id == "_x":
+                return copy.deepcopy(arg)
+            if (isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub)
+                    and isinstance(n.operand, ast.Name) and n.operand.id == "_x"
+                    and isinstance(arg, ast.UnaryOp) and isinstance(arg.op, ast.USub)):
+                return copy.deepcopy(arg.operand)  # -(-a) is a, exactly
+            for f, v in ast.iter_fields(n):
+                if isinstance(v, ast.expr):
+                    setattr(n, f, put(v))
+                elif isinstance(v, list):
+                    setattr(n, f, [put(x) if isinstance(x, ast.expr) else x for x in v])
+            return n
+        return put(body)
+    return node
+
+
 # --- the parsed templates of one op -------------------------------------------------
 
 class Formulas:
@@ -272,6 +328,7 @@ class Formulas:
             return cached
         exprs = [self.forward] if which == "forward" else list(self.partials)
         temps, finals = _hoist(exprs)
+        temps, finals = [_inline(t) for t in temps], [_inline(e) for e in finals]
         # A template's text holds no braces (no dict, set or f-string is
         # allowed), so its names can become format fields.
         names = re.compile(r"\b(_a(\d+)|_out|_t(\d+))\b")
