@@ -474,10 +474,13 @@ def _add_render(sub, common):
     p.add_argument("model", help="the .bp model file")
     p.add_argument("-o", "--output", metavar="FILE",
                    help="where to write (default: MODEL-VIEW.FORMAT here; - for stdout, svg/dot only)")
-    p.add_argument("--view", default="structure", choices=["structure", "forward", "backward"],
-                   help="what the picture shows (default: structure)")
+    p.add_argument("--view", default="structure",
+                   choices=["structure", "forward", "backward", "tangent"],
+                   help="what the picture shows (default: structure); tangent: forward mode's "
+                        "∂node/∂PARAM in every node, from --wrt PARAM")
     p.add_argument("--ops", action="store_true", help="draw every primitive op and constant")
-    p.add_argument("--wrt", metavar="NODE", help="highlight every path from the output to NODE")
+    p.add_argument("--wrt", metavar="NODE", help="highlight every path from the output to NODE "
+                                                 "(with --view tangent: the param to start from)")
     p.add_argument("--format", choices=["svg", "png", "pdf", "dot"],
                    help="picture format (default: from -o's extension, else svg)")
     p.add_argument("--blank", action="store_true",
@@ -573,6 +576,9 @@ def _add_explain(sub, common):
                                    "reverse-mode gradient; a symbolic check by sympy.")
     p.add_argument("model", help="the .bp model file")
     p.add_argument("--wrt", metavar="PARAM", help="explain only ∂output/∂PARAM")
+    p.add_argument("--mode", default="reverse", choices=["reverse", "forward"],
+                   help="reverse (default): the paths from the output down; forward: each "
+                        "node's tangent ∂node/∂PARAM pushed forwards, and what each mode costs")
     p.add_argument("--format", default="text", choices=["text", "markdown", "latex", "json"],
                    help="text (default), markdown, latex, or json (the data)")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="explain at another value")
@@ -581,10 +587,13 @@ def _add_explain(sub, common):
 
 
 def cmd_explain(args) -> int:
-    from .explain import FORMATS, explain
+    if args.mode == "forward":
+        from .forward import FORMATS, explain_forward as explain
+    else:
+        from .explain import FORMATS, explain
 
     model = _load(args)
-    model.refuse_data("explain")
+    model.refuse_data("explain" if args.mode == "reverse" else "explain --mode forward")
     e = explain(model, wrt=args.wrt)
     if args.format == "json":
         _out(json.dumps(e.to_dict(), ensure_ascii=False, allow_nan=False))

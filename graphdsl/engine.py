@@ -4,7 +4,10 @@
 order, operand positions, the op objects); :class:`Compiled` then runs forward
 and backward passes over those lists with no recursion and no networkx calls,
 so solver iterations reuse it. Gradients add up along every path (a value used
-twice gets both contributions) and every pass starts from zero.
+twice gets both contributions) and every pass starts from zero. Besides the
+reverse pass (:meth:`Compiled.backward`, ∂output/∂node for every node at once)
+there is forward mode (:meth:`Compiled.tangents`, ∂node/∂p for one leaf p),
+made from the same ``partials`` and templates.
 
 Two ways to run a pass, chosen by measuring (``benchmarks/bench.py``):
 
@@ -32,6 +35,7 @@ model can execute code.
 
 from __future__ import annotations
 
+import bisect
 import math
 import operator
 import re
@@ -96,6 +100,9 @@ class Compiled:
         self._code = None
         self._pick = None
         self._tape_seconds = 0.0
+        self._tcode = None
+        self._tsteps = None
+        self._tangent_seconds = 0.0
         self._n_ops = sum(1 for op in ops if op is not None)
         if mode == "code":
             self.generate()
@@ -355,6 +362,211 @@ class Compiled:
             lines += body
             lines.append(f"    A[{s}:{e}] = ({''.join(f'g{k}, ' for k in range(s, e))})")
             lines += [f"    A[{j}] = g{j}" for j in owed]
+            yield "\n".join(lines) + "\n"
+
+    # -- forward mode: tangents -------------------------------------------------------
+    def tangents(self, vals: list[float], wrt: int) -> list[float]:
+        """d(node)/d(leaf ``wrt``) for every node, in ``order`` (forward mode).
+
+        One pass in topological order: a node's tangent is the sum, over its
+        operands, of the op's local partial times the operand's tangent, the
+        partials coming from the op's own ``partials`` (or its ``py_partials``
+        template in generated code). An op whose operands all have tangent 0
+        is skipped, so nothing before ``wrt`` or beside it is differentiated.
+        Number literals (unnamed leaves) never carry a tangent.
+
+        Raises ValueError when ``wrt`` is not a named leaf (a param or a
+        named constant), :class:`NumericError` when a tangent is not finite.
+
+        >>> import graphdsl
+        >>> c = graphdsl.loads("param b = 4\\ny = b*b + 3*b").compiled
+        >>> c.tangents(c.forward(), c.index["b"])[c.index["y"]]
+        11.0
+        """
+        if self.ops[wrt] is not None or self.flat.name[wrt] is None:
+            raise ValueError(f"wrt must be the position of a param or named constant, not {wrt}")
+        tan = [0.0] * len(vals)
+        tan[wrt] = 1.0
+        code = self._tcode
+        if code is None and self.mode == "code":
+            code = self.generate_tangents()
+        if code is None:
+            t = time.perf_counter()
+            self._tangent_tape(vals, tan, wrt)
+            if self.mode == "auto":
+                # ski rental again, against the compile cost of the one pass
+                self._tangent_seconds += time.perf_counter() - t
+                if self._tangent_seconds >= self._n_ops * COMPILE_SECONDS_PER_OP / 2:
+                    self.generate_tangents()
+        else:
+            try:
+                for chunk in code:
+                    chunk(vals, tan)
+            except _NUMERIC:
+                tan = [0.0] * len(vals)
+                tan[wrt] = 1.0
+                self._tangent_tape(vals, tan, wrt)
+        total = sum(tan)
+        if total - total != 0.0:
+            raise self._tangent_failure(vals, tan, wrt)
+        return tan
+
+    def _live(self, k: int) -> list[int]:
+        """Which operand slots of op ``k`` can carry a tangent (not number literals)."""
+        kind, name = self.flat.kind, self.flat.name
+        return [i for i, j in enumerate(self.args[k]) if kind[j] == "op" or name[j] is not None]
+
+    def _tangent_tape(self, vals, tan, wrt) -> None:
+        steps = self._tsteps
+        if steps is None:
+            # (position, partials, operands, live slots); unary and binary ops
+            # with every operand live, the common case, take the short ways below
+            steps = []
+            for k, _f, p, a in self._tape():
+                live = self._live(k)
+                if live:
+                    steps.append((k, p, a, None if len(live) == len(a) <= 2 else live))
+            self._tsteps = steps
+            self._tstart = [st[0] for st in steps]
+        i = -1
+        try:
+            for i, p, a, live in steps[bisect.bisect_left(self._tstart, wrt):]:
+                if live is None:
+                    if len(a) == 2:
+                        x, y = a
+                        tx, ty = tan[x], tan[y]
+                        if tx or ty:
+                            px, py = p(vals[x], vals[y], vals[i])
+                            tan[i] = px * tx + py * ty
+                    else:
+                        tx = tan[a[0]]
+                        if tx:
+                            tan[i] = p(vals[a[0]], vals[i])[0] * tx
+                    continue
+                if not any(tan[a[s]] for s in live):
+                    continue
+                ps = p(*[vals[j] for j in a], vals[i])
+                t = 0.0
+                for s in live:
+                    t += ps[s] * tan[a[s]]
+                tan[i] = t
+        except _NUMERIC as e:
+            raise self._tangent_failure(vals, tan, wrt, raised=(i, e)) from None
+
+    def _tangent_failure(self, vals, tan, wrt, raised=None) -> NumericError:
+        """The error for a tangent pass with a derivative that is not finite: the
+        first op (in the pass's order) whose local derivative raised (``raised``
+        is (node, exception)) or is infinite or NaN where a tangent flows in,
+        else the first tangent that overflowed."""
+        hint = ("the op has no finite slope at this point (e.g. log or sqrt at 0): start "
+                "from other params (--set NAME=VALUE) or change the model")
+        for k in range(wrt + 1, len(tan)):
+            op = self.ops[k]
+            if op is None:
+                continue
+            a = self.args[k]
+            live = [s for s in self._live(k) if tan[a[s]]]
+            if raised is not None and raised[0] == k:
+                ds = None
+            elif not live:
+                continue
+            else:
+                try:
+                    ds = op.partials(*[vals[j] for j in a], vals[k])
+                except _NUMERIC as e:
+                    ds, raised = None, (k, e)
+            where = (f"{op.name}({', '.join(_short(vals[j]) for j in a)}) "
+                     f"in statement '{self.flat.stmt[k]}'")
+            if ds is None:
+                e = raised[1]
+                why = "division by zero" if isinstance(e, ZeroDivisionError) else str(e)
+                return self._error(k, f"the derivative of {where} is not a finite number ({why})",
+                                   hint, vals)
+            for s in live:
+                if not math.isfinite(ds[s]):
+                    return self._error(
+                        k, f"the derivative of {where} with respect to {self._operand(k, s)} "
+                           f"is not a finite number: {_describe_nonfinite(ds[s])}", hint, vals)
+            if not math.isfinite(tan[k]):
+                return self._error(
+                    k, f"∂{self._label(k)}/∂{self._label(wrt)} is {_describe_nonfinite(tan[k])}: "
+                       f"the tangent grew beyond the largest float",
+                    "the derivatives grew too large; start from smaller params (--set NAME=VALUE)",
+                    vals)
+        return self._error(wrt, f"a tangent from '{self._label(wrt)}' is not finite", hint, vals)
+
+    def generate_tangents(self):
+        """Generate and compile the straight-line tangent pass (idempotent); the
+        chunk functions ``_T(V, T)``, in order."""
+        if self._tcode is None:
+            namespace = {"__builtins__": {}, **forms.FUNCTIONS}
+            op_slot = self._op_slots()
+            for op in self.ops:
+                if op is not None:
+                    namespace[f"_p{op_slot[id(op)]}"] = op.partials
+            chunks = []
+            for src in self._tangent_sources(op_slot):
+                exec(compile(src, "<graphdsl generated>", "exec"), namespace)
+                chunks.append(namespace.pop("_T"))
+            self._tcode = chunks
+        return self._tcode
+
+    def generated_tangent_source(self) -> str:
+        """The text :meth:`generate_tangents` compiles (for reading and for tests)."""
+        return "\n".join(self._tangent_sources(self._op_slots()))
+
+    def _op_slots(self) -> dict:
+        op_slot: dict = {}
+        for op in self.ops:
+            if op is not None and id(op) not in op_slot:
+                op_slot[id(op)] = len(op_slot)
+        return op_slot
+
+    def _tangent_sources(self, op_slot):
+        """Yield one ``_T(V, T)`` per chunk of positions [s, e): node k's value is
+        ``vk``, its tangent ``tk``; as in :meth:`_sources`, only integers and the
+        ops' templates are written, never text from the model."""
+        n = len(self.ops)
+        ops, args = self.ops, self.args
+        templates = {}
+        for op in ops:
+            if op is not None and id(op) not in templates:
+                try:
+                    templates[id(op)] = forms.of(op)
+                except forms.TemplateError:  # a registered op's templates were checked
+                    templates[id(op)] = None
+        for s in range(0, n, CHUNK):
+            e = min(n, s + CHUNK)
+            comma = "," if e - s == 1 else ""
+            own = ", ".join(f"v{k}" for k in range(s, e)) + comma
+            town = ", ".join(f"t{k}" for k in range(s, e)) + comma
+            ext = sorted({j for k in range(s, e) if ops[k] is not None for j in args[k] if j < s})
+            lines = ["def _T(V, T):", f"    {own} = V[{s}:{e}]", f"    {town} = T[{s}:{e}]"]
+            lines += [f"    v{j} = V[{j}]\n    t{j} = T[{j}]" for j in ext]
+            for k in range(s, e):
+                op = ops[k]
+                if op is None:
+                    continue
+                a = args[k]
+                live = self._live(k)
+                if not live:
+                    continue
+                names = [f"v{j}" for j in a]
+                lines.append(f"    if {' or '.join(f't{a[i]}' for i in live)}:")
+                f = templates[id(op)]
+                if f is not None and f.partials is not None and len(a) == op.arity:
+                    pre, ds = f.python("partials", names, out=f"v{k}", temp="_c")
+                    lines += [f"        {line}" for line in pre]
+                else:
+                    lines.append(f"        _d = _p{op_slot[id(op)]}({', '.join(names + [f'v{k}'])})")
+                    ds = [f"_d[{i}]" for i in range(len(a))]
+                terms = []
+                for i in live:
+                    d = ds[i]
+                    terms.append(f"t{a[i]}" if d == "1.0" else f"-t{a[i]}" if d == "-1.0"
+                                 else f"{d} * t{a[i]}")
+                lines.append(f"        t{k} = {' + '.join(terms)}")
+            lines.append(f"    T[{s}:{e}] = [{town.rstrip(',')}]")
             yield "\n".join(lines) + "\n"
 
     # -- the statement view ----------------------------------------------------------

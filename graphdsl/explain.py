@@ -52,6 +52,7 @@ from .i18n import tr
 from .statements import (ChainSum, Rules, StatementRules, chain_sum, d, exact_number,
                          factor_number, factor_rule, is_number_text, pretty, statements,
                          sympy_op)
+from .statements import tex_d as _tex_d, tex_name as _tex_name, tex_number as _tex_num
 from .text import format_number
 
 #: more paths than this and the explanation goes node by node
@@ -877,27 +878,6 @@ def _statement_of(e: Explanation, name: str) -> str:
         if c == name and q.expression is not None:
             return q.expression
     return "…"
-
-
-def _tex_name(name: str) -> str:
-    try:
-        import sympy
-
-        return sympy.latex(sympy.Symbol(name))
-    except ImportError:
-        return re.sub(r"([_#%&$])", r"\\\1", name)
-
-
-def _tex_d(num: str, den: str) -> str:
-    return rf"\frac{{\partial {_tex_name(num)}}}{{\partial {_tex_name(den)}}}"
-
-
-def _tex_num(v: float) -> str:
-    s = format_number(v)
-    if "e" in s:
-        m, _, ex = s.partition("e")
-        s = rf"{m} \times 10^{{{int(ex)}}}"
-    return f"({s})" if s.startswith("-") else s
 
 
 def format_latex(e: Explanation, lang: str = "en") -> str:

@@ -150,6 +150,51 @@ MESSAGES: dict[str, tuple[str, str]] = {
                  "(install it with: pip install 'graphdsl[explain]')",
                  "未安装 sympy：局部偏导数只显示数值，且跳过符号验证"
                  "（安装：pip install 'graphdsl[explain]'）"),
+    # explain --mode forward
+    "fwd_title": ("{model}: how forward mode gets ∂{out}/∂p, one pass per param",
+                  "{model}：前向模式如何求出 ∂{out}/∂p，每个参数一遍"),
+    "fwd_intro": ("forward mode, one pass per param p: each node's tangent ∂node/∂p, in the graph's order,\n"
+                  "is the sum over its statement's inputs of local partial × the input's tangent.",
+                  "前向模式，每个参数 p 一遍：按图的顺序，每个节点的切向量 ∂节点/∂p\n"
+                  "等于其语句各输入的局部偏导数与该输入切向量的乘积之和。"),
+    "fwd_from": ("from {p}:", "从 {p} 出发："),
+    "fwd_seed": ("seed: {seeds}", "种子：{seeds}"),
+    "fwd_independent": ("{nodes} does not depend on {p}: its tangent is 0, and the pass skips it.",
+                        "{nodes} 不依赖于 {p}：切向量为 0，这一遍跳过。"),
+    "fwd_independents": ("{nodes} do not depend on {p}: their tangents are 0, and the pass skips them.",
+                         "{nodes} 不依赖于 {p}：切向量为 0，这一遍跳过。"),
+    "fwd_omitted": ("… {n} more steps like these …", "……另有 {n} 步同样的计算……"),
+    "fwd_step_differs": ("the sum {s} DIFFERS from the engine's tangent {v} ✗",
+                         "求和结果 {s} 与引擎的切向量 {v} 不相等 ✗"),
+    "fwd_agrees": ("forward mode: ∂{out}/∂{p} = {t}; reverse mode (the engine): ∂{out}/∂{p} = {g} — equal ✓",
+                   "前向模式：∂{out}/∂{p} = {t}；反向传播（引擎）：∂{out}/∂{p} = {g} —— 相等 ✓"),
+    "fwd_differs": ("forward mode: ∂{out}/∂{p} = {t}; reverse mode (the engine): ∂{out}/∂{p} = {g} — DIFFERENT ✗",
+                    "前向模式：∂{out}/∂{p} = {t}；反向传播（引擎）：∂{out}/∂{p} = {g} —— 不相等 ✗"),
+    "cost_title": ("what each mode costs on this model, in multiply-adds of the chain rule (the value "
+                   "pass, the same for both, is not counted):",
+                   "两种模式在这个模型上的代价，以链式法则的乘加次数计（两者相同的求值一遍不计）："),
+    "cost_forward": ("forward mode: {n} pass{s}, one per param ({each}): {total}",
+                     "前向模式：{n} 遍，每个参数一遍（{each}）：{total}"),
+    "cost_reverse": ("reverse mode: {n} backward pass for every param at once: {total}",
+                     "反向传播：{n} 遍反向，一次得到所有参数：{total}"),
+    "cost_reverse_cheaper": ("reverse mode is the cheap way here: forward mode needs {r}× its work, and "
+                             "every param more adds a forward pass while reverse mode keeps one.",
+                             "这里反向传播更省：前向模式需要它的 {r} 倍工作量；每多一个参数，"
+                             "前向模式就多一遍，而反向传播始终只要一遍。"),
+    "cost_forward_cheaper": ("forward mode is the cheaper here ({r}× reverse mode's work).",
+                             "这里前向模式更省（是反向传播工作量的 {r} 倍）。"),
+    "cost_same": ("both modes need the same work here.", "这里两种模式的工作量相同。"),
+    "cost_jacobian": ("the Jacobian of {out}'s inputs {inputs} ({m} × {n}): forward mode "
+                      "{n} pass{s}, {ft}; reverse mode {m} passes, one per input ({each}), {rt}: {verdict}",
+                      "{out} 的输入 {inputs} 的雅可比矩阵（{m} × {n}）：前向模式 {n} 遍，{ft}；"
+                      "反向传播 {m} 遍，每个输入一遍（{each}），{rt}：{verdict}"),
+    "jac_forward": ("forward mode is the cheap way here: each pass gives every input's tangent at once, "
+                    "where reverse mode needs a pass per input — with fewer params than outputs the "
+                    "comparison turns around.",
+                    "这里前向模式更省：每一遍同时得到所有输入的切向量，而反向传播每个输入要一遍"
+                    "——参数比输出少时，比较结果就反过来了。"),
+    "jac_reverse": ("reverse mode is still the cheaper.", "反向传播仍然更省。"),
+    "jac_same": ("the same work.", "工作量相同。"),
     # the HTML report's own words (graphdsl report --lang)
     # graphdsl watch's page (around the report, which has its own words)
     "w_title": ("graphdsl watch: {name}", "graphdsl 实时页面：{name}"),
@@ -184,6 +229,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "r_frame": ("backward view: values, gradients and local partials",
                 "反向视图：值、梯度和局部偏导数"),
     "r_h_explain": ("The chain rule at this iteration", "本次迭代的链式法则"),
+    "r_h_forward": ("Forward mode at this iteration", "本次迭代的前向模式"),
+    "r_fwd_param": ("tangents ∂node/∂p from the param p =", "从参数 p 出发的切向量 ∂节点/∂p，p ="),
     "r_h_table": ("Every iteration", "每一次迭代"),
     "r_table": ("table of every iteration", "每一次迭代的表格"),
     "r_h_plots": ("Plots", "图表"),
@@ -226,6 +273,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "v_ops": ("ops", "运算"),
     "v_plate_n": ("i = 1 … {n}: each of the {n} samples", "i = 1 … {n}：{n} 个样本中的每一个"),
     "v_plate": ("each sample i (one value per sample)", "每个样本 i（每个样本一个值）"),
+    "v_tangent": ("tangents (forward mode)", "切向量（前向模式）"),
+    "v_tangent_along": (": forward mode, one pass from {p} along the highlighted edges",
+                        "：前向模式，从 {p} 出发沿高亮的边走一遍"),
     "v_iteration": ("iteration {i}", "第 {i} 次迭代"),
     "v_error": ("error {e}", "误差 {e}"),
     "v_next_step": ("next step: ", "下一步："),

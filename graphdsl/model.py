@@ -178,6 +178,37 @@ class Model:
         adj = c.backward(vals, None if wrt is None else c.index[wrt])
         return c.by_name(adj)
 
+    def tangents(self, wrt: str) -> dict[str, float]:
+        """∂node/∂wrt for every named node: forward mode, one pass from ``wrt``
+        (a param or a named constant) towards the output. ``tangents(wrt=p)[output]``
+        equals ``gradients()[p]``, which reverse mode gets for every p at once.
+
+        Raises UsageError when ``wrt`` is not in the model or is computed, or
+        for a data model.
+
+        >>> import graphdsl
+        >>> graphdsl.loads("param b = 4\\nx = 3*b\\ny = 2*b + 1\\nz = x*y").tangents(wrt="b")
+        {'b': 1.0, 'x': 3.0, 'y': 2.0, 'z': 51.0}
+        """
+        self.refuse_data("tangents (forward mode)")
+        c = self.compiled
+        fg = self.flat
+        k = fg.pos.get(wrt)
+        if k is None or fg.name[k] is None:
+            from .text import did_you_mean, shorten
+
+            hint = did_you_mean(wrt, self.params)
+            listing = ("the params are: " + ", ".join(self.params)) if self.params else \
+                "the model has no params"
+            raise UsageError(f"--wrt {shorten(wrt)}: the model has no such name",
+                             hint=(hint + " " if hint else "") + listing)
+        if fg.kind[k] == "op":
+            raise UsageError(f"--wrt {wrt}: '{wrt}' is computed (line {fg.line[k]}), not a param",
+                             hint="forward mode starts from a param: "
+                                  + (", ".join(self.params) if self.params else "declare one"))
+        tan = c.tangents(self._values(), c.index[wrt])
+        return {n: tan[c.index[n]] for n in c.named}
+
     def local_partials(self) -> dict[tuple[str, str], float]:
         """The statement view's edge labels: (parent, child) -> ∂child/∂parent."""
         self.refuse_data("local partials")
@@ -290,7 +321,8 @@ class Model:
     def render(self, view: str = "structure", **options):
         """The model drawn as a ``graphviz.Digraph`` (it shows itself in Jupyter).
 
-        ``view``: structure, forward or backward; options: ops, wrt, blank,
+        ``view``: structure, forward, backward or tangent (forward mode's
+        ∂node/∂wrt, with ``wrt`` a param); options: ops, wrt, blank,
         values, gradients, focus, depth, title, force (see
         :func:`graphdsl.render.build`). Raises UsageError for an unknown view
         or node, or a picture too big to lay out quickly.

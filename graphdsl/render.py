@@ -19,7 +19,12 @@ Two kinds of picture of the same DAG:
 Three views: ``structure`` (the graph), ``forward`` (values in the nodes) and
 ``backward`` (values, ∂output/∂node in every node, local partials on the
 edges). ``wrt="b"`` highlights every path from the output to b and writes the
-sum of the path products under the title (∂z/∂b = 9·3 + 18·2 = 63).
+sum of the path products under the title (∂z/∂b = 9·3 + 18·2 = 63). A fourth,
+``tangent`` (with ``wrt="w"``, a param), is forward mode: every node shows
+its tangent ∂node/∂w, every edge its local partial, the edges the tangent
+flows along are drawn bold, the nodes that do not depend on w are greyed out
+(their tangent is 0), and the output's tangent is written under the title as
+the sum over its inputs (∂z/∂w = ∂z/∂x·∂x/∂w + ∂z/∂y·∂y/∂w = 9·2 + 18·0 = 18).
 ``blank=True`` is the worksheet: the same picture with computed values and
 partials left as blanks.
 
@@ -43,10 +48,12 @@ import os
 
 from .errors import UsageError
 from .i18n import tr
-from .statements import INFIX, Rules, chain_sum, is_number_text, reach, statements
+from .statements import INFIX, Rules, chain_sum, is_number_text, reach, statements, tangent_sum
 from .text import did_you_mean, format_number
 
 VIEWS = ("structure", "forward", "backward")
+#: every view :func:`build` draws: VIEWS (a run's frames) and forward mode's tangents
+ALL_VIEWS = VIEWS + ("tangent",)
 FORMATS = ("svg", "png", "pdf", "dot")
 #: Past this size (drawn nodes plus labelled edges: dot lays out every edge
 #: label as one more node) a render refuses unless forced. Measured with
@@ -74,6 +81,9 @@ COMPUTED_STYLE = dict(shape="ellipse", style="filled", fillcolor="#DAE8FC", colo
 OP_STYLE = dict(shape="circle", style="filled", fillcolor="#EEEEEE", color="#555555",
                 width="0.35", fixedsize="false", margin="0.02")
 GRAD_COLOUR = "#A93226"
+#: forward mode's colour (Okabe-Ito blue): the tangents and the edges they flow along
+TANGENT_COLOUR = "#0072B2"
+GREY_FILL = "#F2F2F2"
 DIM_COLOUR = "#9A9A9A"
 
 
@@ -86,10 +96,10 @@ class PictureTooBig(UsageError):
 class _Numbers:
     """Values and gradients of every node (hidden ones too), computed once."""
 
-    def __init__(self, model, view, values, gradients):
+    def __init__(self, model, view, values, gradients, wrt=None):
         c = model.compiled
         self.c = c
-        self.vals = self.adj = None
+        self.vals = self.adj = self.tan = None
         self.shown_values: dict[str, float] = {}
         self.shown_grads: dict[str, float] = {}
         if view == "structure":
@@ -110,6 +120,8 @@ class _Numbers:
             if gradients:
                 self.shown_grads.update(
                     {k: v for k, v in gradients.items() if k in self.shown_grads})
+        if view == "tangent":
+            self.tan = c.tangents(self.vals, c.index[wrt])
 
     def value(self, node):
         if node in self.shown_values:
@@ -120,6 +132,9 @@ class _Numbers:
         if node in self.shown_grads:
             return self.shown_grads[node]
         return self.adj[self.c.index[node]]
+
+    def tangent(self, node):
+        return self.tan[self.c.index[node]]
 
 
 # --- the graphs the views draw ----------------------------------------------------------
@@ -155,6 +170,11 @@ def _grad_line(out, node, text) -> str:
     return f'<FONT COLOR="{GRAD_COLOUR}">∂{_h(out)}/∂{_h(node)} = {_h(text)}</FONT>'
 
 
+def _tangent_line(node, wrt, text, dim=False) -> str:
+    return (f'<FONT COLOR="{DIM_COLOUR if dim else TANGENT_COLOUR}">'
+            f'∂{_h(node)}/∂{_h(wrt)} = {_h(text)}</FONT>')
+
+
 def _check_name(model, name, what) -> str:
     fg = model.flat
     if name in fg.pos and fg.name[fg.pos[name]] is not None:
@@ -173,8 +193,9 @@ def build(model, view: str = "structure", *, ops: bool = False, wrt: str | None 
           force: bool = False, max_size: int = MAX_SIZE, lang: str = "en"):
     """The picture of ``model`` as a ``graphviz.Digraph`` (nothing is written or run).
 
-    ``view`` is ``structure``, ``forward`` or ``backward``; ``ops`` draws the
-    op view; ``wrt`` highlights every path from the output to that node;
+    ``view`` is ``structure``, ``forward``, ``backward`` or ``tangent``
+    (forward mode from the param ``wrt``); ``ops`` draws the op view; ``wrt``
+    highlights every path from the output to that node;
     ``blank`` leaves computed values and partials as blanks (a worksheet);
     ``values``/``gradients`` (named node -> number, e.g. an Iteration's) give
     the numbers to show, else the model's current params are used; ``focus``
@@ -184,7 +205,8 @@ def build(model, view: str = "structure", *, ops: bool = False, wrt: str | None 
     caption (see :mod:`graphdsl.i18n`; the maths stays as it is, and "en"
     gives the same bytes as before there was a choice).
 
-    Raises :class:`UsageError` for an unknown view or node, or when the
+    Raises :class:`UsageError` for an unknown view or node, a tangent view
+    without a param or named constant as ``wrt``, or when the
     picture would be bigger than ``max_size`` (nodes plus labelled edges) unless ``force``, and
     :class:`NumericError` when the model cannot be evaluated at these values.
 
@@ -193,17 +215,19 @@ def build(model, view: str = "structure", *, ops: bool = False, wrt: str | None 
     >>> g.source.count("x -> ")
     2
     """
-    if view not in VIEWS:
-        raise UsageError(f"unknown view '{view}'", hint="use one of: " + ", ".join(VIEWS))
+    if view not in ALL_VIEWS:
+        raise UsageError(f"unknown view '{view}'", hint="use one of: " + ", ".join(ALL_VIEWS))
     if depth is None or depth < 0:
         raise UsageError(f"--depth must be 0 or more, got {depth}")
     if focus is not None:
         focus = _check_name(model, focus, "--focus")
     if wrt is not None:
         wrt = _check_name(model, wrt, "--wrt")
+    if view == "tangent":
+        _check_seed(model, wrt)
     import graphviz
 
-    nums = _Numbers(model, view, values, gradients)
+    nums = _Numbers(model, view, values, gradients, wrt)
     nums.lang = lang if lang in ("en", "zh") else "en"  # the drawing helpers' words
     g = graphviz.Digraph(name=_graph_name(model.name))
     g.attr("graph", rankdir="LR", fontname=FONT, nodesep="0.45", ranksep="0.9",
@@ -219,6 +243,18 @@ def build(model, view: str = "structure", *, ops: bool = False, wrt: str | None 
     lines = [f"<B>{_h(first)}</B>"] + [_h(t) for t in rest] + ([caption] if caption else [])
     g.attr("graph", label="<" + "".join(x + '<BR ALIGN="LEFT"/>' for x in lines) + ">")
     return g
+
+
+def _check_seed(model, wrt) -> None:
+    """The tangent view starts from a param (or a named constant): ``wrt``."""
+    params = ", ".join(model.params) or "the model has no param"
+    if wrt is None:
+        raise UsageError("--view tangent needs --wrt PARAM: the param forward mode starts from",
+                         hint=f"for example --wrt {model.params[0]}" if model.params else params)
+    fg = model.flat
+    if fg.kind[fg.pos[wrt]] == "op":
+        raise UsageError(f"--view tangent --wrt {wrt}: '{wrt}' is computed, not a param",
+                         hint="forward mode starts from a param: " + params)
 
 
 def _default_title(model, view, nums, ops, lang="en") -> str:
@@ -266,14 +302,17 @@ def _draw_statements(g, model, view, nums, *, wrt, blank, focus, depth, force, m
         shown = [n for n in st.named if n in keep]
     shown_set = set(shown)
     n_edges = sum(1 for ch in shown for p in parents.get(ch, ()) if p in shown_set)
-    n_labels = n_edges if view == "backward" else 0
+    n_labels = n_edges if view in ("backward", "tangent") else 0
     if len(shown) + n_labels > max_size and not force:
         raise _too_big(len(shown), n_edges, n_labels, max_size, False)
 
     # which edges lie on a path output -> wrt, and in which colours
     colours: dict[tuple[str, str], list[str]] = {}
     paths = None
-    if wrt is not None:
+    tangent = view == "tangent"
+    # forward mode: the nodes whose tangent can be other than 0
+    moved = st.reach_down(wrt) if tangent else set()
+    if wrt is not None and not tangent:
         paths = st.paths(out, wrt, MAX_PATHS)
         if paths is None:
             down = st.reach_down(wrt)
@@ -287,11 +326,12 @@ def _draw_statements(g, model, view, nums, *, wrt, blank, focus, depth, force, m
                 for ch, p in zip(path, path[1:]):
                     colours.setdefault((p, ch), []).append(PATH_COLOURS[i])
 
-    values_on = view in ("forward", "backward")
+    values_on = view in ("forward", "backward", "tangent")
     grads_on = view == "backward"
-    partials = nums.c.local_partials(nums.vals) if grads_on else {}
+    edges_on = grads_on or tangent     # the local partials on the edges
+    partials = nums.c.local_partials(nums.vals) if edges_on else {}
     rules: dict[tuple[str, str], str] = {}
-    if grads_on and not blank:
+    if edges_on and not blank:
         maker = Rules(model)
         if maker.available:
             for ch in shown:
@@ -321,19 +361,31 @@ def _draw_statements(g, model, view, nums, *, wrt, blank, focus, depth, force, m
             style["peripheries"] = "2"
         if n == wrt:
             style["penwidth"] = "3"
+        label = _node_label(n, formula, value_text, grad_text, out)
+        if tangent:
+            dim = n not in moved
+            if dim:
+                style.update(fillcolor=GREY_FILL, color=DIM_COLOUR, fontcolor=DIM_COLOUR)
+            t = BLANK if (blank and computed and not dim) else format_number(nums.tangent(n))
+            label = label[:-1] + "<BR/>" + _tangent_line(n, wrt, t, dim) + ">"
         inside = plate is not None and per[st.flat.pos[n]]
-        (plate if inside else g).node(n, _node_label(n, formula, value_text, grad_text, out),
-                                      **style)
+        (plate if inside else g).node(n, label, **style)
         for p in parents.get(n, ()):
             if p not in shown_set:
                 continue
             attrs = {}
-            if grads_on:
+            if edges_on:
                 text = _partial_text(p, n, partials.get((p, n)), rules.get((p, n)), blank)
                 # a worksheet's blank sits on its baseline: pad it off the edge line
                 attrs["label"] = (f'<<TABLE BORDER="0" CELLPADDING="4"><TR><TD>{text}</TD></TR></TABLE>>'
                                   if blank else _html(text))
-            if wrt is not None:
+            if tangent:
+                # the tangent flows along the edges out of every node that depends on wrt
+                if p in moved:
+                    attrs.update(color=TANGENT_COLOUR, penwidth="2.5", fontcolor=TANGENT_COLOUR)
+                else:
+                    attrs.update(color=DIM_COLOUR, fontcolor=DIM_COLOUR, style="dashed")
+            elif wrt is not None:
                 if (p, n) in colours:
                     attrs.update(color=":".join(colours[(p, n)]), penwidth="2.5",
                                  fontcolor=colours[(p, n)][0])
@@ -347,6 +399,8 @@ def _draw_statements(g, model, view, nums, *, wrt, blank, focus, depth, force, m
     _ranks(g, params, out if out in shown_set else None)
     if wrt is None:
         return None
+    if tangent:
+        return _tangent_caption(model, wrt, st, partials, rules, nums, blank)
     return _wrt_caption(model, wrt, paths, partials, nums, view, blank)
 
 
@@ -402,6 +456,22 @@ def _wrt_caption(model, wrt, paths, partials, nums, view, blank) -> str:
                      term=lambda i, t: f'<FONT COLOR="{PATH_COLOURS[i]}">{_h(t)}</FONT>')
 
 
+def _tangent_caption(model, wrt, st, partials, rules, nums, blank) -> str:
+    """Forward mode's line for the output under the title, written by the statement
+    view's writer (:func:`graphdsl.statements.tangent_sum`): ∂out/∂wrt as the sum
+    over the output's inputs of local partial × tangent (a worksheet: symbols only)."""
+    out = model.output
+    inputs = st.inputs.get(out)
+    if not inputs:
+        return f"∂{_h(out)}/∂{_h(wrt)} = {format_number(nums.tangent(out))}"
+    line = tangent_sum(out, wrt, [(i, partials.get((i, out), 0.0), nums.tangent(i),
+                                   rules.get((i, out))) for i in inputs],
+                       format_number(nums.tangent(out)))
+    if blank:
+        return _h(line.text(rules=False, numbers=False) + " = " + BLANK)
+    return _h(line.text())
+
+
 def _stubs(g, shown, parents, children, shown_set, lang="en"):
     """Mark where a focused picture was cut: '… 2 more inputs', '… used by 1 more'."""
     for n in shown:
@@ -448,20 +518,24 @@ def _draw_ops(g, model, view, nums, *, wrt, blank, focus, depth, force, max_size
     shown_set = set(shown)
     n_ops = sum(1 for n in shown if fg.kind[pos[n]] == "op")
     n_args = sum(1 for n in shown for p in parents.get(n, ()) if p in shown_set)
-    n_labels = n_args if view == "backward" else 0
+    n_labels = n_args if view in ("backward", "tangent") else 0
     if len(shown) + n_ops + n_labels > max_size and not force:
         raise _too_big(len(shown) + n_ops, n_ops + n_args, n_labels, max_size, True)
 
     on_path = set()
-    if wrt is not None:
+    tangent = view == "tangent"
+    moved = reach(children, wrt) if tangent else set()
+    if wrt is not None and not tangent:
         down = reach(children, wrt)
         up = reach(parents, out)
         on_path = down & up
     hot = {"color": PATH_COLOURS[0], "penwidth": "2.5", "fontcolor": PATH_COLOURS[0]}
     cold = {"color": DIM_COLOUR, "fontcolor": DIM_COLOUR, "style": "dashed"}
+    flow = {"color": TANGENT_COLOUR, "penwidth": "2.5", "fontcolor": TANGENT_COLOUR}
 
-    values_on = view in ("forward", "backward")
+    values_on = view in ("forward", "backward", "tangent")
     grads_on = view == "backward"
+    edges_on = grads_on or tangent
     for n in shown:
         k = pos[n]
         kind = fg.kind[k]
@@ -480,6 +554,11 @@ def _draw_ops(g, model, view, nums, *, wrt, blank, focus, depth, force, max_size
         if grads_on:
             lines.append(_grad_line(out, n if named else f"({st.hidden_text(n, 18)})",
                                     BLANK if blank else format_number(nums.grad(n))))
+        dim = tangent and n not in moved
+        if tangent:
+            lines.append(_tangent_line(n if named else f"({st.hidden_text(n, 18)})", wrt,
+                                       BLANK if (blank and kind == "op" and not dim)
+                                       else format_number(nums.tangent(n)), dim))
         style = dict(PARAM_STYLE if kind == "param" else CONST_STYLE if kind == "const"
                      else dict(COMPUTED_STYLE, shape="box", style="rounded,filled"))
         if not named and kind == "op":
@@ -488,25 +567,32 @@ def _draw_ops(g, model, view, nums, *, wrt, blank, focus, depth, force, max_size
             style["peripheries"] = "2"
         if n == wrt:
             style["penwidth"] = "3"
+        if dim:
+            style.update(fillcolor=GREY_FILL, color=DIM_COLOUR, fontcolor=DIM_COLOUR)
         g.node(_id(n), _html(*lines), **style)
         if kind != "op":
             continue
         op = c.ops[k]
         op_id = _id(n) + "#op"
         g.node(op_id, _html(_h(_op_symbol(op))), **OP_STYLE)
-        g.edge(op_id, _id(n), arrowsize="0.6",
-               **(hot if n in on_path and n != wrt else cold if wrt is not None else {}))
+        if tangent:
+            g.edge(op_id, _id(n), arrowsize="0.6", **(flow if n in moved else cold))
+        else:
+            g.edge(op_id, _id(n), arrowsize="0.6",
+                   **(hot if n in on_path and n != wrt else cold if wrt is not None else {}))
         partial = None
-        if grads_on and not blank:
+        if edges_on and not blank:
             args = [nums.vals[j] for j in fg.args[k]]
             partial = op.partials(*args, nums.vals[k])
         for i, a in enumerate(parents[n]):
             if a not in shown_set:
                 continue
             attrs = {}
-            if grads_on:
+            if edges_on:
                 attrs["label"] = _html("∂ = " + (BLANK if blank else _h(format_number(partial[i]))))
-            if wrt is not None:
+            if tangent:
+                attrs.update(flow if a in moved else cold)
+            elif wrt is not None:
                 attrs.update(hot if (a in on_path and n in on_path) else cold)
             g.edge(_id(a), op_id, **attrs)
     if focus is not None:
@@ -515,6 +601,10 @@ def _draw_ops(g, model, view, nums, *, wrt, blank, focus, depth, force, max_size
     _ranks(g, params, out if out in shown_set else None)
     if wrt is None:
         return None
+    if tangent:
+        return (f"∂{_h(out)}/∂{_h(wrt)} = "
+                + (BLANK if blank else _h(format_number(nums.tangent(out))))
+                + _h(tr("v_tangent_along", nums.lang, p=wrt)))
     total = format_number(nums.adj[c.index[wrt]]) if nums.adj and not blank else BLANK
     return f"∂{_h(out)}/∂{_h(wrt)}" + (f" = {total}" if view == "backward" else "") + \
         _h(tr("v_along", nums.lang))

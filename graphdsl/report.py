@@ -106,14 +106,17 @@ headings, controls, table headers, notes on the plots and the explanations
     tick = progress.advance if progress is not None else (lambda k=1: None)
     plot_steps = 200 + n
     if progress is not None:
-        progress.total = ((2 * len(chosen) if pictures else 0) + (2 * len(chosen) if explanations else 0)
+        progress.total = ((2 * len(chosen) if pictures else 0) + (3 * len(chosen) if explanations else 0)
                           + (plot_steps if plots else 0)) if n else 0
     frames: list[str | None] = [None] * n
     if pictures and n:
         frames = _frames(model, trace, chosen, notes, lang, tick)
     texts: list[str | None] = [None] * n
+    forward: list[list[str] | None] = [None] * n
+    cost_text = ""
     if explanations and n:
         texts = _explanations(model, trace, chosen, lang, notes, tick)
+        forward, cost_text = _forward_texts(model, trace, chosen, lang, notes, tick)
     figures = _plots(model, trace, notes, lang, marks=chosen if thinned else True) if plots and n else []
     if plots and n:
         tick(plot_steps)
@@ -127,6 +130,9 @@ headings, controls, table headers, notes on the plots and the explanations
         "frames": [s or "" for s in frames],
         "panels": panels,
         "explanations": [t or "" for t in texts],
+        # forward mode: per iteration, one text per param (in "forward_params" order)
+        "forward": [f or [] for f in forward],
+        "forward_params": list(model.params) if any(forward) else [],
         "lang": lang,
         # the words the page's script writes as it steps
         "words": {"of": tr("r_of", lang), "where": tr("r_where", lang),
@@ -138,7 +144,7 @@ headings, controls, table headers, notes on the plots and the explanations
             f'<h2 id="cur-title">{_e(tr("r_heading", lang, i="{i}", n="{n}"))}</h2>'
             f'<p class="noframe">{_e(tr("r_no_panel", lang, m=len(chosen)))}</p>')
     page = _page(model, trace, title=title, data=data, frames=frames, panels=panels,
-                 texts=texts, figures=figures, notes=notes)
+                 texts=texts, figures=figures, notes=notes, cost_text=cost_text)
     return Report(html=page, iterations=n, frames=sum(1 for s in frames if s), notes=notes)
 
 
@@ -188,6 +194,30 @@ def _explanations(model, trace, chosen, lang, notes, tick=lambda k=1: None) -> l
         notes.append(f"chain-rule explanation left out: {e.message}")
         return [None] * n
     return out
+
+
+def _forward_texts(model, trace, chosen, lang, notes, tick=lambda k=1: None):
+    """Forward mode at every chosen iteration: for each param, its tangents as
+    text (graphdsl.forward); and the cost of both modes, which depends on the
+    graph only. ``tick()`` is told of each iteration done."""
+    n = len(trace.iterations)
+    from . import forward
+    from .statements import Rules
+
+    out: list[list[str] | None] = [None] * n
+    rules = Rules(model)  # the local rules do not change between iterations: worked out once
+    try:
+        for i in chosen:
+            it = trace.iterations[i]
+            e = forward.explain_forward(model, values={p: it.values[p] for p in trace.params},
+                                        count=False, rules=rules)
+            out[i] = [forward.format_item_text(e, item, lang) for item in e.items]
+            tick()
+        cost_text = "\n".join([tr("cost_title", lang)] + forward.cost_lines(forward.cost(model), lang))
+    except GraphdslError as e:
+        notes.append(f"forward mode left out: {e.message}")
+        return [None] * n, ""
+    return out, cost_text
 
 
 def _plots(model, trace, notes, lang="en", marks=True) -> list[tuple[str, str]]:
@@ -380,7 +410,8 @@ def _source(model) -> str:
     return f'<pre class="source"><code>{numbered}</code></pre>'
 
 
-def _page(model, trace, *, title, data, frames, panels, texts, figures, notes) -> str:
+def _page(model, trace, *, title, data, frames, panels, texts, figures, notes,
+          cost_text="") -> str:
     n = len(trace.iterations)
     name = trace.model
     lang = data["lang"]
@@ -390,12 +421,20 @@ def _page(model, trace, *, title, data, frames, panels, texts, figures, notes) -
         ("last_button", "r_last"), ("slider", "r_slider"), ("keys", "r_keys"),
         ("noscript", "r_noscript"), ("frame_label", "r_frame"), ("h_explain", "r_h_explain"),
         ("h_table", "r_h_table"), ("table_label", "r_table"), ("h_plots", "r_h_plots"),
-        ("h_source", "r_h_source"))}
+        ("h_source", "r_h_source"), ("h_forward", "r_h_forward"), ("fwd_param", "r_fwd_param"))}
     title = title or tr("r_title", lang, name=name)
     last = max(n - 1, 0)
     first_frame = frames[0] if n and frames[0] else _no_frame(lang)
     first_panel = panels[0] if n else f"<p>{_e(tr('r_empty_run', lang))}</p>"
     first_text = texts[0] if n and texts[0] else ""
+    fparams = data.get("forward_params") or []
+    # the param the page starts on: the one the run moves, when it moves one
+    start = trace.params[0] if len(trace.params) == 1 and trace.params[0] in fparams else \
+        (fparams[0] if fparams else None)
+    options = "".join(f'<option value="{k}"{" selected" if p == start else ""}>{_e(p)}</option>'
+                      for k, p in enumerate(fparams))
+    first_forward = (data["forward"][0][fparams.index(start)]
+                     if n and fparams and data["forward"][0] else "")
     plots_html = "".join(
         f'<figure class="plot">{svg}<figcaption>{_e(caption)}</figcaption></figure>'
         for caption, svg in figures)
@@ -411,6 +450,8 @@ def _page(model, trace, *, title, data, frames, panels, texts, figures, notes) -
         frame=first_frame, panel=first_panel,
         explain=_e(first_text),
         explain_hidden="" if first_text else " hidden", lang=lang,
+        forward=_e(first_forward), forward_options=options, cost=_e(cost_text),
+        forward_hidden="" if fparams else " hidden",
         table=_table(trace, lang=lang), source=_source(model),
         plots=plots_html or f"<p>{_e(tr('r_no_plot', lang))}</p>",
         notes=notes_html, css=css, js=js, data=script_json(data),

@@ -25,7 +25,12 @@ writer:
 4. **the reverse sum** — :func:`chain_sum` and :class:`ChainSum`: ∂out/∂p as
    the sum over paths of the products of local partials, in the pieces
    (symbols, rules, numbers, total) that render's caption and explain both
-   write, never repeating a piece (``∂a/∂x = ∂a/∂x = …``).
+   write, never repeating a piece (``∂a/∂x = ∂a/∂x = …``);
+5. **the forward sum** — :func:`tangent_sum`: forward mode's ∂node/∂p as the
+   sum over the statement's inputs of local partial × the input's tangent,
+   in the same :class:`ChainSum` pieces (``∂z/∂w = ∂z/∂x·∂x/∂w + ∂z/∂y·∂y/∂w
+   = y·2 + x·0 = 9·2 + 18·0 = 18``); and the LaTeX pieces both sums share
+   (:func:`tex_d`, :func:`tex_number`).
 
 The local partials' *numbers* are the engine's
 (:meth:`graphdsl.engine.Compiled.local_partials`); this module holds no
@@ -641,3 +646,52 @@ def chain_sum(out: str, wrt: str, paths, number, rule=None, total: str = "") -> 
                 rules.append(rs[0] if alone else "·".join(factor_rule(r) for r in rs))
     return ChainSum(head=d(out, wrt), symbols=sym, rules=rules if have_rules else None,
                     numbers=nums, total=total)
+
+
+# --- 5. the forward sum -------------------------------------------------------------------
+
+def tangent_sum(node: str, wrt: str, terms, total: str = "") -> ChainSum:
+    """Forward mode's ∂node/∂wrt as a :class:`ChainSum`: one term per input of
+    the node's statement, the local partial ∂node/∂input times the input's
+    tangent ∂input/∂wrt (already found, since inputs come first).
+
+    ``terms`` holds (input, partial, tangent, rule): ``partial`` and
+    ``tangent`` are floats, ``rule`` the partial's rule text or None (then
+    the line has no rules piece).
+
+    >>> tangent_sum("z", "w", [("x", 9.0, 2.0, "y"), ("y", 18.0, 0.0, "x")], "18").text()
+    '∂z/∂w = ∂z/∂x·∂x/∂w + ∂z/∂y·∂y/∂w = y·2 + x·0 = 9·2 + 18·0 = 18'
+    >>> tangent_sum("y", "b", [("b", 2.0, 1.0, "2")], "2").text()
+    '∂y/∂b = ∂y/∂b·∂b/∂b = 2·1 = 2'
+    """
+    terms = list(terms)
+    sym = [f"{d(node, i)}·{d(i, wrt)}" for i, _q, _t, _r in terms]
+    nums = [f"{factor_number(q)}·{factor_number(t)}" for _i, q, t, _r in terms]
+    rules = None
+    if terms and all(r is not None for _i, _q, _t, r in terms):
+        rules = [f"{factor_rule(r)}·{factor_number(t)}" for _i, _q, t, r in terms]
+    return ChainSum(head=d(node, wrt), symbols=sym, rules=rules, numbers=nums, total=total)
+
+
+def tex_name(name: str) -> str:
+    """A node's name in LaTeX, as sympy writes a symbol (x_1 is x_{1})."""
+    try:
+        import sympy
+
+        return sympy.latex(sympy.Symbol(name))
+    except ImportError:
+        return re.sub(r"([_#%&$])", r"\\\1", name)
+
+
+def tex_d(num: str, den: str) -> str:
+    r"""∂num/∂den in LaTeX: ``\frac{\partial z}{\partial b}``."""
+    return rf"\frac{{\partial {tex_name(num)}}}{{\partial {tex_name(den)}}}"
+
+
+def tex_number(v: float) -> str:
+    r"""A number in LaTeX as a factor: 1.5 \times 10^{-7}, negative ones in parentheses."""
+    s = format_number(v)
+    if "e" in s:
+        m, _, ex = s.partition("e")
+        s = rf"{m} \times 10^{{{int(ex)}}}"
+    return f"({s})" if s.startswith("-") else s

@@ -215,3 +215,18 @@ def test_a_thinned_run_steps_through_iterations_without_a_panel_and_prints_the_c
     assert "Iteration 29 of 29" in o.panel() and _ring(page) == ["gdmark-e-29"]
     page.evaluate("window.graphdslReport.preparePrint()")
     assert page.locator("#print-all section").count() == 4
+
+
+def test_forward_mode_panel_follows_the_iteration_and_the_chosen_param(open_report, linear_path):
+    o = open_report(linear_path, "--target", "150", "--lang", "en")
+    page = o.page
+    fwd = page.locator("#forward")
+    assert "from w:" in fwd.inner_text() and "= 18" in fwd.inner_text()
+    page.select_option("#fwd-param", label="b")
+    assert "from b:" in fwd.inner_text() and "9·3 + 18·2 = 63" in fwd.inner_text()
+    page.keyboard.press("ArrowRight")
+    assert "from b:" in fwd.inner_text() and "60.52381" in fwd.inner_text()
+    # beside the reverse chain rule on a wide screen
+    box = page.locator("#explain-box").bounding_box()
+    fbox = page.locator("#forward-box").bounding_box()
+    assert fbox["x"] > box["x"] + box["width"] - 1 and abs(fbox["y"] - box["y"]) < 5

@@ -11,6 +11,13 @@
   var rows = document.querySelectorAll("#iters tbody tr");
   var wrap = document.querySelector(".table-wrap");
   var words = data.words;
+  // forward mode: one text per param at each iteration; the select picks the param
+  var fwd = $("forward"), fwdSel = $("fwd-param");
+  function showForward() {
+    var texts = data.forward && data.forward[cur];
+    fwd.textContent = (texts && texts[+fwdSel.value]) || "";
+  }
+  if (fwdSel) fwdSel.addEventListener("change", showForward);
   var NOFRAME = document.createElement("p");
   NOFRAME.className = "noframe"; NOFRAME.textContent = words.noframe;
   NOFRAME = NOFRAME.outerHTML;
@@ -38,6 +45,7 @@
     panel.innerHTML = data.panels[i] || say(words.nopanel || "", i);
     var t = data.explanations[i];
     explain.textContent = t; explainBox.hidden = !t;
+    if (fwdSel) showForward();
     slider.value = String(i);
     slider.setAttribute("aria-valuetext", label(i));
     where.textContent = say(words.where, i);
@@ -94,14 +102,20 @@
       shown.push(i);
       parts.push('<section class="print-frame">' + data.panels[i] +
                  '<div class="pf">' + (data.frames[i] || NOFRAME) + '</div>' +
-                 '<pre class="pe" lang="' + data.lang + '"></pre></section>');
+                 '<pre class="pe" lang="' + data.lang + '"></pre>' +
+                 '<pre class="pf-forward" lang="' + data.lang + '"></pre></section>');
     }
     printAll.innerHTML = parts.join("");
     var pes = printAll.querySelectorAll("pre.pe");
+    var pfs = printAll.querySelectorAll("pre.pf-forward");
     for (var k = 0; k < pes.length; k++) {
       var text = data.explanations[shown[k]];
       pes[k].textContent = text;
       if (!text) pes[k].hidden = true;
+      // forward mode for the param chosen on the page
+      var ft = fwdSel && data.forward[shown[k]] ? data.forward[shown[k]][+fwdSel.value] : "";
+      pfs[k].textContent = ft || "";
+      if (!ft) pfs[k].hidden = true;
     }
     document.body.classList.add("printing-all");
   }
