@@ -18,7 +18,9 @@ complex number). An op gives ``py_forward`` (one template) and
   swapped for its numpy ufunc.
 
 A sub-expression used twice outside a branch is computed once (``_sech(x)``
-in ``_sech(x) * _sech(x)``). Nothing here imports numpy; the numpy forms are
+in ``_sech(x) * _sech(x)``), and in the Python text a call of ``_sigmoid`` or
+``_sech`` on a name or a number is written out on its common side (the same
+float operations: see :func:`_inline`). Nothing here imports numpy; the numpy forms are
 compiled when first asked for. Templates are checked when parsed, so the code
 made from them can only do arithmetic.
 
