@@ -152,16 +152,10 @@ def read_csv(path, names, optional=()) -> DataSet:
 
 
 def _read_text(path: str) -> str:
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_DATA_BYTES + 1)
-    except FileNotFoundError:
-        raise UsageError(f"--data: no such file: {path}", hint="check the path") from None
-    except IsADirectoryError:
-        raise UsageError(f"--data: {path} is a directory, not a data file",
-                         hint="give a CSV file, e.g. models/data/regression.csv") from None
-    except OSError as e:
-        raise UsageError(f"--data: cannot read {path}: {e.strerror or e}") from None
+    from .fileio import read_input
+
+    data = read_input(path, MAX_DATA_BYTES, kind="data file", prefix="--data: ",
+                      example="a CSV file, e.g. models/data/regression.csv")
     if len(data) > MAX_DATA_BYTES:
         raise UsageError(f"--data: {path} is larger than {MAX_DATA_BYTES // 2**30} GB",
                          hint="use a sample of the rows")

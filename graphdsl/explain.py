@@ -42,14 +42,12 @@ numbers are all there, rules are None and ``Explanation.sympy_missing`` says so.
 from __future__ import annotations
 
 import math
-import re
 import weakref
 from fractions import Fraction
 from dataclasses import dataclass, field, fields, is_dataclass
 
-from .errors import UsageError
 from .i18n import tr
-from .statements import (ChainSum, Rules, StatementRules, chain_sum, d, exact_number,
+from .statements import (ChainSum, Rules, StatementRules, chain_sum, chosen_params, d, exact_number, passes,
                          factor_number, factor_rule, is_number_text, pretty, statements,
                          sympy_op)
 from .statements import tex_d as _tex_d, tex_name as _tex_name, tex_number as _tex_num
@@ -261,25 +259,8 @@ def explain(model, wrt: str | None = None, values: dict[str, float] | None = Non
     """
     c = model.compiled
     view = statements(model)
-    params = list(model.params)
-    if wrt is not None:
-        if wrt not in params:
-            from .text import did_you_mean
-
-            what = "is computed, not a param" if wrt in c.index else "is not in the model"
-            raise UsageError(f"--wrt: '{wrt}' {what}",
-                             hint=did_you_mean(wrt, params) or
-                             ("params: " + ", ".join(params) if params else
-                              "the model has no param; declare one with `param NAME = NUMBER`"))
-        chosen = [wrt]
-    else:
-        chosen = params
-    current = dict(model.param_values)
-    for k, v in (values or {}).items():
-        current[k] = float(v)
-    vals = c.forward(current)
-    adj = c.backward(vals)
-    local = c.local_partials(vals)
+    chosen = chosen_params(model, wrt)
+    vals, adj, local = passes(model, values)
     named = view.named
     value_of = {n: vals[c.index[n]] for n in named}
     out = model.output
@@ -293,7 +274,7 @@ def explain(model, wrt: str | None = None, values: dict[str, float] | None = Non
     items = [_explain_param(p, view, partials, reached, adj[c.index[p]], path_limit)
              for p in chosen]
     e = Explanation(model=model.name, output=out, values=value_of,
-                    params={p: current[p] for p in params}, partials=partials, items=items,
+                    params={p: vals[c.index[p]] for p in model.params}, partials=partials, items=items,
                     path_limit=path_limit)
     rules = Rules(model) if use_sympy else None
     if rules is None or not rules.available:
@@ -301,7 +282,7 @@ def explain(model, wrt: str | None = None, values: dict[str, float] | None = Non
         e.symbolic_note = "sympy is not installed" if use_sympy else "not asked for"
         return e
     _attach_rules(e, rules, view)
-    _symbolic(e, model, current, vals)
+    _symbolic(e, model, e.params, vals)
     return e
 
 

@@ -163,3 +163,24 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def read_input(path: str, limit: int, *, kind: str, example: str, prefix: str = "") -> bytes:
+    """The bytes of an input file (a model, a data file), at most ``limit + 1``
+    of them, so a caller knows the limit is exceeded without reading all of a
+    huge file or an endless device such as /dev/zero.
+
+    Raises :class:`UsageError` for a missing path, a directory (``kind`` names
+    what was expected, ``example`` what to give) or an unreadable file; each
+    message starts with ``prefix`` (an option's name, e.g. ``"--data: "``).
+    """
+    try:
+        with open(path, "rb") as f:
+            return f.read(limit + 1)
+    except FileNotFoundError:
+        raise UsageError(f"{prefix}no such file: {path}", hint="check the path") from None
+    except IsADirectoryError:
+        raise UsageError(f"{prefix}{path} is a directory, not a {kind}",
+                         hint=f"give {example}") from None
+    except OSError as e:
+        raise UsageError(f"{prefix}cannot read {path}: {e.strerror or e}") from None

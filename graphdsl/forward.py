@@ -41,8 +41,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-from .errors import UsageError
-from .statements import (ChainSum, Rules, d, factor_rule, statements, tangent_sum, tex_d, tex_number)
+from .statements import (ChainSum, Rules, chosen_params, d, factor_rule, passes, statements, tangent_sum,
+                         tex_d, tex_number)
 from .text import format_number
 
 #: a forward explanation lists at most this many steps per param (the last one
@@ -313,27 +313,8 @@ def explain_forward(model, wrt: str | None = None, values: dict[str, float] | No
     """
     model.refuse_data("explain --mode forward")
     c = model.compiled
-    params = list(model.params)
-    if wrt is not None:
-        if wrt not in params:
-            from .text import did_you_mean
-
-            k = c.index.get(wrt)
-            what = ("is computed, not a param" if k is not None and c.ops[k] is not None
-                    else "is not in the model")
-            raise UsageError(f"--wrt: '{wrt}' {what}",
-                             hint=did_you_mean(wrt, params) or
-                             ("params: " + ", ".join(params) if params else
-                              "the model has no param; declare one with `param NAME = NUMBER`"))
-        chosen = [wrt]
-    else:
-        chosen = params
-    current = dict(model.param_values)
-    for k, v in (values or {}).items():
-        current[k] = float(v)
-    vals = c.forward(current)
-    adj = c.backward(vals)
-    local = c.local_partials(vals)
+    chosen = chosen_params(model, wrt)
+    vals, adj, local = passes(model, values)
     named = list(c.named)
     out = model.output
     view = statements(model)
@@ -374,7 +355,7 @@ def explain_forward(model, wrt: str | None = None, values: dict[str, float] | No
             tangents={n: tan[c.index[n]] for n in named}))
     return ForwardExplanation(model=model.name, output=out,
                               values={n: vals[c.index[n]] for n in named},
-                              params={p: current[p] for p in params}, items=items,
+                              params={p: vals[c.index[p]] for p in model.params}, items=items,
                               cost=cost(model) if count else None,
                               sympy_missing=not rules.available)
 

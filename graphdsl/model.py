@@ -298,14 +298,7 @@ class Model:
             if p not in self.param_values:
                 from .text import did_you_mean
 
-                fg = self.flat
-                k = fg.pos.get(p)
-                what = ("is computed, not a param" if k is not None
-                        and fg.kind[k] == "op" else
-                        "is a data column, not a param" if k is not None
-                        and fg.kind[k] == "data" else
-                        "is a constant, not a param" if k is not None
-                        and fg.name[k] is not None else "is not in the model")
+                what = self.not_a_param(p)
                 close = did_you_mean(p, self.params)
                 listing = ("the params are: " + ", ".join(self.params)) if self.params else \
                     "the model has no params"
@@ -316,6 +309,24 @@ class Model:
         if not chosen:
             raise UsageError("--params names no param")
         return chosen
+
+    def not_a_param(self, name: str) -> str:
+        """Why ``name`` is not a param, as the end of a message ("is computed, not a param").
+
+        >>> import graphdsl
+        >>> m = graphdsl.loads("param w = 3\\nc = 2\\nz = c*w")
+        >>> m.not_a_param("z"), m.not_a_param("c"), m.not_a_param("q")
+        ('is computed, not a param', 'is a constant, not a param', 'is not in the model')
+        """
+        fg = self.flat
+        k = fg.pos.get(name)
+        if k is None:
+            return "is not in the model"
+        if fg.kind[k] == "op":
+            return "is computed, not a param"
+        if fg.kind[k] == "data":
+            return "is a data column, not a param"
+        return "is a constant, not a param" if fg.name[k] is not None else "is not in the model"
 
     # -- pictures --------------------------------------------------------------
     def render(self, view: str = "structure", **options):
@@ -467,18 +478,10 @@ def load(path, *, registry=None, plugins=(), data=None) -> Model:
     for a wrong model.
     """
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as f:
-            # read one byte past the limit to know it is exceeded, without reading
-            # all of a huge file (or an endless device such as /dev/zero)
-            raw = f.read(MAX_MODEL_BYTES + 1)
-    except FileNotFoundError:
-        raise UsageError(f"no such file: {path}", hint="check the path") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path} is a directory, not a model file",
-                         hint="give a .bp file, e.g. models/linear.bp") from None
-    except OSError as e:
-        raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
+    from .fileio import read_input
+
+    raw = read_input(path, MAX_MODEL_BYTES, kind="model file",
+                     example="a .bp file, e.g. models/linear.bp")
     if len(raw) > MAX_MODEL_BYTES:
         raise UsageError(f"{path} is larger than {MAX_MODEL_BYTES // 2**20} MB: too large for a model",
                          hint="is this the right file? a model of 10^6 statements is about 25 MB")

@@ -168,6 +168,40 @@ class Statements:
 _VIEWS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
+def chosen_params(model, wrt: str | None) -> list[str]:
+    """The params an explanation covers: ``[wrt]``, or every param when ``wrt`` is None.
+
+    Raises UsageError (with a did-you-mean) when ``wrt`` is not a param.
+
+    >>> import graphdsl
+    >>> chosen_params(graphdsl.loads("param w = 3\\nparam b = 4\\nz = w*b"), None)
+    ['w', 'b']
+    """
+    params = list(model.params)
+    if wrt is None:
+        return params
+    if wrt not in params:
+        from .errors import UsageError
+        from .text import did_you_mean
+
+        raise UsageError(f"--wrt: '{wrt}' {model.not_a_param(wrt)}",
+                         hint=did_you_mean(wrt, params) or
+                         ("params: " + ", ".join(params) if params else
+                          "the model has no param; declare one with `param NAME = NUMBER`"))
+    return [wrt]
+
+
+def passes(model, values=None):
+    """One forward and one backward pass at the model's params, some of them
+    replaced by ``values``: (values, adjoints, local partials), by node position."""
+    c = model.compiled
+    current = dict(model.param_values)
+    for k, v in (values or {}).items():
+        current[k] = float(v)
+    vals = c.forward(current)
+    return vals, c.backward(vals), c.local_partials(vals)
+
+
 def statements(model) -> Statements:
     """The statement view of ``model`` (made once per compiled model).
 
