@@ -335,13 +335,8 @@ class Compiled:
                 a = args[k]
                 names = [f"v{j}" for j in a]
                 body.append(f"    if g{k}:")
-                f = templates[id(op)]
-                if f is not None and f.partials is not None and len(a) == op.arity:
-                    pre, ds = f.python("partials", names, out=f"v{k}", temp="_c")
-                    body += [f"        {line}" for line in pre]
-                else:
-                    body.append(f"        _d = _p{op_slot[id(op)]}({', '.join(names + [f'v{k}'])})")
-                    ds = [f"_d[{i}]" for i in range(len(a))]
+                pre, ds = _partials_text(templates[id(op)], op, op_slot, names, k)
+                body += [f"        {line}" for line in pre]
                 for j, d in zip(a, ds):
                     if j < s:
                         owed.add(j)
@@ -553,13 +548,8 @@ class Compiled:
                     continue
                 names = [f"v{j}" for j in a]
                 lines.append(f"    if {' or '.join(f't{a[i]}' for i in live)}:")
-                f = templates[id(op)]
-                if f is not None and f.partials is not None and len(a) == op.arity:
-                    pre, ds = f.python("partials", names, out=f"v{k}", temp="_c")
-                    lines += [f"        {line}" for line in pre]
-                else:
-                    lines.append(f"        _d = _p{op_slot[id(op)]}({', '.join(names + [f'v{k}'])})")
-                    ds = [f"_d[{i}]" for i in range(len(a))]
+                pre, ds = _partials_text(templates[id(op)], op, op_slot, names, k)
+                lines += [f"        {line}" for line in pre]
                 terms = []
                 for i in live:
                     d = ds[i]
@@ -735,6 +725,17 @@ def _describe_nonfinite(v: float) -> str:
 
 def _short(v: float) -> str:
     return format_number(v)
+
+
+def _partials_text(form, op, op_slot, names, k):
+    """The generated code's local partials of node ``k`` (operands ``names``):
+    (lines to run first, one expression per operand). From the op's templates
+    when it has them, else a call of its own ``partials`` (slot ``_pN``).
+    Reverse and forward mode both write partials this way."""
+    if form is not None and form.partials is not None and len(names) == op.arity:
+        return form.python("partials", names, out=f"v{k}", temp="_c")
+    return ([f"_d = _p{op_slot[id(op)]}({', '.join(names + [f'v{k}'])})"],
+            [f"_d[{i}]" for i in range(len(names))])
 
 
 def compile_graph(graph, registry, mode: str = "auto") -> Compiled:
