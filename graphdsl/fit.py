@@ -140,8 +140,7 @@ def fit(model, *, epochs=100, batch_size=None, lr=0.1, optimizer="sgd", seed=0, 
             c = model.compiled
             vals = c.forward(values_now)
             adj = c.backward(vals)
-            values = {nm: vals[c.index[nm]] for nm in c.named}
-            grads = {nm: adj[c.index[nm]] for nm in c.named}
+            values, grads = c.by_name(vals), c.by_name(adj)
         ordered = {q: values[q] for q in names}
         ordered.update((k, v) for k, v in values.items() if k not in ordered)
         return Epoch(epoch, values[out], ordered, {k: grads[k] for k in ordered})
@@ -187,7 +186,11 @@ def fit(model, *, epochs=100, batch_size=None, lr=0.1, optimizer="sgd", seed=0, 
             order = rng.permutation(n) if bs < n else None
             for s, start in enumerate(range(0, n, bs)):
                 idx = order[start:start + bs] if order is not None else None
-                loss, g = step_gradient(p, idx)
+                try:
+                    loss, g = step_gradient(p, idx)
+                except NumericError as e:   # a single-number op outside its domain
+                    _numeric(trace, e, epoch + 1, lr, step=s + 1)
+                    return trace
                 if not (math.isfinite(loss) and all(map(math.isfinite, g))):
                     # the checked evaluation of the same samples names what went wrong
                     try:

@@ -146,6 +146,15 @@ def test_a_fit_that_blows_up_is_a_numeric_failure_with_the_rows_so_far():
     json.dumps(t.to_json(), allow_nan=False)     # every number in the JSON is finite
 
 
+def test_a_domain_error_in_a_mini_batch_step_ends_the_fit_with_its_rows():
+    # the first row is fine (w = 1); a later one-sample step drives w below 0, where the
+    # single-number sqrt raises: fit keeps the rows so far instead of letting it escape
+    m = graphdsl.loads("data x = [1, 2, 3, 4]\nparam w = 1\nloss = sqrt(mean(w*x))\noutput loss")
+    t = fit(m, epochs=5, lr=10, batch_size=1)
+    assert t.status == "numeric" and not t.converged and len(t.epochs) == 1
+    assert "square root" in t.failure.message and "step" in t.failure.message
+
+
 def test_options_are_checked():
     m = graphdsl.load(REG, data=REG_CSV)
     for bad, match in [(dict(optimizer="rmsprop"), "unknown optimizer"),
