@@ -28,8 +28,8 @@ is evaluated again by the scalar engine, and its numbers are the engine's.
 Where ``ok`` is False the gradients are NaN, and the values are what the
 arithmetic gave (NaN or ±inf from the failing op on).
 
-numpy is imported here, lazily: ``graphdsl run`` never loads it. It comes with
-the ``batch`` extra (``pip install graphdsl[batch]``).
+numpy is imported here, lazily: ``graphdsl run`` never loads it. It is one of
+graphdsl's dependencies.
 
 >>> import graphdsl
 >>> from graphdsl.batch import evaluate
@@ -68,12 +68,14 @@ class BatchResult:
                 + (f", {bad} not finite" if bad else "") + ">")
 
 
-def _np():
+def require_numpy():
+    """numpy, or a UsageError that says how to install it (batch evaluation,
+    data models and fits need it; it is one of graphdsl's dependencies)."""
     try:
         import numpy
-    except ImportError:  # pragma: no cover - numpy is a dependency of the batch extra
-        raise UsageError("batch evaluation needs numpy",
-                         hint="pip install 'graphdsl[batch]' (or pip install numpy)") from None
+    except ImportError:  # pragma: no cover - numpy is a dependency of graphdsl
+        raise UsageError("this needs numpy",
+                         hint="pip install numpy (it comes with graphdsl)") from None
     return numpy
 
 
@@ -128,7 +130,7 @@ def op_arrays(op) -> OpArrays:
     Raises :class:`~graphdsl.errors.PluginError` (later, when called) for a
     plugin's form that raises or returns the wrong shape.
     """
-    np = _np()
+    np = require_numpy()
     try:
         f = forms.of(op)
     except forms.TemplateError:  # registered ops have checked templates: kept for safety
@@ -207,7 +209,7 @@ def evaluate(model, values=None, *, gradients: bool = True, wrt: str | None = No
     >>> evaluate(m, {"x": [1.0, 2.0, 3.0]}).gradients["x"].tolist()
     [2.0, 4.0, 6.0]
     """
-    np = _np()
+    np = require_numpy()
     c = model.compiled
     fg = c.flat
     index = c.index

@@ -71,7 +71,7 @@ class DataSet:
 
 
 def _np():
-    from .samples import require_numpy
+    from .batch import require_numpy
 
     return require_numpy()
 

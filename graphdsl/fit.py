@@ -107,7 +107,7 @@ def fit(model, *, epochs=100, batch_size=None, lr=0.1, optimizer="sgd", seed=0, 
     Raises :class:`UsageError` for options that cannot work, a model with no
     param, or a data model whose columns have no values.
     """
-    from .samples import require_numpy
+    from .batch import require_numpy
 
     np = require_numpy()
     check_options(epochs, batch_size, lr, optimizer, tol, seed)

@@ -37,6 +37,7 @@ import math
 import re
 
 from .errors import NumericError, UsageError
+from . import batch
 from .ops import forms
 
 #: samples per chunk when a pass covers more samples than this
@@ -65,16 +66,6 @@ def per_sample_flags(kinds, ops, args) -> list[bool]:
         elif ops[k] is not None and not getattr(ops[k], "reduces", False):
             flags[k] = any(flags[j] for j in args[k])
     return flags
-
-
-def require_numpy():
-    """numpy, or a UsageError that says how to install it."""
-    try:
-        import numpy
-    except ImportError:  # pragma: no cover - numpy is a dependency of graphdsl
-        raise UsageError("a data model needs numpy",
-                         hint="pip install numpy (it comes with graphdsl)") from None
-    return numpy
 
 
 class Roles:
@@ -194,7 +185,7 @@ class SamplePlan:
     """
 
     def __init__(self, compiled):
-        self.np = np = require_numpy()
+        self.np = batch.require_numpy()
         c = self.c = compiled
         fg = c.flat
         ops, args = c.ops, c.args
@@ -237,9 +228,7 @@ class SamplePlan:
         for every evaluation over arrays) chooses them; made once per op."""
         arr = self._arrays.get(id(op))
         if arr is None:
-            from .batch import op_arrays
-
-            arr = self._arrays[id(op)] = op_arrays(op)
+            arr = self._arrays[id(op)] = batch.op_arrays(op)
             self._rows = max(self._rows, arr.rows)
         return arr
 
@@ -249,12 +238,9 @@ class SamplePlan:
         or None. Only code made from templates of plain arithmetic qualifies:
         it means the same on arrays as on numbers, and a call saved is most of
         a small batch's cost."""
-        how = self.arrays(op).how
-        if which == "forward":
-            made = how == "templates" or how.startswith("templates forward")
-        else:
-            made = how == "templates" or how.endswith("templates partials")
-        if not made:
+        arr = self.arrays(op)
+        # exact: the code was made from the op's templates (batch's choice)
+        if not (arr.exact_forward if which == "forward" else arr.exact_partials):
             return None
         f = forms.of(op)
         texts = [f.text_forward] if which == "forward" else f.text_partials
