@@ -366,8 +366,8 @@ def _data_twice(err, name, first, st, source):
         what = f"the data column '{n}' is declared twice"
     elif other.kind == "param":
         what = f"'{n}' is a data column, so it cannot also be a param"
-        hint = (f"a name is either data (one value per sample, from the data) or a param "
-                f"(one number the fit adjusts): rename one of them")
+        hint = ("a name is either data (one value per sample, from the data) or a param "
+                "(one number the fit adjusts): rename one of them")
     else:
         what = f"'{n}' is a data column, so it cannot also be computed"
         hint = (f"a data column takes its values from the data: give the computed "

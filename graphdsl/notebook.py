@@ -60,7 +60,7 @@ def _picture(graph_of) -> tuple[str, str]:
         return "", f"no picture: {e}"
 
 
-def model_html(model, *, picture: bool = True) -> str:
+def model_html(model, *, picture: bool = True, lang: str | None = None) -> str:
     """The model as HTML: the backward picture and a table of every named
     node's value and ∂output/∂node, at the params' current values.
 
@@ -69,7 +69,7 @@ def model_html(model, *, picture: bool = True) -> str:
     """
     from .i18n import default_lang, tr
 
-    lang = default_lang()
+    lang = lang or default_lang()
     try:
         values = model.forward()
         grads = model.gradients()
@@ -84,7 +84,7 @@ def model_html(model, *, picture: bool = True) -> str:
             f"<td>{_e(format_number(grads.get(n)))}</td></tr>"
             for n, v in list(values.items())[:MAX_ROWS]]
     parts.append(f'<table class="graphdsl-nodes"><thead><tr><th>{_e(tr("node", lang))}</th>'
-                 f'<th>{_e(tr("value", lang))}</th><th>{_e(f"∂{out}/∂node")}</th></tr></thead>'
+                 f'<th>{_e(tr("value", lang))}</th><th>{_e(tr("grad_node", lang, out=out))}</th></tr></thead>'
                  f'<tbody>{"".join(rows)}</tbody></table>')
     if len(values) > MAX_ROWS:
         parts.append(_note(f"… and {len(values) - MAX_ROWS:,} more nodes"))
@@ -164,7 +164,7 @@ class Result:
 
     def _repr_html_(self) -> str:
         if self.trace.method is None:   # no target: one pass, the model is the result
-            return model_html(self.model)
+            return model_html(self.model, lang=self.lang)
         return trace_html(self.trace, self.model, lang=self.lang, picture=True)
 
     def __repr__(self) -> str:

@@ -88,6 +88,15 @@ def test_the_magic_runs_the_cell_with_run_options(ip):
     assert "iteration 4" in html
 
 
+def test_the_magic_without_a_target_speaks_the_language_of_its_line(ip, monkeypatch):
+    monkeypatch.setenv("LANG", "C")
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.delenv("LC_MESSAGES", raising=False)
+    r = ip.run_cell_magic("bp", "--lang zh", "param b = 4\ny = 2*b + 1\n")
+    header = _cells(_shown(ip, r)["text/html"])[0]
+    assert header == ["节点", "值", "∂y/∂节点"]          # as repr() of the same result prints
+
+
 def test_the_magic_as_a_cell_stores_the_result_and_prints_no_traceback(ip):
     from IPython.utils.capture import capture_output
 
