@@ -879,17 +879,6 @@ def _port(text: str) -> int:
     return v
 
 
-def _watched_files(args) -> list[str]:
-    """The files whose saves rebuild the page: the model, and every file the
-    run options read (a data file, once `run` takes one)."""
-    files = [args.model]
-    for option in ("data",):
-        value = getattr(args, option, None)
-        if value:
-            files += [value] if isinstance(value, str) else list(value)
-    return files
-
-
 def cmd_watch(args) -> int:
     import time
 
@@ -916,7 +905,7 @@ def cmd_watch(args) -> int:
             _err(f"{time.strftime('%H:%M:%S')} "
                  + (f"updated: {text}" if kind == "built" else first))
 
-    live = LivePage(build, _watched_files(args), port=args.port, lang=_lang(args), on_event=event,
+    live = LivePage(build, [args.model], port=args.port, lang=_lang(args), on_event=event,
                     title=os.path.basename(args.model)).start()
     _out(f"watching {args.model}: open {live.url} (Ctrl-C stops)")
     sys.stdout.flush()

@@ -17,7 +17,6 @@ far can still be shown. Why it stopped is data (``Trace.stop``, a
 from __future__ import annotations
 
 import math
-from collections import deque
 
 from .errors import GraphdslError, NumericError, UsageError
 from .text import format_number as _f
@@ -81,7 +80,6 @@ def solve(model, target=None, *, method="split", params=None, tol=1e-4, max_iter
     growing = 0
     previous = None
     recent: dict[tuple, int] = {}   # the params of the last STALL_WINDOW iterations -> iteration
-    order: deque[tuple] = deque()
     for it in range(max_iter + 1):
         try:
             vals = c.forward(current)
@@ -158,10 +156,9 @@ def solve(model, target=None, *, method="split", params=None, tol=1e-4, max_iter
                 f"loosen --tol (now {tol:g})" + (", or take bigger steps with a larger --lr"
                                                  if learning else "")))
             return trace
-        recent[state] = it
-        order.append(state)
-        if len(order) > STALL_WINDOW:
-            del recent[order.popleft()]
+        recent[state] = it   # new (a repeat has returned), so the dict keeps arrival order
+        if len(recent) > STALL_WINDOW:
+            del recent[next(iter(recent))]
         if it == max_iter:
             trace.status = "max-iter"
             rows = len(trace.iterations)

@@ -285,10 +285,12 @@ class LivePage:
     # -- the shell page --------------------------------------------------------------
     def shell(self) -> bytes:
         """The page the browser opens: the report's frame, the message box, the script."""
+        from .report import script_json
+
         fields = {k: html.escape(tr("w_" + k, self.lang, name=self.title)) for k in
                   ("title", "watching", "kept", "first")}
         words = {k: tr("w_" + k, self.lang) for k in ("building", "lost", "updated", "left")}
-        fields.update(lang=self.lang, words=_script_json(words), css=_CSS, js=_JS)
+        fields.update(lang=self.lang, words=script_json(words), css=_CSS, js=_JS)
         # one pass, so text from the model's name is never read as a field
         return re.sub(r"\{(\w+)\}", lambda m: fields[m.group(1)], _SHELL).encode("utf-8")
 
@@ -319,11 +321,6 @@ class LivePage:
 
 def _now() -> str:
     return time.strftime("%H:%M:%S")
-
-
-def _script_json(obj) -> str:
-    text = json.dumps(obj, ensure_ascii=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 class _Handler(BaseHTTPRequestHandler):
