@@ -212,7 +212,7 @@ def _unclosed_paren(s: _Slip):
 def _data_brackets(s: _Slip):
     """Inside a data column's ``[...]`` (``data x = [0, 1``, ``data x = [w]``), or a
     bracket outside one."""
-    brackets = [v for v in s.stack if _is_token(v) and v.type == "LSQB"]
+    brackets = _open_parens(s.stack, "LSQB", "RSQB")
     tok = s.tok
     if brackets:
         b = brackets[-1]
@@ -567,14 +567,15 @@ def _in_call(stack) -> bool:
     return k > 0 and _is_token(stack[k - 1]) and stack[k - 1].type == "NAME"
 
 
-def _open_parens(stack) -> list:
-    """The '(' tokens still open on the stack (a ')' not yet reduced closes one)."""
+def _open_parens(stack, opening: str = "LPAR", closing: str = "RPAR") -> list:
+    """The '(' tokens (or ``opening`` ones) still open on the stack: a ')' (a
+    ``closing`` one) not yet reduced closes one."""
     opened = []
     for v in stack:
         if _is_token(v):
-            if v.type == "LPAR":
+            if v.type == opening:
                 opened.append(v)
-            elif v.type == "RPAR" and opened:
+            elif v.type == closing and opened:
                 opened.pop()
     return opened
 

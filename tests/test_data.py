@@ -97,6 +97,16 @@ def test_syntax_slips_around_data(text, message, hint):
     assert e.message == message and hint in e.hint
 
 
+@pytest.mark.parametrize("text, token, column", [
+    ("data x = [1] y\n", "y", 14),
+    ("data x = [1,\n2] = 2\n", "=", 4),
+])
+def test_a_closed_list_is_not_blamed_for_what_follows_it(text, token, column):
+    e = error_of(text, ModelSyntaxError)
+    assert e.message.startswith(f"unexpected '{token}'") and e.column == column
+    assert "never closed" not in str(e) and "data column's values" not in e.message
+
+
 def test_set_and_params_name_a_data_column_as_such():
     m = graphdsl.loads(REGRESSION)
     with pytest.raises(UsageError, match="'x' is a data column"):
