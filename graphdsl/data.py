@@ -152,13 +152,17 @@ def read_csv(path, names, optional=()) -> DataSet:
 
 
 def _read_text(path: str) -> str:
-    from .fileio import read_input
+    from .fileio import other_encoding, read_input
 
     data = read_input(path, MAX_DATA_BYTES, kind="data file", prefix="--data: ",
                       example="a CSV file, e.g. models/data/regression.csv")
     if len(data) > MAX_DATA_BYTES:
         raise UsageError(f"--data: {path} is larger than {MAX_DATA_BYTES // 2**30} GB",
                          hint="use a sample of the rows")
+    encoding = other_encoding(data)
+    if encoding is not None:   # a spreadsheet's "Unicode text" export
+        raise UsageError(f"--data: {path} is {encoding}, not UTF-8",
+                         hint="save the file as UTF-8 (most spreadsheets: CSV UTF-8)")
     if b"\0" in data[:8192]:
         raise UsageError(f"--data: {path} is a binary file, not a CSV (it contains NUL bytes)",
                          hint="give a text file: a header row, then one row per sample")

@@ -184,3 +184,33 @@ def read_input(path: str, limit: int, *, kind: str, example: str, prefix: str = 
                          hint=f"give {example}") from None
     except OSError as e:
         raise UsageError(f"{prefix}cannot read {path}: {e.strerror or e}") from None
+
+
+#: byte order marks of the encodings a text file may be in instead of UTF-8
+BOMS = ((b"\xff\xfe\x00\x00", "UTF-32 text (little-endian, with a byte order mark)"),
+        (b"\x00\x00\xfe\xff", "UTF-32 text (big-endian, with a byte order mark)"),
+        (b"\xff\xfe", "UTF-16 text (little-endian, with a byte order mark)"),
+        (b"\xfe\xff", "UTF-16 text (big-endian, with a byte order mark)"))
+
+
+def other_encoding(data: bytes) -> str | None:
+    """The encoding ``data`` is in, said in words, when it is a UTF-16 or UTF-32
+    text rather than UTF-8; else None.
+
+    A byte order mark says it; without one, UTF-16 text of mostly ASCII has a
+    NUL in every other byte, which no UTF-8 text has.
+
+    >>> other_encoding("z = 1".encode("utf-16")), other_encoding(b"z = 1")
+    ('UTF-16 text (little-endian, with a byte order mark)', None)
+    """
+    for bom, name in BOMS:
+        if data.startswith(bom):
+            return name
+    head = data[:8192]
+    if len(head) >= 4 and b"\0" in head:
+        even, odd = head[0::2], head[1::2]
+        if odd.count(0) >= 0.9 * len(odd) and even.count(0) <= 0.1 * len(even):
+            return "UTF-16 text (little-endian, without a byte order mark)"
+        if even.count(0) >= 0.9 * len(even) and odd.count(0) <= 0.1 * len(odd):
+            return "UTF-16 text (big-endian, without a byte order mark)"
+    return None

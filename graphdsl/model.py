@@ -440,35 +440,6 @@ def lookalike_warnings(definitions, file, source) -> list[ModelWarning]:
 
 
 #: byte order marks of the encodings a model may be saved in by mistake, longest first
-_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32 text (little-endian, with a byte order mark)"),
-         (b"\x00\x00\xfe\xff", "UTF-32 text (big-endian, with a byte order mark)"),
-         (b"\xff\xfe", "UTF-16 text (little-endian, with a byte order mark)"),
-         (b"\xfe\xff", "UTF-16 text (big-endian, with a byte order mark)"))
-
-
-def _other_encoding(data: bytes) -> str | None:
-    """The encoding ``data`` is in, said in words, when it is a UTF-16 or UTF-32
-    text rather than UTF-8; else None.
-
-    A byte order mark says it; without one, UTF-16 text of mostly ASCII has a
-    NUL in every other byte, which no UTF-8 text has.
-
-    >>> _other_encoding("z = 1".encode("utf-16")), _other_encoding(b"z = 1")
-    ('UTF-16 text (little-endian, with a byte order mark)', None)
-    """
-    for bom, name in _BOMS:
-        if data.startswith(bom):
-            return name
-    head = data[:8192]
-    if len(head) >= 4 and b"\0" in head:
-        even, odd = head[0::2], head[1::2]
-        if odd.count(0) >= 0.9 * len(odd) and even.count(0) <= 0.1 * len(even):
-            return "UTF-16 text (little-endian, without a byte order mark)"
-        if even.count(0) >= 0.9 * len(even) and odd.count(0) <= 0.1 * len(odd):
-            return "UTF-16 text (big-endian, without a byte order mark)"
-    return None
-
-
 def load(path, *, registry=None, plugins=(), data=None) -> Model:
     """Read a ``.bp`` file and build its model; ``data`` as for :func:`loads`.
 
@@ -478,14 +449,14 @@ def load(path, *, registry=None, plugins=(), data=None) -> Model:
     for a wrong model.
     """
     path = os.fspath(path)
-    from .fileio import read_input
+    from .fileio import other_encoding, read_input
 
     raw = read_input(path, MAX_MODEL_BYTES, kind="model file",
                      example="a .bp file, e.g. models/linear.bp")
     if len(raw) > MAX_MODEL_BYTES:
         raise UsageError(f"{path} is larger than {MAX_MODEL_BYTES // 2**20} MB: too large for a model",
                          hint="is this the right file? a model of 10^6 statements is about 25 MB")
-    encoding = _other_encoding(raw)
+    encoding = other_encoding(raw)
     if encoding is not None:
         raise ModelError(f"{path} is {encoding}, not UTF-8", file=path,
                          hint="save the model as UTF-8 (most editors: \"Save with encoding\")")

@@ -194,6 +194,14 @@ def test_csv_that_is_not_text(tmp_path):
         read_csv(p, ["x"])
     with pytest.raises(UsageError, match="no such file"):
         read_csv(str(tmp_path / "nope.csv"), ["x"])
+    # a spreadsheet's "Unicode text" export is named by its encoding, as a model is
+    for encoding, said in [("utf-16", "UTF-16 text (little-endian, with a byte order mark)"),
+                           ("utf-16-le", "UTF-16 text (little-endian, without a byte order mark)")]:
+        p = write(tmp_path, f"{encoding}.csv", "x,y\n1,2\n3,4\n".encode(encoding), mode="wb")
+        with pytest.raises(UsageError) as info:
+            read_csv(p, ["x"])
+        assert info.value.message == f"--data: {p} is {said}, not UTF-8"
+        assert "save the file as UTF-8" in info.value.hint
 
 
 def test_a_million_rows_load_with_the_right_values(tmp_path):
