@@ -310,15 +310,13 @@ def _check_samples(g, registry, err, columns, defined, output_stmt):
                       hint="every data column has one value per sample: give them the same "
                            "number of values")
     # asked of the registry once per op, not once per node (a model has few ops)
-    reducing = {op for op in set(g.op) if op is not None and registry.get(op).reduces}
+    by_name = {op: registry.get(op) for op in set(g.op) if op is not None}
+    reducing = {op for op, found in by_name.items() if found.reduces}
     if not columns and not reducing:
         return
-    reduces = [op in reducing for op in g.op]
-    ops = [None if op is None else registry.get(op) for op in g.op]
-    flags = per_sample_flags(g.kind, ops, g.args)
-    for k, r in enumerate(reduces):
-        if r and not flags[g.args[k][0]]:
-            op = g.op[k]
+    flags = per_sample_flags(g.kind, [by_name.get(op) for op in g.op], g.args)
+    for k, op in enumerate(g.op):
+        if op in reducing and not flags[g.args[k][0]]:
             hint = (f"{op} reduces over the samples, so its argument must depend on a data "
                     f"column; this one is one number for all of them: drop the {op}(...)")
             if not columns:

@@ -14,7 +14,6 @@ This module imports nothing from graphdsl, so any module may use it.
 
 from __future__ import annotations
 
-import difflib
 import math
 
 
@@ -43,6 +42,8 @@ def shorten(name: str, limit: int = 40) -> str:
 
 def close_names(name: str, candidates, n: int = 3) -> list[str]:
     """The closest names, ignoring case first (W -> w), then by spelling."""
+    import difflib   # here, not at the top: only a message needs it, and every command imports text
+
     cands = [c for c in candidates if abs(len(c) - len(name)) <= 3]
     if len(cands) > 20000:  # a huge model: compare only names with the same first letter
         first = name[:1].lower()
