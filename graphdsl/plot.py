@@ -347,9 +347,9 @@ def fit_epochs(count: int, shown: int = FIT_CURVES) -> list[int]:
     >>> fit_epochs(101), fit_epochs(3), fit_epochs(1)
     ([0, 25, 50, 75, 100], [0, 1, 2], [0])
     """
-    if count <= shown:
-        return list(range(count))
-    return sorted({round(i * (count - 1) / (shown - 1)) for i in range(shown)})
+    from .trace import evenly_spaced
+
+    return evenly_spaced(count, shown)
 
 
 def fit_figure(trace, model=None):

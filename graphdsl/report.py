@@ -33,7 +33,7 @@ from .text import format_number as _f
 from .errors import GraphdslError
 from .i18n import tr
 from .runtable import cell_text, header, iteration_table, node_table
-from .trace import Reason
+from .trace import Reason, evenly_spaced
 
 #: more frames than this are thinned out (evenly, first and last kept): each
 #: frame is a `dot` layout and a few KB of SVG
@@ -93,7 +93,7 @@ headings, controls, table headers, notes on the plots and the explanations
     # past max_frames iterations, pictures, explanations, panels and the plots'
     # rings are made for an evenly spaced selection: each costs a `dot` layout,
     # a symbolic pass or a few KB, and 20,000 panels made a 62 MB page
-    chosen = _thin(n, max_frames)
+    chosen = evenly_spaced(n, max_frames)
     thinned = len(chosen) < n
     if thinned:
         notes.append(f"pictures, values and explanations made for {len(chosen)} of {n} iterations "
@@ -242,19 +242,6 @@ def _plots(model, trace, notes, lang="en", marks=True) -> list[tuple[str, str]]:
     if trace.method is not None:
         what += tr("r_plot_ring", lang)
     return [(what, strip_prolog(svg))]
-
-
-def _thin(n: int, limit: int) -> list[int]:
-    """At most ``limit`` indices of range(n), evenly spaced, first and last kept.
-
-    >>> _thin(5, 10), _thin(10, 4)
-    ([0, 1, 2, 3, 4], [0, 3, 6, 9])
-    """
-    if n <= limit:
-        return list(range(n))
-    if limit <= 1:
-        return [0][:limit]
-    return sorted({round(k * (n - 1) / (limit - 1)) for k in range(limit)})
 
 
 _PROLOG = re.compile(r"<svg\b.*</svg>", re.S)

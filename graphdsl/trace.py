@@ -243,3 +243,17 @@ class FitTrace:
         r = self.result()
         vals = ", ".join(f"{k}={v:.6g}" for k, v in r["values"].items())
         return f"<FitTrace {self.model}: {self.status} after {r['epochs']} epoch(s), {vals}>"
+
+
+def evenly_spaced(n: int, limit: int) -> list[int]:
+    """At most ``limit`` rows of range(n), evenly spaced, first and last kept:
+    which iterations a report draws, which epochs a fit's plot shows.
+
+    >>> evenly_spaced(5, 10), evenly_spaced(10, 4), evenly_spaced(101, 5)
+    ([0, 1, 2, 3, 4], [0, 3, 6, 9], [0, 25, 50, 75, 100])
+    """
+    if n <= limit:
+        return list(range(n))
+    if limit <= 1:
+        return [0][:limit]
+    return sorted({round(k * (n - 1) / (limit - 1)) for k in range(limit)})

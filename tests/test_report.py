@@ -13,7 +13,8 @@ import pytest
 
 import graphdsl
 from conftest import MODELS
-from graphdsl.report import build_report, script_json, strip_prolog, _thin
+from graphdsl.report import build_report, script_json, strip_prolog
+from graphdsl.trace import evenly_spaced as _thin
 
 
 class _Page(html.parser.HTMLParser):
