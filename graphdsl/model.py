@@ -125,17 +125,23 @@ class Model:
 
     # -- evaluation ------------------------------------------------------------
     def _values(self):
-        """Every node's value at the current params, in the engine's order.
+        """Every node's value at the current params, in the engine's order
+        (see :meth:`values_at`)."""
+        return self.values_at(self._overrides())
+
+    def values_at(self, overrides: dict):
+        """Every node's value with the params at ``overrides`` (every param
+        named), in the engine's order.
 
         A forward pass runs only when a value changed since the last one:
-        ``forward()`` then ``gradients()`` evaluate the graph once. The params
+        ``forward()`` then ``gradients()`` evaluate the graph once, and so do
+        the explanations of one iteration in reverse and forward mode. The params
         are compared by identity with those of the last pass (a float is
         immutable, and the snapshot keeps it alive, so ``is`` never confuses
         two values, not even 0.0 and -0.0), and :meth:`set_value` forgets the
         pass, which also covers named constants. Raises what
         :meth:`Compiled.forward <graphdsl.engine.Compiled.forward>` raises.
         """
-        overrides = self._overrides()
         snapshot = tuple(overrides.items())
         last = self._last_pass
         if last is not None and len(last[0]) == len(snapshot) and all(
