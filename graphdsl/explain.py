@@ -48,7 +48,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 
 from .i18n import tr
 from .statements import (ChainSum, Rules, StatementRules, chain_sum, chosen_params, d, exact_number, passes,
-                         factor_number, factor_rule, is_number_text, pretty, statements,
+                         factor_number, factor_rule, pretty, statements,
                          sympy_op)
 from .statements import tex_d as _tex_d, tex_name as _tex_name, tex_number as _tex_num
 from .text import format_number
@@ -110,7 +110,7 @@ class Partial:
     @property
     def constant(self) -> bool:
         """True when the rule is just a number (∂x/∂b = 3): print it once."""
-        return self.rule is not None and is_number_text(self.rule)
+        return self.source is not None and self.source[self.parent].constant
 
     def to_dict(self) -> dict:
         return {"child": self.child, "parent": self.parent, "value": self.value,

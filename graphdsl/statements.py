@@ -496,13 +496,14 @@ class Rules:
         if view.size[node] > self.max_size:
             self.skipped += 1
             return None
-        key = view.cache.get(("shape", node))
-        if key is None:
-            key = view.cache[("shape", node)] = self._shape(node, inputs)
-        # the caps count this object's work, cached or not: same model, same output
+        # the caps count this object's work, cached or not: same model, same output;
+        # the statement cap first, since it needs no shape
         if node not in self.given and len(self.given) >= self.max_statements:
             self.skipped += 1
             return None
+        key = view.cache.get(("shape", node))
+        if key is None:
+            key = view.cache[("shape", node)] = self._shape(node, inputs)
         if key not in self.seen:
             if len(self.seen) >= self.max_shapes or self.work + view.size[node] > self.max_work:
                 self.skipped += 1
