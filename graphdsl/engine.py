@@ -260,13 +260,11 @@ class Compiled:
         if self._code is not None:
             return
         namespace = {"__builtins__": {}, **forms.FUNCTIONS}
-        op_slot: dict = {}
+        op_slot = self._op_slots()
         for op in self.ops:
-            if op is not None and id(op) not in op_slot:
-                j = len(op_slot)
-                op_slot[id(op)] = j
-                namespace[f"_f{j}"] = op.forward
-                namespace[f"_p{j}"] = op.partials
+            if op is not None:
+                namespace[f"_f{op_slot[id(op)]}"] = op.forward
+                namespace[f"_p{op_slot[id(op)]}"] = op.partials
         fwd, bwd = [], []
         for src in self._sources(op_slot):
             exec(compile(src, "<graphdsl generated>", "exec"), namespace)
@@ -279,11 +277,7 @@ class Compiled:
 
     def generated_source(self) -> str:
         """The text :meth:`generate` compiles (for reading and for tests)."""
-        op_slot: dict = {}
-        for op in self.ops:
-            if op is not None and id(op) not in op_slot:
-                op_slot[id(op)] = len(op_slot)
-        return "\n".join(self._sources(op_slot))
+        return "\n".join(self._sources(self._op_slots()))
 
     def _sources(self, op_slot):
         """Yield one function's source per chunk: ``_F(V)`` forward and ``_B(V, A)``
@@ -300,13 +294,7 @@ class Compiled:
         """
         n = len(self.ops)
         ops, args = self.ops, self.args
-        templates = {}
-        for op in ops:
-            if op is not None and id(op) not in templates:
-                try:
-                    templates[id(op)] = forms.of(op)
-                except forms.TemplateError:  # a registered op's templates were checked: kept for safety
-                    templates[id(op)] = None
+        templates = self._templates()
         local = re.compile(r"\bv(\d+)\b")
         for s in range(0, n, CHUNK):
             e = min(n, s + CHUNK)
@@ -510,6 +498,19 @@ class Compiled:
         """The text :meth:`generate_tangents` compiles (for reading and for tests)."""
         return "\n".join(self._tangent_sources(self._op_slots()))
 
+    def _templates(self) -> dict:
+        """``{id(op): forms.of(op)}`` for every op of the graph (None for an op
+        whose templates cannot be read; a registered op's were checked when it
+        was registered, so this is for safety only)."""
+        templates = {}
+        for op in self.ops:
+            if op is not None and id(op) not in templates:
+                try:
+                    templates[id(op)] = forms.of(op)
+                except forms.TemplateError:
+                    templates[id(op)] = None
+        return templates
+
     def _op_slots(self) -> dict:
         op_slot: dict = {}
         for op in self.ops:
@@ -523,13 +524,7 @@ class Compiled:
         ops' templates are written, never text from the model."""
         n = len(self.ops)
         ops, args = self.ops, self.args
-        templates = {}
-        for op in ops:
-            if op is not None and id(op) not in templates:
-                try:
-                    templates[id(op)] = forms.of(op)
-                except forms.TemplateError:  # a registered op's templates were checked
-                    templates[id(op)] = None
+        templates = self._templates()
         for s in range(0, n, CHUNK):
             e = min(n, s + CHUNK)
             comma = "," if e - s == 1 else ""
