@@ -591,12 +591,7 @@ class Compiled:
             return self._failure(i, vals, exc)
         adj = [0.0] * len(vals)
         adj[i] = 1.0
-        try:
-            return self._derivative_failure(vals, adj, i)
-        except StopIteration:   # the scalar op finds the derivative finite after all
-            return self._error(i, f"a derivative in statement '{self.flat.stmt[i]}' is not a "
-                                  f"finite number", "start from other params (--set NAME=VALUE)",
-                               vals)
+        return self._derivative_failure(vals, adj, i)
 
     def _failure(self, i: int, vals, exc) -> NumericError:
         """The error for a forward pass that failed at node ``i`` (``exc`` raised
@@ -680,7 +675,11 @@ class Compiled:
                            f"{self._label(k)} = {_short(g)} times the local derivative "
                            f"{_short(d)} is beyond the largest float", hint, vals)
         # every contribution was finite: a sum of them overflowed
-        k = next(k for k in range(len(adj)) if checked[k] and not math.isfinite(adj[k]))
+        k = next((k for k in range(len(adj)) if checked[k] and not math.isfinite(adj[k])), None)
+        if k is None:   # the scalar op finds every derivative finite after all
+            return self._error(start, f"a derivative in statement '{self.flat.stmt[start]}' is "
+                                      f"not a finite number",
+                               "start from other params (--set NAME=VALUE)", vals)
         return self._error(
             k, f"∂{wrt}/∂{self._label(k)} is {_describe_nonfinite(adj[k])}: the sum of "
                f"its paths' contributions is beyond the largest float",
