@@ -393,8 +393,10 @@ def cmd_fit(args) -> int:
         from .plot import prepare
 
         prepare(args.plot)
-    if args.batch_size == 0:
-        raise UsageError("--batch-size must be 1 or more", hint="leave it out to use every sample")
+    from .fit import check_options
+
+    # every option before the model and its data are read
+    check_options(args.epochs, args.batch_size, args.lr, args.optimizer, args.tol, args.seed)
     model = _load(args)
     options = dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                    optimizer=args.optimizer, seed=args.seed, tol=args.tol, params=args.params)
