@@ -197,7 +197,14 @@ class Model:
         {'b': 1.0, 'x': 3.0, 'y': 2.0, 'z': 51.0}
         """
         self.refuse_data("tangents (forward mode)")
+        self.check_seed(wrt)
         c = self.compiled
+        tan = c.tangents(self._values(), c.index[wrt])
+        return {n: tan[c.index[n]] for n in c.named}
+
+    def check_seed(self, wrt: str, option: str = "--wrt") -> None:
+        """Raise UsageError unless forward mode can start from ``wrt``: a param
+        or a named constant (``option`` is how the message names it)."""
         fg = self.flat
         k = fg.pos.get(wrt)
         if k is None or fg.name[k] is None:
@@ -206,14 +213,12 @@ class Model:
             hint = did_you_mean(wrt, self.params)
             listing = ("the params are: " + ", ".join(self.params)) if self.params else \
                 "the model has no params"
-            raise UsageError(f"--wrt {shorten(wrt)}: the model has no such name",
+            raise UsageError(f"{option} {shorten(wrt)}: the model has no such name",
                              hint=(hint + " " if hint else "") + listing)
         if fg.kind[k] == "op":
-            raise UsageError(f"--wrt {wrt}: '{wrt}' is computed (line {fg.line[k]}), not a param",
+            raise UsageError(f"{option} {wrt}: '{wrt}' is computed, not a param (line {fg.line[k]})",
                              hint="forward mode starts from a param: "
                                   + (", ".join(self.params) if self.params else "declare one"))
-        tan = c.tangents(self._values(), c.index[wrt])
-        return {n: tan[c.index[n]] for n in c.named}
 
     def local_partials(self) -> dict[tuple[str, str], float]:
         """The statement view's edge labels: (parent, child) -> ∂child/∂parent."""

@@ -251,10 +251,7 @@ def _check_seed(model, wrt) -> None:
     if wrt is None:
         raise UsageError("--view tangent needs --wrt PARAM: the param forward mode starts from",
                          hint=f"for example --wrt {model.params[0]}" if model.params else params)
-    fg = model.flat
-    if fg.kind[fg.pos[wrt]] == "op":
-        raise UsageError(f"--view tangent --wrt {wrt}: '{wrt}' is computed, not a param",
-                         hint="forward mode starts from a param: " + params)
+    model.check_seed(wrt, "--view tangent --wrt")
 
 
 def _default_title(model, view, nums, ops, lang="en") -> str:
