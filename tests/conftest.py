@@ -4,6 +4,7 @@ stdout, stderr and the exit code in-process."""
 from __future__ import annotations
 
 import io
+import shutil
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,3 +55,19 @@ class Cube(Op):
 
     def partials(self, x, out):
         return (3 * x * x,)
+
+
+#: Debian's chromium, driven by playwright (never `playwright install`, which downloads a browser)
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()

@@ -4,7 +4,6 @@ engine), and the errors of each."""
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest

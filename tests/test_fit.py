@@ -252,7 +252,7 @@ def test_cli_fit_numeric_failure_exits_1_with_the_sample(cli, tmp_path):
     d.write_text("x\n1\n2\n-3\n")
     r = cli("fit", p, "--data", d)
     assert r.code == 1
-    assert f"log(-3) in statement 'loss'" in r.err and f"sample 3 (line 4 of {d})" in r.err
+    assert "log(-3) in statement 'loss'" in r.err and f"sample 3 (line 4 of {d})" in r.err
     assert "(epoch 0)" in r.err and "Traceback" not in r.err
 
 

@@ -374,10 +374,10 @@ def test_every_written_step_adds_up_to_the_engines_tangent(model):
     m = graphdsl.loads(text, registry=registry())
     for item in explain_forward(m).items:
         assert item.agrees
-        for st in item.steps:
-            assert st.agrees, (item.param, st.node)
+        for step in item.steps:
+            assert step.agrees, (item.param, step.node)
             # each term's tangent is the one written for that input earlier
-            for t in st.terms:
+            for t in step.terms:
                 assert t.tangent == item.tangents[t.input]
 
 

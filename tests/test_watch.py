@@ -23,20 +23,8 @@ import pytest
 
 from graphdsl.watch import FileWatcher
 
-from test_report_browser import ARGS, CHROMIUM
-
-# generous: the machine running the tests may be shared and busy
-WAIT = 90_000   # generous: a busy 2-core machine builds the whole page in seconds, not tens
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
+# generous: on a shared, busy 2-core machine the whole page takes seconds, not tens
+WAIT = 90_000
 
 
 class Watching:
