@@ -555,10 +555,12 @@ class Compiled:
             yield "\n".join(lines) + "\n"
 
     # -- the statement view ----------------------------------------------------------
-    def local_partials(self, vals: list[float]) -> dict[tuple[str, str], float]:
+    def local_partials(self, vals: list[float], partials=None) -> dict[tuple[str, str], float]:
         """The statement view's edge labels: for each named node c and each
         named input p of its statement, dc/dp through the hidden sub-expression
-        (constants folded). Keys are (p, c)."""
+        (constants folded). Keys are (p, c). ``partials(k, vals)`` gives node
+        k's local partials when the op's own are not meant (a reduction's, per
+        sample, is its weight)."""
         fg = self.flat
         names, kinds = fg.name, fg.kind
         out: dict[tuple[str, str], float] = {}
@@ -570,7 +572,8 @@ class Compiled:
             while stack:
                 k, g = stack.pop()
                 a = self.args[k]
-                ps = self.ops[k].partials(*[vals[j] for j in a], vals[k])
+                ps = (self.ops[k].partials(*[vals[j] for j in a], vals[k]) if partials is None
+                      else partials(k, vals))
                 for j, d in zip(a, ps):
                     nid = self.order[j]
                     if names[j] is not None:

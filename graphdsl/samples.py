@@ -184,7 +184,7 @@ class SamplePlan:
     sample when a value or a derivative is not a finite number.
     """
 
-    def __init__(self, compiled):
+    def __init__(self, compiled, *, every_adjoint: bool = False):
         self.np = batch.require_numpy()
         c = self.c = compiled
         fg = c.flat
@@ -202,14 +202,16 @@ class SamplePlan:
         self.lvl = lvl
         self.data_pos = {name: fg.pos[name] for name in (fg.graph.get("data") or {})}
         self.param_pos = [fg.pos[p] for p in c.params]
-        # which single-number nodes need an adjoint: named ones, and those a param reaches
+        # which single-number nodes need an adjoint: named ones, and those a param
+        # reaches (every one of them with ``every_adjoint``: the pictures' totals)
         has_param = [False] * n
         for k in range(n):
             if fg.kind[k] == "param":
                 has_param[k] = True
             elif ops[k] is not None:
                 has_param[k] = any(has_param[j] for j in args[k])
-        self.need = [(not per[k]) and (has_param[k] or fg.name[k] is not None) for k in range(n)]
+        self.need = [(not per[k]) and (every_adjoint or has_param[k] or fg.name[k] is not None)
+                     for k in range(n)]
         # a per-sample node whose adjoint can reach a node that needs one
         reach = [False] * n
         for k in range(n):
@@ -396,6 +398,25 @@ class SamplePlan:
             per_vals = {fg.name[k]: cols[k].copy() for k in self.data_pos.values()}
             per_vals.update((fg.name[k], a) for k, a in keep.items())
         return SampleResult(values, grads, per_vals, m)
+
+    def totals(self, params=None, data=None):
+        """Every single-number node's value and adjoint (∂output/∂node, summed
+        over the samples) over the whole of ``data``, as two lists in the
+        engine's order; a per-sample node's entries are not meaningful. Checked
+        as :meth:`evaluate` is. Only nodes this plan ``need``s get an adjoint
+        (all of them in a plan made with ``every_adjoint``)."""
+        np = self.np
+        c = self.c
+        V = list(self._base)
+        for p, v in (params or {}).items():
+            V[c.index[p]] = float(v)
+        cols = self._columns(data, None)
+        m = len(next(iter(cols.values()))) if cols else 1
+        stage = self._stage(True)
+        with np.errstate(all="ignore"):
+            self._forward(V, cols, m, stage, True, {}, data, None, None)
+            G = self._backward(V, cols, m, stage, data, None, None)
+        return V, G
 
     def loss_and_gradient(self, pvec, cols, m):
         """The output and ∂output/∂param (a list, in the order of the model's
