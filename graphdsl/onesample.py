@@ -49,10 +49,16 @@ class OneSample:
     node's adjoint (0.0 for a node no per-sample node uses);
     ``direct``: the part of a single-number node's adjoint that comes through
     no sample; ``per_sample``: the per-sample named nodes.
+
+    The same numbers for every node of the flat graph (hidden ones too, as
+    ``render --ops`` draws them), by position in the engine's order:
+    ``value_at``, ``adjoint_at``, ``contribution_at``, ``direct_at``; and
+    ``is_per``, whether a position is per-sample.
     """
 
     __slots__ = ("k", "row", "n", "values", "adjoints", "totals", "partials",
-                 "contributions", "direct", "per_sample")
+                 "contributions", "direct", "per_sample",
+                 "value_at", "adjoint_at", "contribution_at", "direct_at", "is_per")
 
     def __init__(self, **fields):
         for name in self.__slots__:
@@ -175,4 +181,11 @@ class SampleView:
             partials=partials,
             contributions={nm: float(contrib[index[nm]]) for nm in scalar},
             direct={nm: float(self._direct[index[nm]]) for nm in scalar},
-            per_sample=[nm for nm in named if per[index[nm]]])
+            per_sample=[nm for nm in named if per[index[nm]]],
+            value_at=vals, adjoint_at=adj, contribution_at=contrib,
+            direct_at=self._direct, is_per=per)
+
+    def local_partials_at(self, s: OneSample, pos: int) -> list[float]:
+        """The local partials of the node at position ``pos`` for the sample
+        ``s`` (a reduction's: its weight), in the order of its operands."""
+        return self._partials(pos, s.value_at)
