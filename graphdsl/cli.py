@@ -90,8 +90,10 @@ def _registry(args):
     return reg
 
 
-def _load(args, text: str | None = None):
-    """The model of ``args.model`` (or of ``text``, named ``args.model``), with --set applied."""
+def _load(args, text: str | None = None, *, data: bool = True):
+    """The model of ``args.model`` (or of ``text``, named ``args.model``), with
+    --set applied, and --data read unless ``data`` is False (the caller reads
+    it once the options are checked)."""
     from .model import load, loads
 
     if text is None:
@@ -100,7 +102,7 @@ def _load(args, text: str | None = None):
         model = loads(text, name=args.model, registry=_registry(args))
     for warning in model.warnings:   # on stderr, so --json output stays clean
         _err(str(warning))
-    if getattr(args, "data", None) is not None:
+    if data and getattr(args, "data", None) is not None:
         model.set_data(args.data)
     for item in getattr(args, "set", None) or ():
         name, value = _parse_assignment(item)
@@ -807,35 +809,101 @@ def _check_ops(items) -> int:
 
 def _add_report(sub, common):
     p = sub.add_parser("report", parents=[common],
-                       help="one self-contained HTML page that steps through a run",
-                       description="Run the model (the same options as `run`) and write one HTML "
+                       help="one self-contained HTML page that steps through a run or a fit",
+                       description="Run the model (the same options as `run`), or fit a data "
+                                   "model (the options of `fit`), and write one HTML "
                                    "file that needs nothing else: the model, the table, the "
-                                   "backward view of every iteration, the chain rule and the "
+                                   "picture of every iteration or epoch, the chain rule and the "
                                    "plots, stepped with buttons, a slider or the arrow keys.")
     p.add_argument("model", help="the .bp model file")
     _add_run_options(p)
+    # which options were given decides what a model may not be asked (run's or fit's)
+    p.set_defaults(method=None, tol=None, max_iter=None)
     p.add_argument("-o", "--output", metavar="FILE.html",
                    help="the HTML file to write (default: MODEL-report.html here; - for stdout)")
     _add_data(p)
+    g = p.add_argument_group("a data model's fit (as `graphdsl fit`)")
+    g.add_argument("--epochs", type=_count, help="at most this many epochs (default 100)")
+    g.add_argument("--batch-size", type=_count, metavar="N",
+                   help="samples per step (default: all of them, one step per epoch)")
+    g.add_argument("--optimizer", choices=["sgd", "momentum", "adam"],
+                   help="how a step moves the params, as torch.optim does (default: sgd)")
+    g.add_argument("--seed", type=_count, help="the order of the mini-batches (default 0)")
+    g.add_argument("--sample", type=_count, metavar="K",
+                   help="the sample (the CSV's data row, from 1) whose picture and chain rule "
+                        "the page shows (default 1)")
     _add_lang(p)
 
 
-def _build_report(args, bar=None, plots: bool = True):
-    """The report of the run the options ask for: (Report, Trace). Raises the
-    errors of loading and running the model."""
-    from .report import build_report
+#: report's options that only a run takes, and those that only a fit takes
+RUN_ONLY = ("target", "method", "minimize", "stop_below", "max_iter")
+FIT_ONLY = ("epochs", "batch_size", "optimizer", "seed", "sample")
 
-    model = _load(args)
-    model.refuse_data("report")
-    trace = _solve(model, args)
-    return build_report(model, trace, lang=_lang(args), progress=bar, plots=plots), trace
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _report_options(args, model) -> None:
+    """Check report's options against the model (a data model is fitted, any
+    other is run), before its data is read, and fill in the defaults of
+    the one that applies. Raises UsageError for an option of the other."""
+    if model.data_names:
+        given = [_option(o) for o in RUN_ONLY if getattr(args, o) not in (None, False)]
+        if given:
+            raise UsageError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for a run, "
+                             f"and {args.model} is a data model: its report shows a fit",
+                             hint="give the fit's options instead: --epochs, --batch-size, --lr, "
+                                  "--optimizer sgd|momentum|adam, --seed, --tol, --sample K")
+        for name, default in (("epochs", 100), ("optimizer", "sgd"), ("seed", 0), ("sample", 1),
+                              ("lr", 0.1), ("tol", 1e-6)):
+            if getattr(args, name) is None:
+                setattr(args, name, default)
+        from .fit import check_options
+
+        check_options(args.epochs, args.batch_size, args.lr, args.optimizer, args.tol, args.seed)
+        return
+    given = [_option(o) for o in FIT_ONLY if getattr(args, o) is not None]
+    if given:
+        raise UsageError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for the fit of "
+                         f"a data model, and {args.model} has no data column: its report shows "
+                         f"a run", hint="give the run's options instead: --target T, --method "
+                                        "split|frozen|gd, --max-iter, --minimize")
+    args.method = args.method or "split"
+    args.max_iter = 100 if args.max_iter is None else args.max_iter
+    args.tol = 1e-4 if args.tol is None else args.tol
+
+
+def _build_report(args, bar=None, plots: bool = True, fits: bool = False):
+    """The report of the run (or, with ``fits``, of a data model the fit) the
+    options ask for: (Report, Trace or FitTrace). Raises the errors of
+    loading, running and fitting the model."""
+    from .report import build_report, check_sample
+
+    if not fits:   # `watch`: runs only
+        model = _load(args)
+        model.refuse_data("report")
+        trace = _solve(model, args)
+        return build_report(model, trace, lang=_lang(args), progress=bar, plots=plots), trace
+    model = _load(args, data=False)
+    _report_options(args, model)
+    if args.data is not None:
+        model.set_data(args.data)
+    if not model.data_names:
+        trace = _solve(model, args)
+        return build_report(model, trace, lang=_lang(args), progress=bar, plots=plots), trace
+    check_sample(model, args.sample)   # before the fit, which may take a while
+    trace = model.fit(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                      optimizer=args.optimizer, seed=args.seed, tol=args.tol, params=args.params)
+    return build_report(model, trace, lang=_lang(args), progress=bar, plots=plots,
+                        sample=args.sample), trace
 
 
 def cmd_report(args) -> int:
     from .progress import progress
 
     with progress(None, "report", sys.stderr) as bar:
-        report, trace = _build_report(args, bar)
+        report, trace = _build_report(args, bar, fits=True)
     to_stdout = args.output == "-"  # as for render: the page on stdout, and nothing else there
     if to_stdout:
         sys.stdout.write(report.html)
@@ -846,7 +914,8 @@ def cmd_report(args) -> int:
     for note in report.notes:
         _err(f"warning: {note}")
     if not to_stdout:
-        _out(f"wrote {path}: {report.iterations} iteration"
+        rows = "epoch" if hasattr(trace, "epochs") else "iteration"
+        _out(f"wrote {path}: {report.iterations} {rows}"
              f"{'s' if report.iterations != 1 else ''}, {report.frames} picture"
              f"{'s' if report.frames != 1 else ''}, {size / 1024:.0f} KB")
     if trace.failure is not None:

@@ -8,6 +8,8 @@
 - :func:`compare_figure`: |error| per iteration of several runs (methods), log scale.
 - :func:`fit_figure`: a fit's loss per epoch, log scale, and with the model
   the data with its prediction (a curve over the epochs, or a decision boundary).
+- :func:`fit_report_figure`: the same for the HTML report, with a ring and
+  the data panel as one layer per shown epoch, for a page that steps through them.
 - :func:`save_figure`: SVG, PNG or PDF by the file's extension, written whole
   through :func:`graphdsl.fileio.write_atomic`. SVG output is deterministic
   (fixed hash salt, no date), so the same run gives the same bytes.
@@ -514,3 +516,200 @@ def save_figure(fig, path, *, protect=()) -> None:
     from .fileio import write_atomic
 
     write_atomic(path, figure_bytes(fig, plot_format(path)), protect=protect)
+
+
+#: a side of the grid a decision boundary is found on in the report, one per
+#: shown epoch: coarser than fit_figure's, so 500 epochs' boundaries stay small
+REPORT_GRID = 60
+
+
+def fit_report_figure(trace, model=None, *, marks=True, sample: int | None = None):
+    """The plots of a fit for the HTML report, which steps through its epochs:
+    the loss per epoch (as :func:`fit_figure` draws it) with a red ring on
+    every epoch in ``marks`` (True: every one), and, with the ``model`` and
+    its data, the data with the model's prediction *at each such epoch* as a
+    layer of its own: the curve (one input) or the decision boundary with its
+    shaded sides (a 2-D classifier). Every ring and layer is its own SVG
+    group, ``gdmark-l-K`` (the ring), ``gdmark-d-K`` (the curve or boundary)
+    and ``gdmark-s-K`` (the shading), K the row of the trace, all drawn: the
+    page's script shows only the current epoch's. The start's curve stays
+    in view, dashed, and the data's ``sample`` (1-based) is ringed, the one
+    the page's chain rule is about. Without a role to draw, the data panel
+    says why, as :func:`fit_figure` does.
+
+    Raises UsageError when matplotlib is missing or the fit has no epoch.
+
+    >>> m = graphdsl.load("models/regression.bp", data="models/data/regression.csv")  # doctest: +SKIP
+    >>> svg = figure_bytes(fit_report_figure(m.fit(), m, sample=1), "svg")             # doctest: +SKIP
+    """
+    if not trace.epochs:
+        raise UsageError("the fit has no epoch to plot")
+    mpl = _mpl()
+    data = model.data if model is not None and model.data_names else None
+    rows = list(range(len(trace.epochs))) if marks is True else sorted(set(marks or ()))
+    with mpl.rc_context(_STYLE):
+        if data is None:
+            fig = _new_figure(6.4, 3.6)
+            ax = fig.add_subplot()
+        else:
+            fig = _new_figure(11.5, 4.2)
+            ax, dax = fig.subplots(1, 2)
+        _loss_panel(ax, trace)
+        _rings(ax, [e.epoch for e in trace.epochs], [e.loss for e in trace.epochs], "l", set(rows))
+        if data is not None:
+            from .samples import find_roles
+
+            roles = find_roles(model.samples, data)
+            if roles.kind is None:
+                _data_panel(dax, trace, model, data)
+            elif roles.kind == "curve":
+                _curve_layers(dax, trace, model.samples, data, roles, rows, sample)
+            else:
+                _boundary_layers(dax, trace, model.samples, data, roles, rows, sample)
+    return fig
+
+
+def _ring_sample(ax, xs, ys, sample):
+    """A black ring around the data's ``sample`` (1-based), labelled."""
+    if sample is None or not 1 <= sample <= len(xs):
+        return
+    ax.plot([float(xs[sample - 1])], [float(ys[sample - 1])], marker="o", markersize=13,
+            markerfacecolor="none", markeredgecolor="black", markeredgewidth=1.6,
+            linestyle="none", zorder=7, label=f"sample {sample}", gid="gd-sample")
+
+
+def _curve_layers(ax, trace, plan, data, roles, rows, sample):
+    np = plan.np
+    x, t, pred = roles.inputs[0], roles.target, roles.prediction
+    xs, ys = data.columns[x], data.columns[t]
+    ax.scatter(xs, ys, s=12, color="#7f7f7f", alpha=0.7, label=f"data ({data.n} samples)",
+               gid="gd-data", zorder=2)
+    _ring_sample(ax, xs, ys, sample)
+    lo, hi = float(np.min(xs)), float(np.max(xs))
+    grid = np.linspace(lo, hi, FIT_POINTS + 1) if hi > lo else np.array([lo - 1, lo + 1])
+    curves = {r: plan.predict(pred, trace.epochs[r].values, {x: grid}) for r in rows}
+    start = plan.predict(pred, trace.epochs[0].values, {x: grid})
+    ax.plot(grid, start, color="#7f7f7f", linewidth=1.0, linestyle="--",
+            label=f"epoch {trace.epochs[0].epoch} (start)", gid="gd-curve-start", zorder=2)
+    # the axes hold every shown epoch's curve and the data, so nothing jumps as the page steps
+    finite = [c[np.isfinite(c)] for c in curves.values()] + [np.asarray(ys)]
+    ylo = min(float(np.min(v)) for v in finite if len(v))
+    yhi = max(float(np.max(v)) for v in finite if len(v))
+    pad = (yhi - ylo) * 0.05 or 1.0
+    ax.set_ylim(ylo - pad, yhi + pad)
+    for r, curve in curves.items():
+        ax.plot(grid, curve, color="#d62728", linewidth=2.0, gid=f"gdmark-d-{r}", zorder=3,
+                scalex=False, scaley=False)
+    ax.plot([], [], color="#d62728", linewidth=2.0, label=f"{pred} at the current epoch")
+    ax.set_xlabel(x)
+    ax.set_ylabel(t)
+    ax.set_title(f"{pred} against the data at the current epoch")
+    ax.legend(fontsize=8, loc="best")
+
+
+def _boundary_layers(ax, trace, plan, data, roles, rows, sample):
+    np = plan.np
+    (x1, x2), t, pred = roles.inputs, roles.target, roles.prediction
+    a, b, lab = data.columns[x1], data.columns[x2], data.columns[t]
+    labels = sorted(set(np.unique(lab).tolist()))
+    for colour, v in zip(("#1f77b4", "#ff7f0e"), labels):
+        sel = lab == v
+        ax.scatter(a[sel], b[sel], s=30 if data.n <= 50 else 12, color=colour,
+                   edgecolors="black", linewidths=0.4, label=f"{t} = {v:g}",
+                   gid=f"gd-data-{v:g}", zorder=3)
+    _ring_sample(ax, a, b, sample)
+    level = (labels[0] + labels[1]) / 2
+    alo, ahi = float(np.min(a)), float(np.max(a))
+    blo, bhi = float(np.min(b)), float(np.max(b))
+    pa, pb = max((ahi - alo) * 0.1, 0.25), max((bhi - blo) * 0.1, 0.25)
+    ga = np.linspace(alo - pa, ahi + pa, REPORT_GRID)
+    gb = np.linspace(blo - pb, bhi + pb, REPORT_GRID)
+    A, B = np.meshgrid(ga, gb)
+    # a path is written point by point, so each epoch's line and sides are thinned to
+    # the points that move them by more than 1/500 of the view (a straight boundary: 2)
+    tol = (ga[-1] - ga[0]) / 500, (gb[-1] - gb[0]) / 500
+    note = f"{pred} = {level:g}"
+    for r in rows:
+        e = trace.epochs[r]
+        Z = plan.predict(pred, e.values, {x1: A.ravel(), x2: B.ravel()}).reshape(A.shape)
+        Z = np.where(np.isfinite(Z), Z, np.nan)
+        if not (np.isfinite(Z).any() and np.nanmin(Z) < level < np.nanmax(Z)):
+            ax.text(0.5, 0.02, f"{pred} does not cross {level:g} here at epoch {e.epoch}: "
+                    f"no boundary in view", transform=ax.transAxes, ha="center", va="bottom",
+                    fontsize=8, gid=f"gdmark-d-{r}")
+            continue
+        gen = _contours(A, B, Z)
+        for side, (lo, hi), colour in (("s", (-np.inf, level), "#1f77b4"),
+                                       ("t", (level, np.inf), "#ff7f0e")):
+            points, offsets = gen.filled(lo, hi)
+            polys = [_thin(pts[a:b], tol) for pts, offs in zip(points, offsets)
+                     for a, b in zip(offs[:-1], offs[1:])]
+            if polys:
+                xs, ys = _joined(polys)
+                ax.fill(xs, ys, color=colour, alpha=0.12, linewidth=0, gid=f"gdmark-{side}-{r}",
+                        zorder=1)
+        xs, ys = _joined([_thin(piece, tol) for piece in gen.lines(level)])
+        ax.plot(xs, ys, color="black", linewidth=1.5, gid=f"gdmark-d-{r}",
+                scalex=False, scaley=False, zorder=4)
+    ax.plot([], [], color="black", label=f"boundary: {note}")
+    ax.set_xlim(ga[0], ga[-1])
+    ax.set_ylim(gb[0], gb[-1])
+    ax.set_xlabel(x1)
+    ax.set_ylabel(x2)
+    ax.set_title(f"the samples by {t}; {note} at the current epoch")
+    # beside the axes: inside, "best" is chosen with every epoch's boundary drawn at once
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+
+
+def _contours(A, B, Z):
+    """contourpy's generator of Z's level lines and filled regions on the grid
+    A, B (NaN masked), each polygon one closed ring of points."""
+    import numpy as np
+    from contourpy import FillType, LineType, contour_generator
+
+    return contour_generator(A, B, np.ma.masked_invalid(Z), line_type=LineType.Separate,
+                             fill_type=FillType.OuterOffset)
+
+
+def _thin(points, tol):
+    """The points of a line that move it by more than ``tol`` (x, y) from the
+    straight segments between the kept ones (Ramer-Douglas-Peucker, with a
+    stack of segments, not recursion); the ends are kept.
+
+    >>> import numpy as np
+    >>> _thin(np.array([[0, 0], [1, 1e-9], [2, 0], [3, 1]]), (0.01, 0.01)).tolist()
+    [[0.0, 0.0], [2.0, 0.0], [3.0, 1.0]]
+    """
+    import numpy as np
+
+    pts = np.asarray(points, dtype=float)
+    if len(pts) < 3:
+        return pts
+    q = pts / np.asarray(tol, dtype=float)      # in units of the tolerance
+    keep = np.zeros(len(q), dtype=bool)
+    keep[0] = keep[-1] = True
+    stack = [(0, len(q) - 1)]
+    while stack:
+        i, j = stack.pop()
+        if j - i < 2:
+            continue
+        a, b = q[i], q[j]
+        d = b - a
+        seg = q[i + 1:j] - a
+        norm = math.hypot(*d)
+        dist = (np.abs(d[0] * seg[:, 1] - d[1] * seg[:, 0]) / norm if norm
+                else np.hypot(seg[:, 0], seg[:, 1]))
+        k = int(np.argmax(dist))
+        if dist[k] > 1.0:
+            keep[i + 1 + k] = True
+            stack += [(i, i + 1 + k), (i + 1 + k, j)]
+    return pts[keep]
+
+
+def _joined(pieces):
+    """Lines (arrays of points) as one (xs, ys) with NaN between them."""
+    xs, ys = [], []
+    for piece in pieces:
+        xs += piece[:, 0].tolist() + [math.nan]
+        ys += piece[:, 1].tolist() + [math.nan]
+    return xs[:-1], ys[:-1]

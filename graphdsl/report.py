@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 from .text import format_number as _f
-from .errors import GraphdslError
+from .errors import GraphdslError, UsageError
 from .i18n import tr
 from .runtable import cell_text, header, iteration_table, node_table
-from .trace import Reason, evenly_spaced
+from .trace import FitTrace, Reason, evenly_spaced
 
 #: more frames than this are thinned out (evenly, first and last kept): each
 #: frame is a `dot` layout and a few KB of SVG
@@ -66,8 +66,12 @@ class Report:
 
 def build_report(model, trace, *, title: str | None = None, pictures: bool = True,
                  explanations: bool = True, plots: bool = True,
-                 max_frames: int = MAX_FRAMES, lang: str = "en", progress=None) -> Report:
-    """Build the HTML page of ``trace``, a run of ``model``.
+                 max_frames: int = MAX_FRAMES, lang: str = "en", progress=None,
+                 sample: int = 1) -> Report:
+    """Build the HTML page of ``trace``, a run of ``model`` (a
+    :class:`~graphdsl.trace.Trace`) or a fit of it (a
+    :class:`~graphdsl.trace.FitTrace`: see :func:`build_fit_report`, which
+    ``sample`` is for).
 
     ``pictures``, ``explanations`` and ``plots`` switch the parts that need
     graphviz's ``dot``, :mod:`graphdsl.explain` and matplotlib. A part that
@@ -87,6 +91,10 @@ headings, controls, table headers, notes on the plots and the explanations
     ...              plots=False).iterations
     2
     """
+    if isinstance(trace, FitTrace):
+        return build_fit_report(model, trace, title=title, pictures=pictures,
+                                explanations=explanations, plots=plots, max_frames=max_frames,
+                                lang=lang, progress=progress, sample=sample)
     lang = lang if lang in ("en", "zh") else "en"
     notes: list[str] = []
     n = len(trace.iterations)
@@ -146,6 +154,105 @@ headings, controls, table headers, notes on the plots and the explanations
     page = _page(model, trace, title=title, data=data, frames=frames, panels=panels,
                  texts=texts, figures=figures, notes=notes, cost_text=cost_text)
     return Report(html=page, iterations=n, frames=sum(1 for s in frames if s), notes=notes)
+
+
+def build_fit_report(model, trace, *, title: str | None = None, pictures: bool = True,
+                     explanations: bool = True, plots: bool = True,
+                     max_frames: int = MAX_FRAMES, lang: str = "en", progress=None,
+                     sample: int = 1) -> Report:
+    """Build the HTML page of ``trace``, a fit of ``model`` (a
+    :class:`~graphdsl.trace.FitTrace`), which steps through its epochs: the
+    table of every epoch, and for each shown epoch (every one up to
+    ``max_frames``, evenly spaced beyond) its values and gradients, the plate
+    picture of the epoch for the data's ``sample`` (1-based, the CSV's row),
+    the chain rule over the samples written out for that sample, and a ring
+    on the loss curve and the model's curve (or decision boundary) on the
+    data plot. The switches, ``lang``, ``progress`` and the notes on parts
+    left out are :func:`build_report`'s. The model is not changed.
+
+    Raises UsageError when the data has no sample ``sample``.
+
+    >>> import graphdsl
+    >>> m = graphdsl.loads("data x = [0, 1, 2]\\ndata y = [1, 3, 5]\\nparam w = 0\\n"
+    ...                    "pred = w*x\\nloss = mean((pred - y)^2)")
+    >>> r = build_report(m, m.fit(epochs=3), pictures=False, explanations=False, plots=False)
+    >>> r.iterations, "Epoch 0 of 3" in r.html
+    (4, True)
+    """
+    lang = lang if lang in ("en", "zh") else "en"
+    check_sample(model, sample)
+    notes: list[str] = []
+    n = len(trace.epochs)
+    chosen = evenly_spaced(n, max_frames)
+    thinned = len(chosen) < n
+    if thinned:
+        notes.append(f"pictures, values and explanations made for {len(chosen)} of {n} epochs "
+                     f"(evenly spaced, first and last included; at most {max_frames}); the table "
+                     f"has every epoch")
+    tick = progress.advance if progress is not None else (lambda k=1: None)
+    # the plots cost ~0.7 s for a small fit plus a layer per shown epoch
+    plot_steps = 200 + len(chosen)
+    if progress is not None:
+        progress.total = (plot_steps if plots else 0) if n else 0
+    frames: list[str | None] = [None] * n
+    texts: list[str | None] = [None] * n
+    figures = _fit_plots(model, trace, notes, lang, chosen, sample) if plots and n else []
+    if plots and n:
+        tick(plot_steps)
+    panels = [""] * n
+    for i in chosen:
+        panels[i] = _fit_panel(trace, i, lang)
+    data = {
+        "trace": _plain(trace.to_json()),
+        "frames": [s or "" for s in frames],
+        "panels": panels,
+        "explanations": [t or "" for t in texts],
+        "forward": [[] for _ in range(n)],
+        "forward_params": [],
+        "lang": lang,
+        "sample": sample,
+        # the rows are epochs: the words the page's script writes, and its address
+        "unit": "epoch",
+        "words": {"of": tr("rf_of", lang), "where": tr("rf_at", lang),
+                  "showing": tr("r_showing", lang), "noframe": tr("rf_no_frame", lang)},
+    }
+    if thinned:
+        data["words"]["nopanel"] = (
+            f'<h2 id="cur-title">{_e(tr("rf_heading", lang, i="{i}", n="{n}"))}</h2>'
+            f'<p class="noframe">{_e(tr("rf_no_panel", lang, m=len(chosen)))}</p>')
+    last = max(n - 1, 0)
+    r = trace.result()
+    final = ", ".join(f"{k} = {_f(v)}" for k, v in r["values"].items())
+    sub = tr("r_sub", lang, headline=_fit_headline(trace, lang), ending=_fit_ending(trace, lang),
+             final=final)
+    page = _fill(model, trace.model, n=n, title=title or tr("rf_title", lang, name=trace.model),
+                 sub=sub, status=trace.status, data=data, frames=frames, panels=panels,
+                 texts=texts, figures=figures, notes=notes, words=FIT_WORDS,
+                 table=_fit_table(trace, lang=lang),
+                 first_label=(tr("rf_of", lang, i=trace.epochs[0].epoch,
+                                 n=trace.epochs[last].epoch) if n else tr("rf_none", lang)),
+                 empty=tr("rf_empty", lang))
+    return Report(html=page, iterations=n, frames=sum(1 for s in frames if s), notes=notes)
+
+
+def check_sample(model, sample) -> None:
+    """Raise UsageError unless ``sample`` is a sample number (1-based) of
+    ``model``'s data: what a fit's report draws and explains. A model without
+    data has one sample, 1.
+
+    >>> import graphdsl
+    >>> try:
+    ...     check_sample(graphdsl.loads("data x = [1, 2]\\nparam w = 1\\nloss = mean(w*x)"), 3)
+    ... except UsageError as e:
+    ...     print(e.message)
+    --sample 3: the data has 2 samples
+    """
+    data = model.data if model.data_names else None
+    count = data.n if data is not None else 1
+    if isinstance(sample, bool) or not isinstance(sample, int) or not 1 <= sample <= count:
+        raise UsageError(f"--sample {sample}: the data has {count} sample{'s' if count != 1 else ''}",
+                         hint=f"give a sample number from 1 to {count} (a CSV's data rows are "
+                              "numbered from 1, after the header)")
 
 
 # --- the parts ------------------------------------------------------------------
@@ -242,6 +349,116 @@ def _plots(model, trace, notes, lang="en", marks=True) -> list[tuple[str, str]]:
     if trace.method is not None:
         what += tr("r_plot_ring", lang)
     return [(what, strip_prolog(svg))]
+
+
+def _fit_plots(model, trace, notes, lang, chosen, sample) -> list[tuple[str, str]]:
+    """(caption, inline SVG) of a fit's plots (graphdsl.plot.fit_report_figure):
+    a ring on the loss and the data plot's layer for every epoch in ``chosen``."""
+    from . import plot
+
+    try:
+        fig = plot.fit_report_figure(trace, model, marks=chosen, sample=sample)
+        svg = plot.figure_bytes(fig, "svg").decode("utf-8")
+    except GraphdslError as e:
+        notes.append(f"plots left out: {e.message}")
+        return []
+    what = tr("rf_plot", lang, out=trace.output)
+    if model.data_names:
+        from .samples import find_roles
+
+        roles = find_roles(model.samples, model.data)
+        if roles.kind == "curve":
+            what += tr("rf_plot_curve", lang, pred=roles.prediction, k=sample)
+        elif roles.kind == "classifier":
+            labels = sorted(set(model.samples.np.unique(model.data.columns[roles.target]).tolist()))
+            what += tr("rf_plot_boundary", lang, t=roles.target, pred=roles.prediction,
+                       level=_f(sum(labels) / 2), k=sample)
+    return [(what, strip_prolog(svg))]
+
+
+def _fit_batch(trace, lang: str) -> str:
+    return (tr("rf_full_batch", lang) if trace.batch_size >= trace.samples
+            else tr("rf_batches", lang, b=trace.batch_size, seed=trace.seed))
+
+
+def _fit_headline(trace, lang: str = "en") -> str:
+    """'fit loss over 100 samples of FILE · sgd, lr 0.1, full batch', as `fit` prints it."""
+    n = trace.samples
+    return tr("rf_headline", lang, out=trace.output, n=n, s="s" if n != 1 else "",
+              where=tr("rf_where", lang, data=trace.data) if trace.data else "",
+              optimizer=trace.optimizer, lr=_f(trace.lr), batch=_fit_batch(trace, lang))
+
+
+def _fit_ending(trace, lang: str = "en") -> str:
+    last = trace.last
+    if last is None:
+        return tr("rf_no_epoch", lang, why=trace.message or trace.status)
+    n = last.epoch
+    s = "s" if n != 1 else ""
+    if trace.converged:
+        return tr("rf_converged", lang, n=n, s=s)
+    if trace.status == "numeric":
+        return tr("rf_stopped", lang, n=n + 1, why=trace.message or trace.status)
+    return tr("rf_not_converged", lang, n=n, s=s, why=trace.message or trace.status)
+
+
+def _fit_panel(trace, i: int, lang: str = "en") -> str:
+    """The current epoch's panel: the params and the loss, every single-number
+    named node's value and ∂loss/∂node over the whole data set, and how the
+    next epoch moves the params, as HTML."""
+    e = trace.epochs[i]
+    last = len(trace.epochs) - 1
+    out = trace.output
+    where = tr("r_start", lang) if i == 0 and last else (tr("r_end", lang) if i == last and last else "")
+    heading = tr("rf_heading", lang, i=e.epoch, n=trace.epochs[last].epoch)
+    summary = ", ".join(f"{p} = {_f(e.values[p])}" for p in trace.params)
+    parts = [f'<h2 id="cur-title">{_e(heading + where)}</h2>',
+             f'<p class="summary"><strong>{_e(summary)}</strong></p>',
+             f'<p>{_e(tr("rf_loss_is", lang, out=out, n=trace.samples, loss=_f(e.loss)))}</p>']
+    gap = "" if lang == "zh" else " "
+    rows = []
+    for name, value in e.values.items():
+        kind = (tr("r_param", lang) if name in trace.params else
+                tr("r_output", lang) if name == out else "")
+        rows.append(f'<tr><th scope="row">{_e(name)}'
+                    + (f'{gap}<span class="kind">{_e(tr("r_kind", lang, kind=kind))}</span>'
+                       if kind else "")
+                    + f"</th><td>{_e(cell_text(value, lang))}</td>"
+                    f"<td>{_e(cell_text(e.gradients.get(name), lang))}</td></tr>")
+    heads = "".join(f'<th scope="col">{_e(h)}</th>'
+                    for h in (tr("node", lang), tr("value", lang), tr("grad_node", lang, out=out)))
+    parts.append(f'<table class="nodes"><caption class="vh">{_e(tr("rf_caption", lang, i=e.epoch))}'
+                 f'</caption><thead><tr>{heads}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
+    if i < last:
+        after = trace.epochs[i + 1].values
+        k = -(-trace.samples // max(trace.batch_size, 1))
+        moves = ", ".join(f"{p}: {_f(e.values[p])} → {_f(after[p])}" for p in trace.params)
+        parts.append(f'<p class="step">{_e(tr("rf_next", lang, k=k, s="s" if k != 1 else "", batch=_fit_batch(trace, lang), moves=moves))}</p>')
+    else:
+        parts.append(f'<p class="step">{_e(_fit_ending(trace, lang))}</p>')
+    return "".join(parts)
+
+
+def _fit_table(trace, current: int = 0, lang: str = "en") -> str:
+    """The fit's table, one row per epoch (the epoch, the loss, the params and
+    ∂loss/∂p over the whole data set, as `graphdsl fit` prints them), the
+    current row marked by text (▶) and aria-current, not by colour alone."""
+    out, ps = trace.output, trace.params
+    heads = [tr("rf_slider", lang), out] + list(ps) + [f"∂{out}/∂{p}" for p in ps]
+    current_th = f'<span class=vh>{_e(tr("r_current", lang))}</span>'
+    ths = f'<th scope="col">{current_th}</th>' + "".join(f'<th scope="col">{_e(h)}</th>' for h in heads)
+    body = []
+    for k, e in enumerate(trace.epochs):
+        mark = k == current
+        cells = [e.loss] + [e.values[p] for p in ps] + [e.gradients[p] for p in ps]
+        body.append(
+            f'<tr data-i="{k}"' + (' class="current" aria-current="step"' if mark else "") + ">"
+            f'<td class="mark" aria-hidden="true">{"▶" if mark else ""}</td>'
+            f'<th scope="row"><button type="button" class="go" data-i="{k}" '
+            f'aria-label="{_e(tr("rf_show", lang, i=e.epoch))}">{e.epoch}</button></th>'
+            + "".join(f"<td>{_e(cell_text(c, lang))}</td>" for c in cells) + "</tr>")
+    return (f'<table id="iters"><thead><tr>{ths}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table>')
 
 
 _PROLOG = re.compile(r"<svg\b.*</svg>", re.S)
@@ -397,23 +614,23 @@ def _source(model) -> str:
     return f'<pre class="source"><code>{numbered}</code></pre>'
 
 
+#: the template's fields for the page's fixed words, and their keys in
+#: graphdsl.i18n for a run's page; a fit's page takes some from FIT_WORDS
+PAGE_WORDS = {"nav": "r_nav", "first": "r_first", "prev": "r_prev", "next": "r_next",
+              "last_button": "r_last", "slider": "r_slider", "keys": "r_keys",
+              "noscript": "r_noscript", "frame_label": "r_frame", "h_explain": "r_h_explain",
+              "h_table": "r_h_table", "table_label": "r_table", "h_plots": "r_h_plots",
+              "h_source": "r_h_source", "h_forward": "r_h_forward", "fwd_param": "r_fwd_param"}
+FIT_WORDS = {**PAGE_WORDS, "nav": "rf_nav", "slider": "rf_slider", "noscript": "rf_noscript",
+             "frame_label": "rf_frame", "h_explain": "rf_h_explain", "h_table": "rf_h_table",
+             "table_label": "rf_table"}
+
+
 def _page(model, trace, *, title, data, frames, panels, texts, figures, notes,
           cost_text="") -> str:
     n = len(trace.iterations)
-    name = trace.model
     lang = data["lang"]
-    # the template's fields for the page's fixed words
-    w = {field: _e(tr(key, lang)) for field, key in (
-        ("nav", "r_nav"), ("first", "r_first"), ("prev", "r_prev"), ("next", "r_next"),
-        ("last_button", "r_last"), ("slider", "r_slider"), ("keys", "r_keys"),
-        ("noscript", "r_noscript"), ("frame_label", "r_frame"), ("h_explain", "r_h_explain"),
-        ("h_table", "r_h_table"), ("table_label", "r_table"), ("h_plots", "r_h_plots"),
-        ("h_source", "r_h_source"), ("h_forward", "r_h_forward"), ("fwd_param", "r_fwd_param"))}
-    title = title or tr("r_title", lang, name=name)
     last = max(n - 1, 0)
-    first_frame = frames[0] if n and frames[0] else _no_frame(lang)
-    first_panel = panels[0] if n else f"<p>{_e(tr('r_empty_run', lang))}</p>"
-    first_text = texts[0] if n and texts[0] else ""
     fparams = data.get("forward_params") or []
     # the param the page starts on: the one the run moves, when it moves one
     start = trace.params[0] if len(trace.params) == 1 and trace.params[0] in fparams else \
@@ -422,34 +639,53 @@ def _page(model, trace, *, title, data, frames, panels, texts, figures, notes,
                       for k, p in enumerate(fparams))
     first_forward = (data["forward"][0][fparams.index(start)]
                      if n and fparams and data["forward"][0] else "")
+    r = trace.result()
+    final = ", ".join(f"{k} = {_f(v)}" for k, v in r["values"].items())
+    sub = tr("r_sub", lang, headline=_headline(trace, lang), ending=_ending(trace, lang), final=final)
+    return _fill(model, trace.model, n=n, title=title or tr("r_title", lang, name=trace.model),
+                 sub=sub, status=trace.status, data=data, frames=frames, panels=panels,
+                 texts=texts, figures=figures, notes=notes, words=PAGE_WORDS,
+                 table=_table(trace, lang=lang),
+                 first_label=(tr("r_of", lang, i=trace.iterations[0].iteration,
+                                 n=trace.iterations[last].iteration) if n
+                              else tr("r_no_iteration", lang)),
+                 empty=tr("r_empty_run", lang), forward=first_forward, forward_options=options,
+                 cost_text=cost_text, forward_shown=bool(fparams))
+
+
+def _fill(model, name, *, n, title, sub, status, data, frames, panels, texts, figures, notes,
+          words, table, first_label, empty, forward="", forward_options="", cost_text="",
+          forward_shown=False) -> str:
+    """The page's HTML: the template filled with the parts of a run or a fit."""
+    lang = data["lang"]
+    w = {field: _e(tr(key, lang)) for field, key in words.items()}
     plots_html = "".join(
         f'<figure class="plot">{svg}<figcaption>{_e(caption)}</figcaption></figure>'
         for caption, svg in figures)
     notes_html = ("<ul class=\"notes\">" + "".join(f"<li>{_e(x)}</li>" for x in notes) + "</ul>"
                   if notes else "")
-    r = trace.result()
-    final = ", ".join(f"{k} = {_f(v)}" for k, v in r["values"].items())
-    sub = tr("r_sub", lang, headline=_headline(trace, lang), ending=_ending(trace, lang), final=final)
+    first_frame = frames[0] if n and frames[0] else _no_frame(lang, data["words"]["noframe"])
+    first_panel = panels[0] if n else f"<p>{_e(empty)}</p>"
+    first_text = texts[0] if n and texts[0] else ""
     css, js, template = _assets()
     return template.format(
-        title=_e(title), name=_e(name), sub=_e(sub), status=_e(trace.status),
-        last=last, n=n,
+        title=_e(title), name=_e(name), sub=_e(sub), status=_e(status),
+        last=max(n - 1, 0), n=n,
         frame=first_frame, panel=first_panel,
         explain=_e(first_text),
         explain_hidden="" if first_text else " hidden", lang=lang,
-        forward=_e(first_forward), forward_options=options, cost=_e(cost_text),
-        forward_hidden="" if fparams else " hidden",
-        table=_table(trace, lang=lang), source=_source(model),
+        forward=_e(forward), forward_options=forward_options, cost=_e(cost_text),
+        forward_hidden="" if forward_shown else " hidden",
+        table=table, source=_source(model),
         plots=plots_html or f"<p>{_e(tr('r_no_plot', lang))}</p>",
         notes=notes_html, css=css, js=js, data=script_json(data),
-        first_label=_e(tr("r_of", lang, i=trace.iterations[0].iteration,
-                          n=trace.iterations[last].iteration) if n else tr("r_no_iteration", lang)),
+        first_label=_e(first_label),
         **w,
     )
 
 
-def _no_frame(lang: str = "en") -> str:
-    return f'<p class="noframe">{_e(tr("r_no_frame", lang))}</p>'
+def _no_frame(lang: str = "en", text: str | None = None) -> str:
+    return f'<p class="noframe">{_e(text or tr("r_no_frame", lang))}</p>'
 
 
 def _asset(name: str) -> str:

@@ -3,7 +3,10 @@
   var data = JSON.parse(document.getElementById("graphdsl-data").textContent);
   var n = data.panels.length;
   if (!n) return;
-  var its = data.trace.iterations;
+  // the rows: a run's iterations, or a fit's epochs (data.unit), each with its number
+  var unit = data.unit || "iteration";
+  var its = data.trace.iterations || data.trace.epochs;
+  function num(i) { return its[i][unit]; }
   var cur = 0;
   var $ = function (id) { return document.getElementById(id); };
   var frame = $("frame"), panel = $("panel"), explain = $("explain"), explainBox = $("explain-box"),
@@ -21,12 +24,14 @@
   var NOFRAME = document.createElement("p");
   NOFRAME.className = "noframe"; NOFRAME.textContent = words.noframe;
   NOFRAME = NOFRAME.outerHTML;
-  var lastNo = its[n - 1].iteration;
-  function say(text, i) { return text.replace("{i}", its[i].iteration).replace("{n}", lastNo); }
+  var lastNo = num(n - 1);
+  function say(text, i) { return text.replace("{i}", num(i)).replace("{n}", lastNo); }
   function label(i) { return say(words.of, i); }
 
   // The plots carry one ring per iteration and panel (matplotlib gids
-  // "gdmark-e-K" on the error plot, "gdmark-c-K" on the curve); the current one shows.
+  // "gdmark-e-K" on the error plot, "gdmark-c-K" on the curve; for a fit "gdmark-l-K"
+  // on the loss, and the data plot's curve or boundary "gdmark-d-K" with its sides
+  // "gdmark-s-K", "gdmark-t-K"); the current one shows.
   var marks = document.querySelectorAll('.plot [id^="gdmark-"]');
   function mark(i) {
     for (var k = 0; k < marks.length; k++) {
@@ -65,7 +70,7 @@
     $("next").setAttribute("aria-disabled", String(i === n - 1));
     $("last").setAttribute("aria-disabled", String(i === n - 1));
     if (announce) live.textContent = words.showing.replace("{label}", label(i));
-    try { history.replaceState(null, "", "#iteration-" + its[i].iteration); } catch (e) {}
+    try { history.replaceState(null, "", "#" + unit + "-" + num(i)); } catch (e) {}
   }
 
   $("first").addEventListener("click", function () { show(0, true); });
@@ -125,8 +130,8 @@
   window.graphdslReport = { show: show, current: function () { return cur; },
                             preparePrint: fill, endPrint: empty };
 
-  var m = /^#iteration-(\d+)$/.exec(location.hash);
+  var m = new RegExp("^#" + unit + "-(\\d+)$").exec(location.hash);
   var start = 0;
-  if (m) for (var j = 0; j < n; j++) if (its[j].iteration === +m[1]) start = j;
+  if (m) for (var j = 0; j < n; j++) if (num(j) === +m[1]) start = j;
   show(start, false);
 })();
