@@ -247,6 +247,13 @@ class FitTrace:
             d["message"] = self.message
         return d
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the fit's table and its loss plot (see
+        :func:`graphdsl.notebook.fit_html`)."""
+        from .notebook import fit_html
+
+        return fit_html(self)
+
     def __repr__(self) -> str:
         r = self.result()
         vals = ", ".join(f"{k}={v:.6g}" for k, v in r["values"].items())
