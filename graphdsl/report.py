@@ -32,7 +32,7 @@ from importlib import resources
 from .text import format_number as _f
 from .errors import GraphdslError, UsageError
 from .i18n import tr
-from .runtable import cell_text, header, iteration_table, node_table
+from .runtable import cell_text, epoch_table, header, iteration_table, node_table
 from .trace import FitTrace, Reason, evenly_spaced
 
 #: more frames than this are thinned out (evenly, first and last kept): each
@@ -355,10 +355,14 @@ def _fit_plots(model, trace, notes, lang, chosen, sample) -> list[tuple[str, str
     """(caption, inline SVG) of a fit's plots (graphdsl.plot.fit_report_figure):
     a ring on the loss and the data plot's layer for every epoch in ``chosen``."""
     from . import plot
+    from .batch import require_numpy
 
     try:
-        fig = plot.fit_report_figure(trace, model, marks=chosen, sample=sample)
-        svg = plot.figure_bytes(fig, "svg").decode("utf-8")
+        # a loss near the largest float overflows the log axis's own arithmetic: numpy's
+        # warning about it would reach the reader as a line of matplotlib's source
+        with require_numpy().errstate(over="ignore"):
+            fig = plot.fit_report_figure(trace, model, marks=chosen, sample=sample)
+            svg = plot.figure_bytes(fig, "svg").decode("utf-8")
     except GraphdslError as e:
         notes.append(f"plots left out: {e.message}")
         return []
@@ -377,29 +381,30 @@ def _fit_plots(model, trace, notes, lang, chosen, sample) -> list[tuple[str, str
 
 
 def _fit_batch(trace, lang: str) -> str:
-    return (tr("rf_full_batch", lang) if trace.batch_size >= trace.samples
-            else tr("rf_batches", lang, b=trace.batch_size, seed=trace.seed))
+    return (tr("full_batch", lang) if trace.batch_size >= trace.samples
+            else tr("mini_batches", lang, size=trace.batch_size, seed=trace.seed))
 
 
 def _fit_headline(trace, lang: str = "en") -> str:
-    """'fit loss over 100 samples of FILE · sgd, lr 0.1, full batch', as `fit` prints it."""
+    """'fit loss over 100 samples of FILE · sgd, lr 0.1, full batch', as `fit` says it."""
     n = trace.samples
     return tr("rf_headline", lang, out=trace.output, n=n, s="s" if n != 1 else "",
-              where=tr("rf_where", lang, data=trace.data) if trace.data else "",
+              where=tr("fit_of", lang, data=trace.data) if trace.data else "",
               optimizer=trace.optimizer, lr=_f(trace.lr), batch=_fit_batch(trace, lang))
 
 
 def _fit_ending(trace, lang: str = "en") -> str:
+    """How the fit ended, in ``lang``: converged, or not and why."""
+    why = (trace.stop.text(lang) if trace.stop is not None else None) or trace.status
     last = trace.last
     if last is None:
-        return tr("rf_no_epoch", lang, why=trace.message or trace.status)
+        return tr("rf_no_epoch", lang, why=why)
     n = last.epoch
-    s = "s" if n != 1 else ""
     if trace.converged:
-        return tr("rf_converged", lang, n=n, s=s)
+        return tr("rf_converged", lang, n=n, s="s" if n != 1 else "")
     if trace.status == "numeric":
-        return tr("rf_stopped", lang, n=n + 1, why=trace.message or trace.status)
-    return tr("rf_not_converged", lang, n=n, s=s, why=trace.message or trace.status)
+        return tr("rf_stopped", lang, n=n + 1, why=why)
+    return tr("rf_not_converged", lang, n=n, s="s" if n != 1 else "", why=why)
 
 
 def _fit_panel(trace, i: int, lang: str = "en") -> str:
@@ -440,23 +445,22 @@ def _fit_panel(trace, i: int, lang: str = "en") -> str:
 
 
 def _fit_table(trace, current: int = 0, lang: str = "en") -> str:
-    """The fit's table, one row per epoch (the epoch, the loss, the params and
-    ∂loss/∂p over the whole data set, as `graphdsl fit` prints them), the
-    current row marked by text (▶) and aria-current, not by colour alone."""
-    out, ps = trace.output, trace.params
-    heads = [tr("rf_slider", lang), out] + list(ps) + [f"∂{out}/∂{p}" for p in ps]
+    """The fit's table (the CLI's cells: :func:`graphdsl.runtable.epoch_table`),
+    one row per epoch, the current row marked by text (▶) and aria-current,
+    not by colour alone."""
+    table = epoch_table(trace)
     current_th = f'<span class=vh>{_e(tr("r_current", lang))}</span>'
-    ths = f'<th scope="col">{current_th}</th>' + "".join(f'<th scope="col">{_e(h)}</th>' for h in heads)
+    ths = f'<th scope="col">{current_th}</th>' + "".join(
+        f'<th scope="col">{_e(header(c, table.output, lang))}</th>' for c in table.columns)
     body = []
-    for k, e in enumerate(trace.epochs):
+    for k, (e, row) in enumerate(zip(trace.epochs, table.rows)):
         mark = k == current
-        cells = [e.loss] + [e.values[p] for p in ps] + [e.gradients[p] for p in ps]
         body.append(
             f'<tr data-i="{k}"' + (' class="current" aria-current="step"' if mark else "") + ">"
             f'<td class="mark" aria-hidden="true">{"▶" if mark else ""}</td>'
             f'<th scope="row"><button type="button" class="go" data-i="{k}" '
             f'aria-label="{_e(tr("rf_show", lang, i=e.epoch))}">{e.epoch}</button></th>'
-            + "".join(f"<td>{_e(cell_text(c, lang))}</td>" for c in cells) + "</tr>")
+            + "".join(f"<td>{_e(cell_text(c, lang))}</td>" for c in row[1:]) + "</tr>")
     return (f'<table id="iters"><thead><tr>{ths}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table>')
 
