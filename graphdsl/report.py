@@ -231,7 +231,7 @@ def build_fit_report(model, trace, *, title: str | None = None, pictures: bool =
                  table=_fit_table(trace, lang=lang),
                  first_label=(tr("rf_of", lang, i=trace.epochs[0].epoch,
                                  n=trace.epochs[last].epoch) if n else tr("rf_none", lang)),
-                 empty=tr("rf_empty", lang))
+                 empty=tr("rf_empty", lang), plots_first=True)
     return Report(html=page, iterations=n, frames=sum(1 for s in frames if s), notes=notes)
 
 
@@ -659,8 +659,10 @@ def _page(model, trace, *, title, data, frames, panels, texts, figures, notes,
 
 def _fill(model, name, *, n, title, sub, status, data, frames, panels, texts, figures, notes,
           words, table, first_label, empty, forward="", forward_options="", cost_text="",
-          forward_shown=False) -> str:
-    """The page's HTML: the template filled with the parts of a run or a fit."""
+          forward_shown=False, plots_first=False) -> str:
+    """The page's HTML: the template filled with the parts of a run or a fit.
+    The plots come after the table, or with ``plots_first`` (a fit's, whose
+    data plot moves with the slider) right under the current step."""
     lang = data["lang"]
     w = {field: _e(tr(key, lang)) for field, key in words.items()}
     plots_html = "".join(
@@ -671,6 +673,9 @@ def _fill(model, name, *, n, title, sub, status, data, frames, panels, texts, fi
     first_frame = frames[0] if n and frames[0] else _no_frame(lang, data["words"]["noframe"])
     first_panel = panels[0] if n else f"<p>{_e(empty)}</p>"
     first_text = texts[0] if n and texts[0] else ""
+    inside = plots_html or f"<p>{_e(tr('r_no_plot', lang))}</p>"
+    plots = (f'<section aria-labelledby="h-plots">\n<h2 id="h-plots">{w["h_plots"]}</h2>\n'
+             f'<div class="plots">{inside}</div>\n</section>\n')
     css, js, template = _assets()
     return template.format(
         title=_e(title), name=_e(name), sub=_e(sub), status=_e(status),
@@ -681,7 +686,7 @@ def _fill(model, name, *, n, title, sub, status, data, frames, panels, texts, fi
         forward=_e(forward), forward_options=forward_options, cost=_e(cost_text),
         forward_hidden="" if forward_shown else " hidden",
         table=table, source=_source(model),
-        plots=plots_html or f"<p>{_e(tr('r_no_plot', lang))}</p>",
+        plots_first=plots if plots_first else "", plots_last="" if plots_first else plots,
         notes=notes_html, css=css, js=js, data=script_json(data),
         first_label=_e(first_label),
         **w,
