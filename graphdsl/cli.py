@@ -492,6 +492,10 @@ def _add_render(sub, common):
                    help="with --focus: how many steps up and down (default 2)")
     p.add_argument("--force", action="store_true", help="draw a picture even when it is very big")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="draw at another param value")
+    p.add_argument("--sample", metavar="K", type=_count,
+                   help="a data model's forward/backward view: the numbers inside the plate are "
+                        "sample K's, the Kth data row of the CSV (default 1); refused for the "
+                        "structure view, which shows no numbers, and for a model without data")
     _add_data(p)
     _add_lang(p)
 
@@ -502,15 +506,18 @@ def cmd_render(args) -> int:
     if args.depth != 2 and args.focus is None:
         raise UsageError("--depth needs --focus NODE", hint="for example --focus x --depth 1")
     model = _load(args)
-    if args.view != "structure":
-        model.refuse_data(f"render --view {args.view}")
+    if args.sample is not None and args.view == "structure":
+        raise UsageError(f"--sample {args.sample}: the structure view shows no numbers",
+                         hint="--view forward or --view backward shows one sample's numbers "
+                              "inside the plate")
     to_stdout = args.output == "-"
     if args.output and not to_stdout:
         fmt = dot.format_of(args.output, args.format)
     else:
         fmt = args.format or "svg"
     graph = render.build(model, args.view, ops=args.ops, wrt=args.wrt, blank=args.blank,
-                         focus=args.focus, depth=args.depth, force=args.force, lang=_lang(args))
+                         focus=args.focus, depth=args.depth, force=args.force, lang=_lang(args),
+                         sample=args.sample)
     if to_stdout:
         if fmt == "dot":
             _out(graph.source.rstrip("\n"))
@@ -521,7 +528,8 @@ def cmd_render(args) -> int:
         return EXIT_OK
     path = args.output or dot.default_name(model.name, args.view, ops=args.ops, wrt=args.wrt,
                                            blank=args.blank, focus=args.focus,
-                                           depth=args.depth if args.focus else None, fmt=fmt)
+                                           depth=args.depth if args.focus else None, fmt=fmt,
+                                           sample=args.sample)
     dot.write(graph, path, fmt, protect=(args.model,))
     _out(f"wrote {path}")
     return EXIT_OK
