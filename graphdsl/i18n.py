@@ -295,6 +295,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "v_wrt_sample": (" (sample {k}'s chain rule)", "（第 {k} 个样本的链式法则）"),
     "v_wrt_total": ("over all {n} samples: ∂{out}/∂{p} = {v}, the sum of every sample's chain rule",
                     "全部 {n} 个样本：∂{out}/∂{p} = {v}，即每个样本的链式法则之和"),
+    "v_wrt_total_direct": ("over all {n} samples: ∂{out}/∂{p} = {v}, what every sample adds plus "
+                           "{d} that comes through no sample (counted once)",
+                           "全部 {n} 个样本：∂{out}/∂{p} = {v}，即每个样本的贡献之和，加上不经过任何样本的 {d}"
+                           "（只计一次）"),
     "v_epoch": ("epoch {i}", "第 {i} 轮"),
 }
 

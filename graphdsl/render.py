@@ -28,6 +28,13 @@ the sum over its inputs (∂z/∂w = ∂z/∂x·∂x/∂w + ∂z/∂y·∂y/∂w
 ``blank=True`` is the worksheet: the same picture with computed values and
 partials left as blanks.
 
+A data model is drawn in plate notation: its data columns and per-sample
+nodes in a box labelled with the number of samples. Its forward and backward
+views show one sample (``sample=K``, 1-based) inside the box, and the box says
+which; outside, every node has its one value and its total ∂output/∂node over
+all samples, and a param also what sample K adds to it (the numbers come from
+:mod:`graphdsl.onesample`). :func:`epoch_graph` draws one epoch of a fit.
+
 One iteration of a run as a picture (:func:`graphdsl.dot.iteration_svg`
 draws it as the SVG text the HTML report embeds)::
 
@@ -601,8 +608,13 @@ def _sample_wrt_caption(model, wrt, paths, partials, nums, view, blank) -> str:
     text += _h(tr("v_wrt_sample", nums.lang, k=one.row))
     if numbers and wrt not in one.per_sample:
         v = BLANK if blank else format_number(nums.grad(wrt))
-        text += '<BR ALIGN="LEFT"/>' + _h(tr("v_wrt_total", nums.lang, n=one.n, out=out, p=wrt,
-                                             v=v))
+        direct = one.direct.get(wrt, 0.0)
+        # a part through no sample (a penalty + w^2) is in every sample's chain rule
+        # above, but in the total once
+        words = (tr("v_wrt_total_direct", nums.lang, n=one.n, out=out, p=wrt, v=v,
+                    d=BLANK if blank else format_number(direct)) if direct
+                 else tr("v_wrt_total", nums.lang, n=one.n, out=out, p=wrt, v=v))
+        text += '<BR ALIGN="LEFT"/>' + _h(words)
     return text
 
 

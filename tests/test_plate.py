@@ -351,3 +351,15 @@ def test_cli_sample_on_a_model_without_data(cli, tmp_path):
     r = cli("render", MODELS / "linear.bp", "--view", "forward", "--sample", "2", "-o", out)
     assert r.code == 2 and "no data columns" in r.err and "Traceback" not in r.err
     assert not out.exists()
+
+
+def test_a_penalty_through_no_sample_is_named_in_the_total():
+    m = graphdsl.loads("data x = [1, 2, 3]\nparam w = 1\nloss = mean(w*x) + w^2")
+    src = render.build(m, "backward", wrt="w", sample=2).source
+    one = SampleView(m).at(1)
+    assert one.contributions["w"] == pytest.approx(2 / 3) and one.direct["w"] == 2.0
+    assert f"sample 2 adds {f(2 / 3)}" in label(src, "w")
+    # the one edge w -> loss at sample 2: what sample 2 adds and the penalty's 2w
+    assert f"∂loss/∂w = <FONT COLOR=\"#D55E00\">{f(2 / 3 + 2)}</FONT> (sample 2's chain rule)" in src
+    assert "∂loss/∂w = 4, what every sample adds plus 2 that comes through no sample" in src
+    assert m.gradients()["w"] == pytest.approx(4.0)
