@@ -7,6 +7,7 @@ graphdsl.onesample) and the totals over all samples on the params."""
 from __future__ import annotations
 
 import csv
+import math
 import re
 import shutil
 
@@ -363,3 +364,27 @@ def test_a_penalty_through_no_sample_is_named_in_the_total():
     assert f"∂loss/∂w = <FONT COLOR=\"#D55E00\">{f(2 / 3 + 2)}</FONT> (sample 2's chain rule)" in src
     assert "∂loss/∂w = 4, what every sample adds plus 2 that comes through no sample" in src
     assert m.gradients()["w"] == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize("k", [1, 7, 200])
+def test_what_a_sample_adds_is_the_derivative_of_its_own_term(k):
+    """The picture's 'sample k adds' on a param, against central finite differences
+    of sample k's own term of the neuron's logistic loss, written out by hand."""
+    path = MODELS / "data" / "neuron.csv"
+    m = graphdsl.load(MODELS / "neuron.bp", data=path).set(w1=0.3, w2=-0.5, b=0.1)
+    src = render.build(m, "backward", sample=k).source
+    row = csv_row(path, k)
+
+    def term(w1, w2, b):
+        p = 1 / (1 + math.exp(-(w1 * row["x1"] + w2 * row["x2"] + b)))
+        return -(row["label"] * math.log(p) + (1 - row["label"]) * math.log(1 - p)) / 200
+
+    at = {"w1": 0.3, "w2": -0.5, "b": 0.1}
+    h = 1e-6
+    for p in at:
+        up, down = dict(at), dict(at)
+        up[p] += h
+        down[p] -= h
+        fd = (term(**up) - term(**down)) / (2 * h)
+        shown = float(re.search(rf"sample {k} adds (\S+)</FONT>", label(src, p)).group(1))
+        assert shown == pytest.approx(fd, rel=1e-5, abs=1e-10), p
