@@ -386,6 +386,7 @@ def _add_fit(sub, common):
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="start from another param value")
     p.add_argument("--json", action="store_true", help="print one JSON object (run's shape, with epochs)")
     p.add_argument("--plot", metavar="FILE", help="also draw the loss per epoch and the data with the prediction (.svg/.png/.pdf)")
+    _add_lang(p)
 
 
 def cmd_fit(args) -> int:
@@ -409,14 +410,16 @@ def cmd_fit(args) -> int:
     if args.json:
         _out(json.dumps(trace.to_json(), ensure_ascii=False, allow_nan=False))
     else:
-        for line in format_fit(trace):
+        for line in format_fit(trace, _lang(args)):
             _out(line)
     if args.plot and trace.epochs:
         from .plot import fit_figure, save_figure
 
         save_figure(fit_figure(trace, model), args.plot, protect=(args.model,))
         if not args.json:
-            _out(f"plot written to {args.plot}")
+            from .i18n import tr
+
+            _out(tr("plot_written", _lang(args), path=args.plot))
     if trace.failure is not None:
         if args.debug and trace.failure.__traceback__ is not None:
             import traceback
@@ -434,22 +437,22 @@ def _progress_bar():
     return progress
 
 
-def format_fit(trace) -> list[str]:
-    """A fit (a :class:`~graphdsl.trace.FitTrace`) as lines of text: one row per
-    epoch (the loss, the params and ∂loss/∂param over the whole data set),
-    then how it ended."""
+def format_fit(trace, lang: str = "en") -> list[str]:
+    """A fit (a :class:`~graphdsl.trace.FitTrace`) as lines of text in ``lang``:
+    one row per epoch (:func:`graphdsl.runtable.epoch_table`: the loss, the
+    params and ∂loss/∂param over the whole data set), then how it ended."""
+    from .i18n import tr
+    from .runtable import epoch_table, text_lines
+
     f = format_number
     out, ps = trace.output, trace.params
-    batch = ("full batch" if trace.batch_size >= trace.samples
-             else f"mini-batches of {trace.batch_size}, seed {trace.seed}")
-    where = f" of {trace.data}" if trace.data else ""
-    lines = [f"{trace.model}: fit {out} over {trace.samples} sample"
-             f"{'s' if trace.samples != 1 else ''}{where} · {trace.optimizer}, lr {f(trace.lr)}, "
-             f"{batch}", ""]
-    header = ["epoch", out] + ps + [f"∂{out}/∂{p}" for p in ps]
-    rows = [[str(e.epoch), f(e.loss)] + [f(e.values[p]) for p in ps]
-            + [f(e.gradients[p]) for p in ps] for e in trace.epochs]
-    lines += table(header, rows)
+    batch = (tr("full_batch", lang) if trace.batch_size >= trace.samples
+             else tr("mini_batches", lang, size=trace.batch_size, seed=trace.seed))
+    where = tr("fit_of", lang, data=trace.data) if trace.data else ""
+    lines = [tr("fit_line", lang, model=trace.model, out=out, n=trace.samples,
+                s="s" if trace.samples != 1 else "", where=where, optimizer=trace.optimizer,
+                lr=f(trace.lr), batch=batch), ""]
+    lines += text_lines(epoch_table(trace), lang)
     r = trace.result()
     vals = ", ".join(f"{k} = {f(v)}" for k, v in r["values"].items())
     n = r["epochs"]
@@ -457,13 +460,13 @@ def format_fit(trace) -> list[str]:
     lines.append("")
     if trace.converged:
         worst = max((abs(trace.last.gradients[p]) for p in ps), default=0.0)
-        lines.append(f"converged after {n} epoch{s}: {vals} (largest |∂{out}/∂p| {f(worst)})")
+        lines.append(tr("fit_converged", lang, n=n, s=s, values=vals, out=out, worst=f(worst)))
     elif not trace.epochs:
-        lines.append("stopped before the first epoch could be computed")
+        lines.append(tr("fit_no_epoch", lang))
     elif trace.status == "numeric":
-        lines.append(f"stopped during epoch {n + 1}: {vals} at the end of epoch {n}")
+        lines.append(tr("fit_numeric", lang, next=n + 1, values=vals, n=n))
     else:
-        lines.append(f"not converged after {n} epoch{s}: {vals}")
+        lines.append(tr("fit_not_converged", lang, n=n, s=s, values=vals))
     return lines
 
 

@@ -331,10 +331,20 @@ def write_run(model, trace, directory, fmt: str = "svg", *, protect=(),
     >>> sorted(os.listdir(folder))[0]
     '.graphdsl-frames.json'
     """
+    return write_frames(lambda: run_frames(model, trace, **options), directory, fmt,
+                        protect=protect, lock_timeout=lock_timeout, progress=progress)
+
+
+def write_frames(make_frames, directory, fmt: str = "svg", *, protect=(),
+                 lock_timeout: float = LOCK_TIMEOUT, progress=None) -> list[str]:
+    """Draw the frames ``make_frames()`` returns ((file stem, Digraph) pairs,
+    as :func:`graphdsl.render.run_frames` or :func:`graphdsl.render.fit_frames`
+    make them) into ``directory``, as :func:`write_run` says; returns the paths
+    written. The folder is checked before the frames are made."""
     fmt = format_of("x", fmt)
     directory = os.fspath(directory)
     check_folder(directory)
-    frames = run_frames(model, trace, **options)
+    frames = make_frames()
     try:
         os.makedirs(directory, exist_ok=True)
     except OSError as e:

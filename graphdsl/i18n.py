@@ -88,6 +88,27 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "why_numeric": ("{detail} (iteration {iteration})", "{detail}（第 {iteration} 次迭代）"),
     "why_zero_partial": ("∂{out}/∂{p} = 0: no split step can move {p}",
                          "∂{out}/∂{p} = 0：split 的步长无法移动 {p}"),
+    # a fit's end (FitTrace.stop); "gradient-small" is shared with --minimize
+    "why_max_epochs": ("no convergence after {n} epoch{s} (largest |∂{out}/∂p| = {gradient:.6g}, "
+                       "--tol {tol:g})",
+                       "{n} 轮后仍未收敛（最大的 |∂{out}/∂p| = {gradient:.6g}，--tol {tol:g}）"),
+    "why_numeric_epoch": ("{detail} (epoch {epoch})", "{detail}（第 {epoch} 轮）"),
+    "why_numeric_step": ("{detail} (epoch {epoch}, step {step})",
+                         "{detail}（第 {epoch} 轮，第 {step} 步）"),
+    # fit
+    "epoch": ("epoch", "轮"),
+    "fit_line": ("{model}: fit {out} over {n} sample{s}{where} · {optimizer}, lr {lr}, {batch}",
+                 "{model}：用 {n} 个样本{where}训练 {out} · {optimizer}，学习率 {lr}，{batch}"),
+    "fit_of": (" of {data}", "（{data}）"),
+    "full_batch": ("full batch", "全批量"),
+    "mini_batches": ("mini-batches of {size}, seed {seed}", "小批量 {size}，种子 {seed}"),
+    "fit_converged": ("converged after {n} epoch{s}: {values} (largest |∂{out}/∂p| {worst})",
+                      "{n} 轮后收敛：{values}（最大的 |∂{out}/∂p| 为 {worst}）"),
+    "fit_no_epoch": ("stopped before the first epoch could be computed", "第一轮还没算完就停止了"),
+    "fit_numeric": ("stopped during epoch {next}: {values} at the end of epoch {n}",
+                    "在第 {next} 轮中停止：第 {n} 轮结束时 {values}"),
+    "fit_not_converged": ("not converged after {n} epoch{s}: {values}",
+                          "{n} 轮后未收敛：{values}"),
     # compare
     "method": ("method", "方法"),
     "iterations": ("iterations", "迭代次数"),

@@ -221,6 +221,32 @@ def test_cli_fit_prints_one_row_per_epoch_and_converges(cli):
     assert r.err == ""
 
 
+def test_cli_fit_in_chinese_has_the_same_cells_and_its_own_words(cli):
+    en = cli("fit", REG, "--data", REG_CSV, "--epochs", "4", "--lang", "en")
+    zh = cli("fit", REG, "--data", REG_CSV, "--epochs", "4", "--lang", "zh")
+    assert en.code == zh.code == 1
+    en_lines, zh_lines = en.out.splitlines(), zh.out.splitlines()
+    assert zh_lines[0] == f"{REG}：用 100 个样本（{REG_CSV}）训练 loss · sgd，学习率 0.1，全批量"
+    assert zh_lines[2].split() == ["轮", "loss", "w", "b", "∂loss/∂w", "∂loss/∂b"]
+    rows = [l.split() for l in en_lines[4:-2] if l and l[0].isdigit()]
+    assert len(rows) == 5 and rows == [l.split() for l in zh_lines[4:-2] if l and l[0].isdigit()]
+    assert zh_lines[-1].startswith("4 轮后未收敛：w = ") and "epoch" not in zh.out
+
+
+def test_a_fit_says_why_it_ended_as_data():
+    m = graphdsl.load(REG, data=REG_CSV)
+    t = fit(m, epochs=2)
+    assert t.stop.code == "max-epochs" and t.stop.fields["n"] == 2
+    assert t.message == t.stop.text("en") == t.failure.message
+    assert t.stop.text("zh").startswith("2 轮后仍未收敛")
+    done = fit(m, epochs=2000, lr=0.5, tol=1e-3)
+    assert done.stop.code == "gradient-small" and done.message == "every |∂loss/∂p| is below 0.001"
+    bad = fit(graphdsl.loads("data x = [1, 2]\nparam w = 1\nloss = mean(log(w*x))"), lr=10)
+    assert bad.stop.code in ("numeric-epoch", "numeric-step")
+    assert bad.message == str(bad.failure.message) and "epoch" in bad.message
+    assert "轮" in bad.stop.text("zh")
+
+
 def test_cli_fit_json_is_runs_shape_with_epochs(cli):
     r = cli("fit", REG, "--data", REG_CSV, "--epochs", "3", "--batch-size", "32", "--json",
             "--optimizer", "adam", "--seed", "5")
