@@ -388,3 +388,12 @@ def test_what_a_sample_adds_is_the_derivative_of_its_own_term(k):
         fd = (term(**up) - term(**down)) / (2 * h)
         shown = float(re.search(rf"sample {k} adds (\S+)</FONT>", label(src, p)).group(1))
         assert shown == pytest.approx(fd, rel=1e-5, abs=1e-10), p
+
+
+def test_epoch_graph_of_a_fit_without_data_columns():
+    m = graphdsl.loads("param w = 3\nloss = (w - 1)^2")
+    t = m.fit(epochs=2, lr=0.25)
+    src = render.epoch_graph(m, t, 1).source
+    w = t.epochs[1].values["w"]
+    assert "epoch 1" in src and "cluster" not in src
+    assert f"∂loss/∂w = {f(2 * (w - 1))}" in label(src, "w")
