@@ -275,7 +275,7 @@ MANIFEST = ".graphdsl-frames.json"
 #: how long a run waits for another run writing into the same folder (seconds)
 LOCK_TIMEOUT = 60.0
 # only names graphdsl gives to frames are ever removed, even when a manifest lists others
-_FRAME_NAME = re.compile(r"(start|end|iter-\d+)-[a-z]+\.(svg|png|pdf|dot)")
+_FRAME_NAME = re.compile(r"(start|end|iter-\d+|epoch-\d+)-[a-z]+\.(svg|png|pdf|dot)")
 
 
 def check_folder(directory, option: str = "--render") -> None:

@@ -892,6 +892,49 @@ def run_frames(model, trace, **options) -> list[tuple[str, object]]:
     return frames
 
 
+#: how many epoch pictures ``fit --render`` draws when not told (--every)
+FIT_FRAMES = 100
+
+
+def fit_frames(model, fit_trace, every: int | None = None, sample: int = 1,
+               **options) -> list[tuple[str, object]]:
+    """The pictures of a fit as (file stem, Digraph) pairs, in the order to view
+    them: ``start-structure``, ``start-forward``, ``start-backward`` (epoch 0),
+    one ``epoch-NNN-backward`` for every ``every``-th epoch and the last (numbered
+    so they sort), then ``end-forward`` and ``end-backward``. A data model's
+    pictures show the 1-based ``sample`` inside the plate. ``every`` defaults to
+    the smallest step that keeps the epoch pictures to :data:`FIT_FRAMES`.
+
+    Raises UsageError for ``every`` below 1 or a sample the data does not have.
+
+    >>> import graphdsl
+    >>> m = graphdsl.load("models/xor.bp")
+    >>> [stem for stem, _g in fit_frames(m, m.fit(epochs=5), every=2)]  # doctest: +NORMALIZE_WHITESPACE
+    ['start-structure', 'start-forward', 'start-backward', 'epoch-000-backward',
+     'epoch-002-backward', 'epoch-004-backward', 'epoch-005-backward', 'end-forward',
+     'end-backward']
+    """
+    epochs = fit_trace.epochs
+    if not epochs:
+        return [("start-structure", build(model, "structure", **options))]
+    last = epochs[-1].epoch
+    if every is None:
+        every = max(1, -(-last // FIT_FRAMES))
+    if every < 1:
+        raise UsageError(f"--every {every}: give 1 or more (1 draws every epoch)")
+    width = max(3, len(str(last)))
+    frames = [("start-structure", build(model, "structure", **options))]
+    for view in ("forward", "backward"):
+        frames.append((f"start-{view}", epoch_graph(model, fit_trace, 0, view, sample, **options)))
+    for k, ep in enumerate(epochs):
+        if ep.epoch % every == 0 or k == len(epochs) - 1:
+            frames.append((f"epoch-{ep.epoch:0{width}d}-backward",
+                           epoch_graph(model, fit_trace, k, "backward", sample, **options)))
+    for view in ("forward", "backward"):
+        frames.append((f"end-{view}", epoch_graph(model, fit_trace, -1, view, sample, **options)))
+    return frames
+
+
 def _graph_name(model_name: str):
     """The DOT graph's name: the model file's stem, in a form that always quotes
     to valid DOT. graphviz's library leaves backslashes alone (a stem ending in
