@@ -388,6 +388,14 @@ def _add_fit(sub, common):
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="start from another param value")
     p.add_argument("--json", action="store_true", help="print one JSON object (run's shape, with epochs)")
     p.add_argument("--plot", metavar="FILE", help="also draw the loss per epoch and the data with the prediction (.svg/.png/.pdf)")
+    p.add_argument("--render", metavar="DIR",
+                   help="also draw the fit into DIR: start-*, epoch-NNN-backward, end-* pictures")
+    p.add_argument("--every", metavar="K", type=_count,
+                   help="with --render: draw every K-th epoch (default: every epoch up to 100 "
+                        "pictures, evenly spaced beyond)")
+    p.add_argument("--sample", metavar="K", type=_count,
+                   help="with --render: the sample a data model's pictures show inside the plate "
+                        "(the Kth data row of the CSV; default 1)")
     _add_lang(p)
 
 
@@ -400,7 +408,26 @@ def cmd_fit(args) -> int:
 
     # every option before the model and its data are read
     check_options(args.epochs, args.batch_size, args.lr, args.optimizer, args.tol, args.seed)
+    if args.render:
+        from .dot import check_folder
+
+        check_folder(args.render)
+        if args.every == 0:
+            raise UsageError("--every 0: give 1 or more (1 draws every epoch)")
+    else:
+        for option, value in (("--every", args.every), ("--sample", args.sample)):
+            if value is not None:
+                raise UsageError(f"{option} {value} says which pictures --render draws, and "
+                                 "there is no --render", hint="add --render DIR, or drop "
+                                 + option)
     model = _load(args)
+    if args.sample is not None:
+        if not model.data_names:
+            raise UsageError(f"--sample {args.sample}: {model.name} has no data columns, so "
+                             "there is no sample to choose", hint="drop --sample")
+        from .onesample import check_sample
+
+        check_sample(model.data.n, args.sample)
     options = dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                    optimizer=args.optimizer, seed=args.seed, tol=args.tol, params=args.params)
     bar = None if args.json else _progress_bar()
@@ -422,6 +449,11 @@ def cmd_fit(args) -> int:
             from .i18n import tr
 
             _out(tr("plot_written", _lang(args), path=args.plot))
+    if args.render and trace.epochs:
+        from . import render
+
+        _render_frames(args, lambda **o: render.fit_frames(model, trace, every=args.every,
+                                                           sample=args.sample or 1, **o))
     if trace.failure is not None:
         if args.debug and trace.failure.__traceback__ is not None:
             import traceback
@@ -497,6 +529,10 @@ def _add_render(sub, common):
                    help="with --focus: how many steps up and down (default 2)")
     p.add_argument("--force", action="store_true", help="draw a picture even when it is very big")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="draw at another param value")
+    p.add_argument("--sample", metavar="K", type=_count,
+                   help="a data model's forward/backward view: the numbers inside the plate are "
+                        "sample K's, the Kth data row of the CSV (default 1); refused for the "
+                        "structure view, which shows no numbers, and for a model without data")
     _add_data(p)
     _add_lang(p)
 
@@ -507,15 +543,18 @@ def cmd_render(args) -> int:
     if args.depth != 2 and args.focus is None:
         raise UsageError("--depth needs --focus NODE", hint="for example --focus x --depth 1")
     model = _load(args)
-    if args.view != "structure":
-        model.refuse_data(f"render --view {args.view}")
+    if args.sample is not None and args.view == "structure":
+        raise UsageError(f"--sample {args.sample}: the structure view shows no numbers",
+                         hint="--view forward or --view backward shows one sample's numbers "
+                              "inside the plate")
     to_stdout = args.output == "-"
     if args.output and not to_stdout:
         fmt = dot.format_of(args.output, args.format)
     else:
         fmt = args.format or "svg"
     graph = render.build(model, args.view, ops=args.ops, wrt=args.wrt, blank=args.blank,
-                         focus=args.focus, depth=args.depth, force=args.force, lang=_lang(args))
+                         focus=args.focus, depth=args.depth, force=args.force, lang=_lang(args),
+                         sample=args.sample)
     if to_stdout:
         if fmt == "dot":
             _out(graph.source.rstrip("\n"))
@@ -526,7 +565,8 @@ def cmd_render(args) -> int:
         return EXIT_OK
     path = args.output or dot.default_name(model.name, args.view, ops=args.ops, wrt=args.wrt,
                                            blank=args.blank, focus=args.focus,
-                                           depth=args.depth if args.focus else None, fmt=fmt)
+                                           depth=args.depth if args.focus else None, fmt=fmt,
+                                           sample=args.sample)
     dot.write(graph, path, fmt, protect=(args.model,))
     _out(f"wrote {path}")
     return EXIT_OK
@@ -534,14 +574,22 @@ def cmd_render(args) -> int:
 
 def _render_run(model, trace, args) -> None:
     """run --render DIR: the run's pictures; a note on stderr (stdout may be JSON)."""
+    from . import render
+
+    _render_frames(args, lambda **o: render.run_frames(model, trace, **o))
+
+
+def _render_frames(args, frames) -> None:
+    """--render DIR: the pictures ``frames(lang=...)`` makes, written into DIR
+    (see :func:`graphdsl.dot.write_frames`); a note on stderr (stdout may be JSON)."""
     from . import dot, render
 
     from .progress import progress
 
     try:
         with progress(None, "pictures", sys.stderr) as bar:
-            paths = dot.write_run(model, trace, args.render, protect=(args.model,),
-                                  lang=_lang(args), progress=bar)
+            paths = dot.write_frames(lambda: frames(lang=_lang(args)), args.render,
+                                     protect=(args.model,), progress=bar)
     except render.PictureTooBig as e:
         e.message = "--render: " + e.message
         e.hint = "draw a part with `graphdsl render MODEL --focus NODE`, or drop --render"

@@ -211,7 +211,7 @@ def format_of(path, fmt: str | None = None) -> str:
 
 
 def default_name(model_name: str, view: str, *, ops=False, wrt=None, blank=False,
-                 focus=None, depth=None, fmt: str = "svg") -> str:
+                 focus=None, depth=None, fmt: str = "svg", sample=None) -> str:
     """The file name ``graphdsl render`` writes when no -o is given; every
     option that changes the picture is in it, so one never replaces another.
 
@@ -219,11 +219,15 @@ def default_name(model_name: str, view: str, *, ops=False, wrt=None, blank=False
     'linear-backward-wrt-b.svg'
     >>> default_name("models/linear.bp", "structure", focus="x", depth=1)
     'linear-structure-focus-x-1.svg'
+    >>> default_name("models/xor.bp", "backward", sample=3)
+    'xor-backward-sample-3.svg'
     """
     stem = os.path.splitext(os.path.basename(model_name))[0] or "model"
     parts = [stem, view]
     if ops:
         parts.append("ops")
+    if sample is not None:
+        parts.append(f"sample-{sample}")
     if focus:
         parts.append(f"focus-{focus}" + (f"-{depth}" if depth is not None else ""))
     if wrt:
@@ -271,7 +275,7 @@ MANIFEST = ".graphdsl-frames.json"
 #: how long a run waits for another run writing into the same folder (seconds)
 LOCK_TIMEOUT = 60.0
 # only names graphdsl gives to frames are ever removed, even when a manifest lists others
-_FRAME_NAME = re.compile(r"(start|end|iter-\d+)-[a-z]+\.(svg|png|pdf|dot)")
+_FRAME_NAME = re.compile(r"(start|end|iter-\d+|epoch-\d+)-[a-z]+\.(svg|png|pdf|dot)")
 
 
 def check_folder(directory, option: str = "--render") -> None:

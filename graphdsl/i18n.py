@@ -352,6 +352,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "v_more_inputs": ("… {n} more inputs", "… 另有 {n} 个输入"),
     "v_along": (" along the highlighted edges", "（沿高亮的边）"),
     "v_used_by": ("… used by {n} more", "… 另有 {n} 处使用"),
+    # a data model's pictures at one sample (render --sample K, a fit's epochs)
+    "v_plate_k": ("sample {k} of {n}: this sample's values",
+                  "第 {k} 个样本（共 {n} 个）：这个样本的值"),
+    "v_plate_k_grad": ("sample {k} of {n}: ∂{out}/∂node for this sample's copy of each node",
+                       "第 {k} 个样本（共 {n} 个）：每个节点在这个样本上的 ∂{out}/∂node"),
+    "v_sample_adds": ("sample {k} adds {v}", "第 {k} 个样本贡献 {v}"),
+    "v_wrt_sample": (" (sample {k}'s chain rule)", "（第 {k} 个样本的链式法则）"),
+    "v_wrt_total": ("over all {n} samples: ∂{out}/∂{p} = {v}, the sum of every sample's chain rule",
+                    "全部 {n} 个样本：∂{out}/∂{p} = {v}，即每个样本的链式法则之和"),
+    "v_wrt_total_direct": ("over all {n} samples: ∂{out}/∂{p} = {v}, what every sample adds plus "
+                           "{d} that comes through no sample (counted once)",
+                           "全部 {n} 个样本：∂{out}/∂{p} = {v}，即每个样本的贡献之和，加上不经过任何样本的 {d}"
+                           "（只计一次）"),
+    "v_epoch": ("epoch {i}", "第 {i} 轮"),
 }
 
 
