@@ -149,12 +149,19 @@ def to_svg(graph, *, inline: bool = False) -> str:
 _SVG = re.compile(r"<svg\b.*?</svg>", re.S)
 
 
+#: graphs per `dot` process in :func:`to_svgs`: graphviz 2.43's dot fails an
+#: assertion (mincross.c, install_in_rank) on the 128th graph of one input when
+#: the graphs have a cluster (a plate), though each one alone lays out fine
+SVGS_PER_RUN = 100
+
+
 def to_svgs(graphs) -> list[str]:
-    """Many graphs drawn by ONE run of ``dot``, as ``<svg>`` elements (prolog
-    and doctype stripped, ready to inline in HTML).
+    """Many graphs drawn by one run of ``dot`` per 100 graphs
+    (:data:`SVGS_PER_RUN`), as ``<svg>`` elements (prolog and doctype
+    stripped, ready to inline in HTML).
 
     ``dot`` lays out every graph of its input in turn and writes one SVG
-    document per graph: a single process for a whole run instead of one per
+    document per graph: a single process for many frames instead of one per
     iteration (20 frames of the seed: ~0.14 s instead of ~1.8 s). Raises
     RenderError when ``dot`` is missing, fails, or does not give one picture
     per graph.
@@ -165,12 +172,14 @@ def to_svgs(graphs) -> list[str]:
     2
     """
     graphs = list(graphs)
-    if not graphs:
-        return []
-    text = pipe("\n".join(g.source for g in graphs), "svg").decode("utf-8")
-    svgs = _SVG.findall(text)
-    if len(svgs) != len(graphs):
-        raise RenderError(f"graphviz's `dot` drew {len(svgs)} pictures for {len(graphs)} graphs")
+    svgs: list[str] = []
+    for start in range(0, len(graphs), SVGS_PER_RUN):
+        part = graphs[start:start + SVGS_PER_RUN]
+        text = pipe("\n".join(g.source for g in part), "svg").decode("utf-8")
+        drawn = _SVG.findall(text)
+        if len(drawn) != len(part):
+            raise RenderError(f"graphviz's `dot` drew {len(drawn)} pictures for {len(part)} graphs")
+        svgs += drawn
     return svgs
 
 

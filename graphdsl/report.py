@@ -193,8 +193,11 @@ def build_fit_report(model, trace, *, title: str | None = None, pictures: bool =
     # the plots cost ~0.7 s for a small fit plus a layer per shown epoch
     plot_steps = 200 + len(chosen)
     if progress is not None:
-        progress.total = (plot_steps if plots else 0) if n else 0
+        progress.total = ((2 * len(chosen) if pictures else 0)
+                          + (plot_steps if plots else 0)) if n else 0
     frames: list[str | None] = [None] * n
+    if pictures and n:
+        frames = _epoch_frames(model, trace, chosen, sample, notes, lang, tick)
     texts: list[str | None] = [None] * n
     figures = _fit_plots(model, trace, notes, lang, chosen, sample) if plots and n else []
     if plots and n:
@@ -268,6 +271,30 @@ def _frames(model, trace, chosen, notes, lang="en", tick=lambda k=1: None) -> li
         graphs = []
         for i in chosen:
             graphs.append(render.iteration_graph(model, trace, i, "backward", lang=lang))
+            tick()
+        svgs = dot.to_svgs(graphs)
+        tick(len(graphs))
+    except GraphdslError as e:
+        notes.append(f"pictures left out: {e.message}")
+        return [None] * n
+    out: list[str | None] = [None] * n
+    for i, svg in zip(chosen, svgs):
+        out[i] = svg
+    return out
+
+
+def _epoch_frames(model, trace, chosen, sample, notes, lang="en",
+                  tick=lambda k=1: None) -> list[str | None]:
+    """The plate picture, backward view, of every chosen epoch at the data's
+    ``sample`` (None where none was drawn); ``tick(k)`` is told of each
+    picture built and of the ones ``dot`` drew."""
+    from . import dot, render
+
+    n = len(trace.epochs)
+    try:
+        graphs = []
+        for i in chosen:
+            graphs.append(render.epoch_graph(model, trace, i, "backward", sample=sample, lang=lang))
             tick()
         svgs = dot.to_svgs(graphs)
         tick(len(graphs))

@@ -263,3 +263,39 @@ def test_report_prints_a_fits_page_on_stdout(cli):
     r = cli("report", XOR, "--epochs", "2", "-o", "-")
     assert r.code == 1 and r.out.startswith("<!DOCTYPE html>")
     assert _data(r.out)["trace"]["epochs"][2]["epoch"] == 2
+
+
+# --- the plate picture of each epoch ----------------------------------------------
+
+def _texts(svg: str) -> list[str]:
+    return [html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)]
+
+
+def test_each_epoch_has_its_plate_picture_at_the_chosen_sample():
+    m = graphdsl.load(REGRESSION, data=REG_CSV)
+    t = m.fit(epochs=3)
+    r = build_report(m, t, explanations=False, plots=False, sample=3)
+    d = _data(r.html)
+    assert r.frames == 4 and all(d["frames"])
+    x, y = m.data.columns["x"][2], m.data.columns["y"][2]
+    for k, frame in enumerate(d["frames"]):
+        e = t.epochs[k].values
+        texts = _texts(frame)
+        assert texts[0].startswith(f"regression.bp · epoch {k} · backward")
+        assert any(s.startswith("sample 3 of 100") for s in texts)
+        # inside the plate: sample 3's prediction at this epoch's params, and its data
+        assert cell_text(e["w"] * x + e["b"]) in texts
+        assert f" = {cell_text(x)}" in texts and f" = {cell_text(y)}" in texts
+        # on the params: the total over all samples, as the table has it
+        assert f"∂loss/∂w = {cell_text(t.epochs[k].gradients['w'])}" in texts
+    # the page without JavaScript shows epoch 0's picture
+    assert d["frames"][0] in r.html.split('<script type="application/json"')[0]
+
+
+def test_more_plate_pictures_than_one_dot_run_can_draw():
+    # graphviz 2.43 fails on the 128th clustered graph of one input: the report draws them in parts
+    m = graphdsl.load(NEURON, data=NEU_CSV)
+    t = m.fit(lr=1, epochs=140, tol=0)
+    r = build_report(m, t, explanations=False, plots=False, sample=2)
+    assert r.frames == 141 and not r.notes
+    assert "epoch 140" in _texts(_data(r.html)["frames"][140])[0]

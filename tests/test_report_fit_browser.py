@@ -52,11 +52,18 @@ def test_the_slider_and_the_keys_step_the_epochs(open_report, fit):
     assert page.locator("#slider").get_attribute("aria-valuetext") == "epoch 12 of 30"
     assert page.locator("#live").inner_text() == "Showing epoch 12 of 30"
     assert page.locator("#where").inner_text() == "Epoch 12 / 30"
+    # the plate picture in view is epoch 12's, at the chosen sample (one picture in the page)
+    title = page.locator("#frame svg text").first.text_content()
+    assert title.startswith("regression.bp · epoch 12 · backward")
+    assert "sample 3 of 100" in page.locator("#frame svg").text_content()
+    assert page.locator("svg").count() - page.locator(".plot svg").count() == 1
     page.locator("body").click(position={"x": 5, "y": 5})
     page.keyboard.press("ArrowRight")
     assert o.current_rows() == ["13"] and _shown(page) == ["gdmark-d-13", "gdmark-l-13"]
     page.keyboard.press("End")
     assert o.current_rows() == ["30"] and "Epoch 30 of 30" in o.panel()
+    assert page.locator("#frame svg text").first.text_content().startswith(
+        "regression.bp · epoch 30 · backward")
     assert page.locator("#live").inner_text() == "Showing epoch 30 of 30"
     page.keyboard.press("Home")
     assert o.current_rows() == ["0"] and _shown(page) == ["gdmark-d-0", "gdmark-l-0"]
