@@ -226,7 +226,7 @@ class Explanation:
 
 def _plain(x):
     """Dataclasses, lists and dicts as plain JSON-ready data (bounded nesting)."""
-    if isinstance(x, Partial):
+    if isinstance(x, (Partial, SamplePartial)):
         return x.to_dict()
     if is_dataclass(x):
         return {f.name: _plain(getattr(x, f.name)) for f in fields(x)}
@@ -934,7 +934,13 @@ def format_latex(e: Explanation | SampleExplanation, lang: str = "en") -> str:
 def sample_chain(item: SampleParam, out: str, tex: bool = False, head: str | None = None) -> ChainSum:
     """The written-out sample's part of ∂out/∂p as a
     :class:`~graphdsl.statements.ChainSum`, one term per path (a path from a
-    given total starts with that total as its first factor)."""
+    given total starts with that total as its first factor).
+
+    >>> import graphdsl
+    >>> m = graphdsl.loads("data x = [1, 2, 3]\\nparam w = 2\\nloss = mean((w*x - 1)^2)")
+    >>> sample_chain(explain(m, sample=3).items[0], "loss").text()
+    '∂loss/∂w = 2x·(w·x - 1)/n = 10'
+    """
     dd = _tex_d if tex else d
     num = _tex_num if tex else factor_number
     dot = r" \cdot " if tex else "·"
@@ -993,7 +999,14 @@ def _sample_partial_line(q: SamplePartial) -> str:
 def sum_terms(e: SampleExplanation, item: SampleParam, lang: str = "en",
               number=None) -> list[str]:
     """The terms of the sum over samples as text: the first samples' parts,
-    "…" for the rest, the direct part when there is one."""
+    "…" for the rest, the direct part when there is one.
+
+    >>> import graphdsl
+    >>> m = graphdsl.loads("data x = [1, 2, 3, 4]\\nparam w = 2\\nloss = sum(w*x) + w^2")
+    >>> e = explain(m)
+    >>> sum_terms(e, e.items[0])
+    ['1 (sample 1)', '2 (sample 2)', '3 (sample 3)', '…', '4 (direct)']
+    """
     number = number or factor_number
     terms = [f"{number(t.value)} ({tr('s_term', lang, k=t.row)})" for t in item.terms]
     if e.n > len(item.terms):
@@ -1070,6 +1083,8 @@ def _sample_lines(e: SampleExplanation, lang: str, style: str) -> list[str]:
                 text += " — " + tr("symbolic_agrees" if sy.agrees else "symbolic_differs", lang,
                                    s=format_number(total))
             lines.append(ind + text)
+    if e.rules_note:
+        lines += ["", tr("rules_left_out", lang, why=e.rules_note)]
     if e.symbolic_note and not e.sympy_missing:
         lines += ["", tr("symbolic_unavailable", lang, why=e.symbolic_note)]
     return lines
@@ -1135,9 +1150,11 @@ FORMATS = {"text": format_text, "markdown": format_markdown, "latex": format_lat
 # of one sample cannot pass through it. Every other reduction is crossed with
 # its weight (1/n for mean, 1 for sum), once per path.
 
-#: past this many samples the contributions are not added up one by one (each
-#: costs a walk over the graph: about 0.1 ms for the course's models)
-SAMPLE_SUM_LIMIT = 10_000
+#: The contributions of every sample are added up one by one (a walk over the
+#: graph per sample) while samples × graph positions stay below this; past it
+#: the sum is not redone and a sentence says so. benchmarks/explain_samples.py
+#: measures about 2 µs per position and sample: this is about 1.2 s.
+SAMPLE_SUM_WORK = 600_000
 #: how many terms of the sum over samples are written before "…"
 SAMPLE_TERMS = 3
 
@@ -1157,6 +1174,8 @@ class SamplePartial:
     expression: str | None = None
     rule_latex: str | None = None
     expression_latex: str | None = None
+    #: (child, parent) as positions of the flat graph, for the rules
+    positions: tuple = field(default=(), repr=False, compare=False)
 
     @property
     def constant(self) -> bool:
@@ -1200,7 +1219,7 @@ class SampleParam:
     paths), ``expected`` the same part from :mod:`graphdsl.onesample`;
     ``terms`` the first samples' parts; ``direct`` the part through no sample;
     ``total`` = Σ every sample's part + ``direct`` (None past
-    :data:`SAMPLE_SUM_LIMIT` samples); ``gradient`` the engine's."""
+    :data:`SAMPLE_SUM_WORK`); ``gradient`` the engine's."""
 
     param: str
     mode: str
@@ -1231,7 +1250,14 @@ class SampleExplanation:
     """A data model's explanation: sample ``sample`` (1-based) of ``n`` written
     out, every param's sum over the samples. ``values`` holds the named nodes
     (per-sample ones at that sample), ``data`` that sample's data columns,
-    ``given`` the starts that are totals over all samples (name -> adjoint)."""
+    ``given`` the starts that are totals over all samples (name -> adjoint).
+
+    >>> import graphdsl
+    >>> m = graphdsl.loads("data x = [1, 2, 3]\\nparam w = 2\\nloss = mean((w*x - 1)^2)")
+    >>> item = explain(m, sample=3).items[0]          # x = 3: (1/3)·2·(2·3 - 1)·3
+    >>> [(p.nodes, p.product) for p in item.paths], item.total == m.gradients()["w"]
+    ([(('loss', 'w'), 10.0)], True)
+    """
 
     model: str
     output: str
@@ -1248,6 +1274,8 @@ class SampleExplanation:
     path_limit: int = PATH_LIMIT
     #: why the sum over samples was not redone one by one (None when it was)
     sum_note: str | None = None
+    #: why some shown factors have numbers but no rule (None when all have one)
+    rules_note: str | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready: the sample, each param's paths, terms, direct part and total."""
@@ -1328,7 +1356,7 @@ def _explain_samples(model, wrt, values, path_limit, use_sympy, sample) -> Sampl
     firsts = [s if j == k else sview.at(j) for j in range(min(SAMPLE_TERMS, sview.n))]
     sums = {p: None for p in chosen}
     sum_note = None
-    if sview.n <= SAMPLE_SUM_LIMIT:
+    if sview.n * len(c.ops) <= SAMPLE_SUM_WORK:
         parts = {p: [] for p in chosen}
         for j in range(sview.n):
             one = s if j == k else (firsts[j] if j < len(firsts) else sview.at(j))
@@ -1336,8 +1364,9 @@ def _explain_samples(model, wrt, values, path_limit, use_sympy, sample) -> Sampl
                 parts[p].append(one.contributions[p])
         sums = {p: math.fsum(parts[p]) for p in chosen}
     else:
-        sum_note = (f"the data has {sview.n} samples, more than {SAMPLE_SUM_LIMIT}: their "
-                    "contributions are not added up one by one here")
+        sum_note = (f"{sview.n} samples of a graph of {len(c.ops)} nodes are more than "
+                    f"{SAMPLE_SUM_WORK:,} sample-nodes: their contributions are not added up "
+                    "one by one here")
     items = []
     for p in chosen:
         pos = c.index[p]
@@ -1368,10 +1397,19 @@ def _explain_samples(model, wrt, values, path_limit, use_sympy, sample) -> Sampl
         e.sympy_missing = use_sympy
         e.symbolic_note = "sympy is not installed" if use_sympy else "not asked for"
         return e
+    shown, left_out = set(), set()
     for item in items:
         for path in item.paths:
             for q in path.partials:
-                rules.fill(q)
+                shown.add(q.positions[0])
+                if not rules.fill(q):
+                    left_out.add(q.positions[0])
+    if left_out:
+        from .statements import MAX_RULE_SHAPES, MAX_RULE_SIZE
+
+        e.rules_note = (f"{len(left_out)} of the {len(shown)} statements shown have numbers but "
+                        f"no rule: rules are worked out for statements of at most {MAX_RULE_SIZE} "
+                        f"ops, {MAX_RULE_SHAPES} statements per explanation")
     _symbolic_samples(e, model, sview)
     return e
 
@@ -1430,22 +1468,34 @@ def _sample_paths(graph, edges, starts, p, s, limit):
         if not count.get((v, False)):
             continue
         head = None if v == starts[0] else float(s.adjoint_at[v])
-        stack = [((v,), (), False)]
+        # each step: (position, crossed, the factor that led here, the step before);
+        # a path is read back from its last step, so no path is copied while walking
+        steps: list = []
+        stack = [(v, False, None, -1)]
         while stack:
-            trail, qs, crossed = stack.pop()
-            here = trail[-1]
+            here, crossed, q, up = stack.pop()
+            steps.append((here, q, up))
+            at = len(steps) - 1
             if here == p and crossed:
+                trail, qs = [], []
+                while at >= 0:
+                    pos, q_, at = steps[at]
+                    trail.append(label[pos])
+                    if q_ is not None:
+                        qs.append(q_)
+                trail.reverse()
+                qs.reverse()
                 product = head if head is not None else 1.0
-                for q in qs:
-                    product *= q.value
-                paths.append(SamplePath(nodes=tuple(label[x] for x in trail), partials=qs,
+                for q_ in qs:
+                    product *= q_.value
+                paths.append(SamplePath(nodes=tuple(trail), partials=tuple(qs),
                                         product=product, given=head))
                 continue
             for j, c2, val, x in reversed(list(moves(here, crossed))):
                 if count.get((j, c2)):
-                    q = SamplePartial(child=label[here], parent=label[j], value=val, crossing=x)
-                    q._pos = (here, j)
-                    stack.append((trail + (j,), qs + (q,), c2))
+                    stack.append((j, c2, SamplePartial(child=label[here], parent=label[j],
+                                                       value=val, crossing=x,
+                                                       positions=(here, j)), at))
     return paths, total
 
 
@@ -1465,22 +1515,31 @@ class _SampleRules:
         except ImportError:
             self.sp = None
         self.cache = statements(model).cache.setdefault("sample rules", {})
+        #: statements worked out by this explanation (the cached ones are free)
+        self.worked = 0
 
     @property
     def available(self) -> bool:
         return self.sp is not None
 
-    def fill(self, q: SamplePartial) -> None:
-        v, j = q._pos
+    def fill(self, q: SamplePartial) -> bool:
+        """Give ``q`` its rule; False when it is left without one by the bounds."""
+        from .statements import MAX_RULE_SHAPES
+
+        v, j = q.positions
         found = self.cache.get(v)
         if found is None:
+            if self.worked >= MAX_RULE_SHAPES:
+                return False
+            self.worked += 1
             found = self.cache[v] = self._work(v)
         if not found:
-            return
+            return False
         q.expression, q.expression_latex = found["expr"]
         rule = found["rules"].get((j, q.crossing))
         if rule is not None:
             q.rule, q.rule_latex = rule
+        return True
 
     def _work(self, v) -> dict:
         from .statements import MAX_RULE_SIZE, exact_number, latex, sympy_op

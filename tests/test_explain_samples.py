@@ -310,3 +310,16 @@ def test_cli_mistakes_are_one_message_and_exit_2(cli, args, message):
 def test_python_api_refuses_a_sample_outside_the_data():
     with pytest.raises(UsageError, match="the data has 4 samples"):
         explain(xor(), sample=5)
+
+
+def test_readme_example_is_what_the_command_prints(cli, monkeypatch):
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    command = ("$ graphdsl explain models/regression.bp --data models/data/regression.csv "
+               "--wrt w --sample 2\n")
+    shown = readme.split(command, 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(ROOT)
+    r = cli("explain", "models/regression.bp", "--data", "models/data/regression.csv",
+            "--wrt", "w", "--sample", "2", "--lang", "en")
+    assert r.code == 0 and r.out == shown
