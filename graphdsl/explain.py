@@ -23,6 +23,9 @@ Stable API (the HTML report builds on it)::
     explain(model, wrt=None, values=None) -> Explanation
     Explanation.items -> [ParamExplanation]   one per param explained
     Explanation.to_dict() -> JSON-ready dict
+    explain(data_model, sample=K) -> SampleExplanation   the sum over the samples,
+        sample K (1-based) written out; .items -> [SampleParam], .to_dict(), and
+        format_text / format_markdown / format_latex take it too
     format_text(e, lang) / format_markdown(e, lang) / format_latex(e, lang) -> str
     chain_of(item, out) -> ChainSum            the seed's line (graphdsl.statements)
     sum_line(item, out) -> (symbols, rules, numbers, total) pieces of the seed's line
@@ -1027,7 +1030,7 @@ def _sample_lines(e: SampleExplanation, lang: str, style: str) -> list[str]:
     lines.append(tr("s_at_values", lang, values=values or tr("no_params", lang), out=out,
                     value=format_number(e.values[out]), n=e.n))
     data = ", ".join(f"{nm} = {format_number(v)}" for nm, v in e.data.items())
-    lines.append(tr("s_intro", lang, out=out, k=e.sample, where=e.source, data=data))
+    lines.append(tr("s_intro", lang, out=out, k=e.sample, where=_origin(e.source, lang), data=data))
     if e.sympy_missing:
         lines += ["", tr("no_sympy", lang)]
     for item in e.items:
@@ -1054,7 +1057,7 @@ def _sample_lines(e: SampleExplanation, lang: str, style: str) -> list[str]:
                 lines.append(bullet + code(_sample_path_line(path, out)))
             head = tr("s_part", lang, k=e.sample, out=out, p=p)
             lines += ["", ind + code(sample_chain(item, out, head=head).text())]
-            lines += ["", ind + tr("s_where", lang, k=e.sample, n=e.n)]
+            lines += ["", ind + tr("s_where", lang, k=e.sample, n=e.n, n_name=e.n_name)]
             if md:
                 lines.append("")
             for q in item.used_partials:
@@ -1090,12 +1093,21 @@ def _sample_lines(e: SampleExplanation, lang: str, style: str) -> list[str]:
     return lines
 
 
+#: where data comes from when it is not a file, in words of the explanation's language
+_ORIGINS = {"inline in the model": "s_inline", "from the caller": "s_caller"}
+
+
+def _origin(source: str, lang: str) -> str:
+    key = _ORIGINS.get(source)
+    return tr(key, lang) if key else source
+
+
 def _sample_latex(e: SampleExplanation, lang: str) -> str:
     """One ``align*`` per param: the written-out sample's chain rule, each
     factor's rule, then the sum over the samples and the total."""
     out = e.output
     lines = [rf"% {tr('s_title', lang, model=e.model, out=out)}",
-             "% " + tr("s_intro", lang, out=out, k=e.sample, where=e.source,
+             "% " + tr("s_intro", lang, out=out, k=e.sample, where=_origin(e.source, lang),
                        data=", ".join(f"{nm} = {format_number(v)}"
                                       for nm, v in e.data.items())).replace("\n", "\n% ")]
     for item in e.items:
@@ -1276,6 +1288,8 @@ class SampleExplanation:
     sum_note: str | None = None
     #: why some shown factors have numbers but no rule (None when all have one)
     rules_note: str | None = None
+    #: the rules' name for the number of samples (n, unless a node is called n)
+    n_name: str = "n"
 
     def to_dict(self) -> dict:
         """JSON-ready: the sample, each param's paths, terms, direct part and total."""
@@ -1392,7 +1406,7 @@ def _explain_samples(model, wrt, values, path_limit, use_sympy, sample) -> Sampl
         source=_where(sview.data, k),
         values=s.values, params={p: sview.params[p] for p in model.params},
         data={nm: s.values[nm] for nm in model.data_names}, given=given, items=items,
-        path_limit=path_limit, sum_note=sum_note)
+        path_limit=path_limit, sum_note=sum_note, n_name=n_name(model))
     if not have_sympy:
         e.sympy_missing = use_sympy
         e.symbolic_note = "sympy is not installed" if use_sympy else "not asked for"
@@ -1515,6 +1529,7 @@ class _SampleRules:
         except ImportError:
             self.sp = None
         self.cache = statements(model).cache.setdefault("sample rules", {})
+        self.n_name = n_name(model)
         #: statements worked out by this explanation (the cached ones are free)
         self.worked = 0
 
@@ -1561,7 +1576,7 @@ class _SampleRules:
                     stack.append(j)
         if len(inside) > MAX_RULE_SIZE:
             return {}
-        n = sp.Symbol("n", positive=True)
+        n = sp.Symbol(self.n_name, positive=True)
         sym: dict = {}
         red: dict = {}            # reduction position -> its symbol
 
@@ -1599,6 +1614,17 @@ class _SampleRules:
                 cross = sp.factor_terms(cross)
                 rules[(j, True)] = (pretty(cross.xreplace(back)), latex(cross.xreplace(back)))
         return {"expr": (pretty(shown), latex(shown)), "rules": rules}
+
+
+def n_name(model) -> str:
+    """The name the rules give the number of samples: ``n``, unless a node
+    of the model is called n.
+
+    >>> import graphdsl
+    >>> n_name(graphdsl.loads("data x = [1, 2]\\nparam n = 1\\nloss = mean(n*x)"))
+    'n_samples'
+    """
+    return "n_samples" if "n" in statements(model).kind else "n"
 
 
 def _symbolic_samples(e: SampleExplanation, model, sview) -> None:

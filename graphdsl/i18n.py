@@ -159,6 +159,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
                 "copy of the per-sample nodes.\nSample {k} ({where}: {data}) is written out path by path.",
                 "∂{out}/∂p 是对各样本的求和：每个样本经由它自己那一份逐样本节点，贡献自己的链式法则。\n"
                 "下面逐条路径写出样本 {k}（{where}：{data}）。"),
+    "s_inline": ("inline in the model", "模型中内联的数据"),
+    "s_caller": ("from the caller", "调用者给出的数据"),
     "s_given": ("∂{out}/∂{node} = {g} is given: a total over all {n} samples, since {node} is used again per "
                 "sample; a path of one sample starts from it instead of passing through it.",
                 "∂{out}/∂{node} = {g} 是给定的：它是全部 {n} 个样本的总和，因为 {node} 又被逐样本使用；"
@@ -171,7 +173,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                "样本 {k} 中从 {out} 到 {p} 共有 {n} 条路径，超过 {limit} 条，不逐条列出；"
                "样本 {k} 的贡献为 {v}（反向传播，逐节点计算）。"),
     "s_part": ("sample {k}'s part of ∂{out}/∂{p}", "样本 {k} 对 ∂{out}/∂{p} 的贡献"),
-    "s_where": ("where, at sample {k} (n = {n}):", "其中，在样本 {k} 处（n = {n}）："),
+    "s_where": ("where, at sample {k} ({n_name} = {n}):", "其中，在样本 {k} 处（{n_name} = {n}）："),
     "s_direct": ("direct part: {v}, along the paths from {out} to {p} that meet no sample (such as a "
                  "penalty + {p}^2)",
                  "直接部分：{v}，来自从 {out} 到 {p} 且不经过任何样本的路径（例如惩罚项 + {p}^2）"),

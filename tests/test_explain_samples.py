@@ -257,6 +257,7 @@ def test_chinese():
     assert "样本 2 中从 loss 到 w 共 2 条路径：" in text
     assert "是给定的：它是全部 4 个样本的总和" in text
     assert "直接部分：0.14" in text and "对 4 个样本求和：" in text
+    assert "样本 2（模型中内联的数据：x = 2, y = 1）" in text
     assert "与对各样本的求和相等 ✓" in text
     assert "how reverse mode" not in text and "summed over" not in text
     assert "# " in format_markdown(e, "zh") and "样本" in format_latex(e, "zh")
@@ -323,3 +324,28 @@ def test_readme_example_is_what_the_command_prints(cli, monkeypatch):
     r = cli("explain", "models/regression.bp", "--data", "models/data/regression.csv",
             "--wrt", "w", "--sample", "2", "--lang", "en")
     assert r.code == 0 and r.out == shown
+
+
+def test_a_deep_data_model_is_walked_without_recursion_and_its_rules_are_bounded():
+    lines = ["data x = [1, 2, 3, 4]", "param w = 0.5", "h0 = w*x"]
+    lines += [f"h{i} = sin(h{i - 1}) + 0.1" for i in range(1, 1500)]
+    lines.append("loss = mean(h1499^2)")
+    m = graphdsl.loads("\n".join(lines))
+    e = explain(m, sample=2)
+    (item,) = e.items
+    assert item.mode == "paths" and len(item.paths[0].nodes) == 1502 and item.agrees
+    assert close(item.total, m.gradients()["w"])
+    from graphdsl.statements import MAX_RULE_SHAPES
+
+    left = 1501 - MAX_RULE_SHAPES      # every statement on the path, but the first ones worked out
+    assert e.rules_note.startswith(f"{left} of the 1501 statements shown have numbers but no rule")
+    assert f"rules left out: {left} of the 1501" in format_text(e)
+    assert sum(q.rule is not None for q in item.paths[0].partials) == MAX_RULE_SHAPES
+
+
+def test_the_number_of_samples_keeps_its_name_apart_from_a_node_called_n():
+    m = graphdsl.loads("data x = [1, 2]\nparam n = 1\nloss = mean((n*x - 1)^2)")
+    e = explain(m)
+    assert e.n_name == "n_samples"
+    assert e.items[0].paths[0].partials[0].rule == "2x·(n·x - 1)/n_samples"
+    assert "where, at sample 1 (n_samples = 2):" in format_text(e)
