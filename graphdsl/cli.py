@@ -386,6 +386,15 @@ def _add_fit(sub, common):
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="start from another param value")
     p.add_argument("--json", action="store_true", help="print one JSON object (run's shape, with epochs)")
     p.add_argument("--plot", metavar="FILE", help="also draw the loss per epoch and the data with the prediction (.svg/.png/.pdf)")
+    p.add_argument("--render", metavar="DIR",
+                   help="also draw the fit into DIR: start-*, epoch-NNN-backward, end-* pictures")
+    p.add_argument("--every", metavar="K", type=_count,
+                   help="with --render: draw every K-th epoch (default: every epoch up to 100 "
+                        "pictures, evenly spaced beyond)")
+    p.add_argument("--sample", metavar="K", type=_count,
+                   help="with --render: the sample a data model's pictures show inside the plate "
+                        "(the Kth data row of the CSV; default 1)")
+    _add_lang(p)
 
 
 def cmd_fit(args) -> int:
@@ -397,7 +406,26 @@ def cmd_fit(args) -> int:
 
     # every option before the model and its data are read
     check_options(args.epochs, args.batch_size, args.lr, args.optimizer, args.tol, args.seed)
+    if args.render:
+        from .dot import check_folder
+
+        check_folder(args.render)
+        if args.every == 0:
+            raise UsageError("--every 0: give 1 or more (1 draws every epoch)")
+    else:
+        for option, value in (("--every", args.every), ("--sample", args.sample)):
+            if value is not None:
+                raise UsageError(f"{option} {value} says which pictures --render draws, and "
+                                 "there is no --render", hint="add --render DIR, or drop "
+                                 + option)
     model = _load(args)
+    if args.sample is not None:
+        if not model.data_names:
+            raise UsageError(f"--sample {args.sample}: {model.name} has no data columns, so "
+                             "there is no sample to choose", hint="drop --sample")
+        from .onesample import check_sample
+
+        check_sample(model.data.n, args.sample)
     options = dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                    optimizer=args.optimizer, seed=args.seed, tol=args.tol, params=args.params)
     bar = None if args.json else _progress_bar()
@@ -409,14 +437,21 @@ def cmd_fit(args) -> int:
     if args.json:
         _out(json.dumps(trace.to_json(), ensure_ascii=False, allow_nan=False))
     else:
-        for line in format_fit(trace):
+        for line in format_fit(trace, _lang(args)):
             _out(line)
     if args.plot and trace.epochs:
         from .plot import fit_figure, save_figure
 
         save_figure(fit_figure(trace, model), args.plot, protect=(args.model,))
         if not args.json:
-            _out(f"plot written to {args.plot}")
+            from .i18n import tr
+
+            _out(tr("plot_written", _lang(args), path=args.plot))
+    if args.render and trace.epochs:
+        from . import render
+
+        _render_frames(args, lambda **o: render.fit_frames(model, trace, every=args.every,
+                                                           sample=args.sample or 1, **o))
     if trace.failure is not None:
         if args.debug and trace.failure.__traceback__ is not None:
             import traceback
@@ -434,22 +469,22 @@ def _progress_bar():
     return progress
 
 
-def format_fit(trace) -> list[str]:
-    """A fit (a :class:`~graphdsl.trace.FitTrace`) as lines of text: one row per
-    epoch (the loss, the params and ∂loss/∂param over the whole data set),
-    then how it ended."""
+def format_fit(trace, lang: str = "en") -> list[str]:
+    """A fit (a :class:`~graphdsl.trace.FitTrace`) as lines of text in ``lang``:
+    one row per epoch (:func:`graphdsl.runtable.epoch_table`: the loss, the
+    params and ∂loss/∂param over the whole data set), then how it ended."""
+    from .i18n import tr
+    from .runtable import epoch_table, text_lines
+
     f = format_number
     out, ps = trace.output, trace.params
-    batch = ("full batch" if trace.batch_size >= trace.samples
-             else f"mini-batches of {trace.batch_size}, seed {trace.seed}")
-    where = f" of {trace.data}" if trace.data else ""
-    lines = [f"{trace.model}: fit {out} over {trace.samples} sample"
-             f"{'s' if trace.samples != 1 else ''}{where} · {trace.optimizer}, lr {f(trace.lr)}, "
-             f"{batch}", ""]
-    header = ["epoch", out] + ps + [f"∂{out}/∂{p}" for p in ps]
-    rows = [[str(e.epoch), f(e.loss)] + [f(e.values[p]) for p in ps]
-            + [f(e.gradients[p]) for p in ps] for e in trace.epochs]
-    lines += table(header, rows)
+    batch = (tr("full_batch", lang) if trace.batch_size >= trace.samples
+             else tr("mini_batches", lang, size=trace.batch_size, seed=trace.seed))
+    where = tr("fit_of", lang, data=trace.data) if trace.data else ""
+    lines = [tr("fit_line", lang, model=trace.model, out=out, n=trace.samples,
+                s="s" if trace.samples != 1 else "", where=where, optimizer=trace.optimizer,
+                lr=f(trace.lr), batch=batch), ""]
+    lines += text_lines(epoch_table(trace), lang)
     r = trace.result()
     vals = ", ".join(f"{k} = {f(v)}" for k, v in r["values"].items())
     n = r["epochs"]
@@ -457,13 +492,13 @@ def format_fit(trace) -> list[str]:
     lines.append("")
     if trace.converged:
         worst = max((abs(trace.last.gradients[p]) for p in ps), default=0.0)
-        lines.append(f"converged after {n} epoch{s}: {vals} (largest |∂{out}/∂p| {f(worst)})")
+        lines.append(tr("fit_converged", lang, n=n, s=s, values=vals, out=out, worst=f(worst)))
     elif not trace.epochs:
-        lines.append("stopped before the first epoch could be computed")
+        lines.append(tr("fit_no_epoch", lang))
     elif trace.status == "numeric":
-        lines.append(f"stopped during epoch {n + 1}: {vals} at the end of epoch {n}")
+        lines.append(tr("fit_numeric", lang, next=n + 1, values=vals, n=n))
     else:
-        lines.append(f"not converged after {n} epoch{s}: {vals}")
+        lines.append(tr("fit_not_converged", lang, n=n, s=s, values=vals))
     return lines
 
 
@@ -492,6 +527,10 @@ def _add_render(sub, common):
                    help="with --focus: how many steps up and down (default 2)")
     p.add_argument("--force", action="store_true", help="draw a picture even when it is very big")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="draw at another param value")
+    p.add_argument("--sample", metavar="K", type=_count,
+                   help="a data model's forward/backward view: the numbers inside the plate are "
+                        "sample K's, the Kth data row of the CSV (default 1); refused for the "
+                        "structure view, which shows no numbers, and for a model without data")
     _add_data(p)
     _add_lang(p)
 
@@ -502,15 +541,18 @@ def cmd_render(args) -> int:
     if args.depth != 2 and args.focus is None:
         raise UsageError("--depth needs --focus NODE", hint="for example --focus x --depth 1")
     model = _load(args)
-    if args.view != "structure":
-        model.refuse_data(f"render --view {args.view}")
+    if args.sample is not None and args.view == "structure":
+        raise UsageError(f"--sample {args.sample}: the structure view shows no numbers",
+                         hint="--view forward or --view backward shows one sample's numbers "
+                              "inside the plate")
     to_stdout = args.output == "-"
     if args.output and not to_stdout:
         fmt = dot.format_of(args.output, args.format)
     else:
         fmt = args.format or "svg"
     graph = render.build(model, args.view, ops=args.ops, wrt=args.wrt, blank=args.blank,
-                         focus=args.focus, depth=args.depth, force=args.force, lang=_lang(args))
+                         focus=args.focus, depth=args.depth, force=args.force, lang=_lang(args),
+                         sample=args.sample)
     if to_stdout:
         if fmt == "dot":
             _out(graph.source.rstrip("\n"))
@@ -521,7 +563,8 @@ def cmd_render(args) -> int:
         return EXIT_OK
     path = args.output or dot.default_name(model.name, args.view, ops=args.ops, wrt=args.wrt,
                                            blank=args.blank, focus=args.focus,
-                                           depth=args.depth if args.focus else None, fmt=fmt)
+                                           depth=args.depth if args.focus else None, fmt=fmt,
+                                           sample=args.sample)
     dot.write(graph, path, fmt, protect=(args.model,))
     _out(f"wrote {path}")
     return EXIT_OK
@@ -529,14 +572,22 @@ def cmd_render(args) -> int:
 
 def _render_run(model, trace, args) -> None:
     """run --render DIR: the run's pictures; a note on stderr (stdout may be JSON)."""
+    from . import render
+
+    _render_frames(args, lambda **o: render.run_frames(model, trace, **o))
+
+
+def _render_frames(args, frames) -> None:
+    """--render DIR: the pictures ``frames(lang=...)`` makes, written into DIR
+    (see :func:`graphdsl.dot.write_frames`); a note on stderr (stdout may be JSON)."""
     from . import dot, render
 
     from .progress import progress
 
     try:
         with progress(None, "pictures", sys.stderr) as bar:
-            paths = dot.write_run(model, trace, args.render, protect=(args.model,),
-                                  lang=_lang(args), progress=bar)
+            paths = dot.write_frames(lambda: frames(lang=_lang(args)), args.render,
+                                     protect=(args.model,), progress=bar)
     except render.PictureTooBig as e:
         e.message = "--render: " + e.message
         e.hint = "draw a part with `graphdsl render MODEL --focus NODE`, or drop --render"
@@ -584,19 +635,11 @@ def _add_explain(sub, common):
     p.add_argument("--format", default="text", choices=["text", "markdown", "latex", "json"],
                    help="text (default), markdown, latex, or json (the data)")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="explain at another value")
-    p.add_argument("--sample", type=_explain_sample, metavar="K",
+    p.add_argument("--sample", type=_count, metavar="K",
                    help="for a data model: write out sample K's chain rule path by path (K from 1: "
                         "the CSV's Kth data row, after the header; default 1)")
     _add_data(p)
     _add_lang(p)
-
-
-def _explain_sample(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number: give a sample "
-                                         "number, 1 for the first data row") from None
 
 
 def cmd_explain(args) -> int:

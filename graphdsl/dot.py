@@ -211,7 +211,7 @@ def format_of(path, fmt: str | None = None) -> str:
 
 
 def default_name(model_name: str, view: str, *, ops=False, wrt=None, blank=False,
-                 focus=None, depth=None, fmt: str = "svg") -> str:
+                 focus=None, depth=None, fmt: str = "svg", sample=None) -> str:
     """The file name ``graphdsl render`` writes when no -o is given; every
     option that changes the picture is in it, so one never replaces another.
 
@@ -219,11 +219,15 @@ def default_name(model_name: str, view: str, *, ops=False, wrt=None, blank=False
     'linear-backward-wrt-b.svg'
     >>> default_name("models/linear.bp", "structure", focus="x", depth=1)
     'linear-structure-focus-x-1.svg'
+    >>> default_name("models/xor.bp", "backward", sample=3)
+    'xor-backward-sample-3.svg'
     """
     stem = os.path.splitext(os.path.basename(model_name))[0] or "model"
     parts = [stem, view]
     if ops:
         parts.append("ops")
+    if sample is not None:
+        parts.append(f"sample-{sample}")
     if focus:
         parts.append(f"focus-{focus}" + (f"-{depth}" if depth is not None else ""))
     if wrt:
@@ -271,7 +275,7 @@ MANIFEST = ".graphdsl-frames.json"
 #: how long a run waits for another run writing into the same folder (seconds)
 LOCK_TIMEOUT = 60.0
 # only names graphdsl gives to frames are ever removed, even when a manifest lists others
-_FRAME_NAME = re.compile(r"(start|end|iter-\d+)-[a-z]+\.(svg|png|pdf|dot)")
+_FRAME_NAME = re.compile(r"(start|end|iter-\d+|epoch-\d+)-[a-z]+\.(svg|png|pdf|dot)")
 
 
 def check_folder(directory, option: str = "--render") -> None:
@@ -327,10 +331,20 @@ def write_run(model, trace, directory, fmt: str = "svg", *, protect=(),
     >>> sorted(os.listdir(folder))[0]
     '.graphdsl-frames.json'
     """
+    return write_frames(lambda: run_frames(model, trace, **options), directory, fmt,
+                        protect=protect, lock_timeout=lock_timeout, progress=progress)
+
+
+def write_frames(make_frames, directory, fmt: str = "svg", *, protect=(),
+                 lock_timeout: float = LOCK_TIMEOUT, progress=None) -> list[str]:
+    """Draw the frames ``make_frames()`` returns ((file stem, Digraph) pairs,
+    as :func:`graphdsl.render.run_frames` or :func:`graphdsl.render.fit_frames`
+    make them) into ``directory``, as :func:`write_run` says; returns the paths
+    written. The folder is checked before the frames are made."""
     fmt = format_of("x", fmt)
     directory = os.fspath(directory)
     check_folder(directory)
-    frames = run_frames(model, trace, **options)
+    frames = make_frames()
     try:
         os.makedirs(directory, exist_ok=True)
     except OSError as e:

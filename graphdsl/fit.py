@@ -172,13 +172,12 @@ def fit(model, *, epochs=100, batch_size=None, lr=0.1, optimizer="sgd", seed=0, 
             worst = max((abs(r.gradients[q]) for q in chosen), default=0.0)
             if worst < tol:
                 trace.status, trace.converged = "converged", True
-                trace.message = f"every |∂{out}/∂p| is below {tol:g}"
+                trace.stop = Reason("gradient-small", {"out": out, "tol": tol})
                 return trace
             if epoch == epochs:
                 trace.status = "max-epochs"
-                rows = epoch
-                trace.message = (f"no convergence after {rows} epoch{'s' if rows != 1 else ''} "
-                                 f"(largest |∂{out}/∂p| = {worst:.6g}, --tol {tol:g})")
+                trace.stop = Reason("max-epochs", {"n": epoch, "out": out, "gradient": worst,
+                                                   "tol": tol})
                 trace.failure = _stop(model, trace.message,
                                       f"allow more with --epochs (now {epochs}), loosen --tol (now "
                                       f"{tol:g}), or take bigger steps with a larger --lr (now {lr:g})")
@@ -212,8 +211,10 @@ def fit(model, *, epochs=100, batch_size=None, lr=0.1, optimizer="sgd", seed=0, 
 
 
 def _numeric(trace, e: NumericError, epoch: int, lr, step=None) -> None:
-    where = f"epoch {epoch}" + (f", step {step}" if step is not None else "")
-    e.message = f"{e.message} ({where})"
+    trace.stop = (Reason("numeric-epoch", {"detail": str(e.message), "epoch": epoch})
+                  if step is None else
+                  Reason("numeric-step", {"detail": str(e.message), "epoch": epoch, "step": step}))
+    e.message = trace.message
     if epoch > 0:
         last = trace.last
         if last is not None:
@@ -223,7 +224,6 @@ def _numeric(trace, e: NumericError, epoch: int, lr, step=None) -> None:
         e.hint = (f"the steps took the params where a value is not a finite number: try a "
                   f"smaller --lr (now {_f(lr)}), or start from other values (--set NAME=VALUE)")
     trace.status, trace.failure = "numeric", e
-    trace.message = str(e.message)
 
 
 def _f(v):

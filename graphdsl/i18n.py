@@ -88,6 +88,27 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "why_numeric": ("{detail} (iteration {iteration})", "{detail}（第 {iteration} 次迭代）"),
     "why_zero_partial": ("∂{out}/∂{p} = 0: no split step can move {p}",
                          "∂{out}/∂{p} = 0：split 的步长无法移动 {p}"),
+    # a fit's end (FitTrace.stop); "gradient-small" is shared with --minimize
+    "why_max_epochs": ("no convergence after {n} epoch{s} (largest |∂{out}/∂p| = {gradient:.6g}, "
+                       "--tol {tol:g})",
+                       "{n} 轮后仍未收敛（最大的 |∂{out}/∂p| = {gradient:.6g}，--tol {tol:g}）"),
+    "why_numeric_epoch": ("{detail} (epoch {epoch})", "{detail}（第 {epoch} 轮）"),
+    "why_numeric_step": ("{detail} (epoch {epoch}, step {step})",
+                         "{detail}（第 {epoch} 轮，第 {step} 步）"),
+    # fit
+    "epoch": ("epoch", "轮"),
+    "fit_line": ("{model}: fit {out} over {n} sample{s}{where} · {optimizer}, lr {lr}, {batch}",
+                 "{model}：用 {n} 个样本{where}训练 {out} · {optimizer}，学习率 {lr}，{batch}"),
+    "fit_of": (" of {data}", "（{data}）"),
+    "full_batch": ("full batch", "全批量"),
+    "mini_batches": ("mini-batches of {size}, seed {seed}", "小批量 {size}，种子 {seed}"),
+    "fit_converged": ("converged after {n} epoch{s}: {values} (largest |∂{out}/∂p| {worst})",
+                      "{n} 轮后收敛：{values}（最大的 |∂{out}/∂p| 为 {worst}）"),
+    "fit_no_epoch": ("stopped before the first epoch could be computed", "第一轮还没算完就停止了"),
+    "fit_numeric": ("stopped during epoch {next}: {values} at the end of epoch {n}",
+                    "在第 {next} 轮中停止：第 {n} 轮结束时 {values}"),
+    "fit_not_converged": ("not converged after {n} epoch{s}: {values}",
+                          "{n} 轮后未收敛：{values}"),
     # compare
     "method": ("method", "方法"),
     "iterations": ("iterations", "迭代次数"),
@@ -327,6 +348,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "v_more_inputs": ("… {n} more inputs", "… 另有 {n} 个输入"),
     "v_along": (" along the highlighted edges", "（沿高亮的边）"),
     "v_used_by": ("… used by {n} more", "… 另有 {n} 处使用"),
+    # a data model's pictures at one sample (render --sample K, a fit's epochs)
+    "v_plate_k": ("sample {k} of {n}: this sample's values",
+                  "第 {k} 个样本（共 {n} 个）：这个样本的值"),
+    "v_plate_k_grad": ("sample {k} of {n}: ∂{out}/∂node for this sample's copy of each node",
+                       "第 {k} 个样本（共 {n} 个）：每个节点在这个样本上的 ∂{out}/∂node"),
+    "v_sample_adds": ("sample {k} adds {v}", "第 {k} 个样本贡献 {v}"),
+    "v_wrt_sample": (" (sample {k}'s chain rule)", "（第 {k} 个样本的链式法则）"),
+    "v_wrt_total": ("over all {n} samples: ∂{out}/∂{p} = {v}, the sum of every sample's chain rule",
+                    "全部 {n} 个样本：∂{out}/∂{p} = {v}，即每个样本的链式法则之和"),
+    "v_wrt_total_direct": ("over all {n} samples: ∂{out}/∂{p} = {v}, what every sample adds plus "
+                           "{d} that comes through no sample (counted once)",
+                           "全部 {n} 个样本：∂{out}/∂{p} = {v}，即每个样本的贡献之和，加上不经过任何样本的 {d}"
+                           "（只计一次）"),
+    "v_epoch": ("epoch {i}", "第 {i} 轮"),
 }
 
 

@@ -345,9 +345,11 @@ class Model:
 
         ``view``: structure, forward, backward or tangent (forward mode's
         ∂node/∂wrt, with ``wrt`` a param); options: ops, wrt, blank,
-        values, gradients, focus, depth, title, force (see
-        :func:`graphdsl.render.build`). Raises UsageError for an unknown view
-        or node, or a picture too big to lay out quickly.
+        values, gradients, focus, depth, title, force, and for a data model
+        ``sample`` (1-based: the numbers inside the plate are that sample's;
+        see :func:`graphdsl.render.build`). Raises UsageError for an unknown
+        view or node, a sample the data does not have, the tangent view of a
+        data model, or a picture too big to lay out quickly.
 
         >>> import graphdsl
         >>> g = graphdsl.loads("param b = 4\\ny = 2*b + 1").render("backward")
@@ -356,8 +358,6 @@ class Model:
         """
         from .render import build
 
-        if view != "structure":
-            self.refuse_data(f"the {view} view")
         return build(self, view, **options)
 
     # -- solving ---------------------------------------------------------------

@@ -147,6 +147,35 @@ def trace_html(trace, model=None, *, lang: str | None = None, plot: bool = True,
     return "".join(parts)
 
 
+def fit_html(trace, model=None, *, lang: str | None = None, plot: bool = True) -> str:
+    """A fit (a :class:`~graphdsl.trace.FitTrace`) as HTML: its table as
+    ``graphdsl fit`` prints it, why it stopped when it did not converge, and
+    its plot (the loss per epoch; with ``model``, also the data with the
+    model's curve). A plot that cannot be made is left out with a note.
+    Raises nothing."""
+    from .cli import format_fit
+    from .i18n import default_lang
+
+    lines = format_fit(trace, lang or default_lang())
+    if len(lines) > MAX_ROWS + 8:
+        cut = len(lines) - MAX_ROWS
+        lines = lines[:MAX_ROWS] + [f"… {cut:,} more lines"] + lines[-2:]
+    if trace.failure is not None:
+        lines += ["", str(trace.failure)]
+    parts = ['<div class="graphdsl">', f'<pre class="graphdsl-run">{_e(chr(10).join(lines))}</pre>']
+    if plot and trace.epochs:
+        try:
+            from .plot import figure_bytes, fit_figure
+            from .report import strip_prolog
+
+            svg = figure_bytes(fit_figure(trace, model), "svg").decode("utf-8")
+            parts.append(strip_prolog(svg))
+        except GraphdslError as e:
+            parts.append(_note(f"no plot: {e.message}"))
+    parts.append("</div>")
+    return "".join(parts)
+
+
 def _last_graph(model, trace, lang):
     from .render import iteration_graph
 

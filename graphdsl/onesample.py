@@ -37,6 +37,20 @@ from __future__ import annotations
 from .errors import UsageError
 
 
+def check_sample(n: int, k: int, option: str = "--sample") -> int:
+    """The 0-based index of the 1-based sample number ``k`` of ``n`` samples;
+    UsageError when there is no such sample.
+
+    >>> check_sample(100, 3)
+    2
+    """
+    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= n:
+        raise UsageError(f"{option} {k}: the data has {n} sample{'s' if n != 1 else ''}",
+                         hint=f"give a sample number from 1 to {n} (a CSV's data rows "
+                              "are numbered from 1, after the header)")
+    return k - 1
+
+
 class OneSample:
     """Sample ``k`` (0-based; ``row`` is its 1-based number) of ``n``, by name:
 
@@ -120,13 +134,8 @@ class SampleView:
 
     def check_sample(self, k: int, option: str = "--sample") -> int:
         """The 0-based index of the 1-based sample number ``k``; UsageError
-        when the data has no such sample."""
-        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= self.n:
-            raise UsageError(f"{option} {k}: the data has {self.n} sample"
-                             f"{'s' if self.n != 1 else ''}",
-                             hint=f"give a sample number from 1 to {self.n} (a CSV's data rows "
-                                  "are numbered from 1, after the header)")
-        return k - 1
+        when the data has no such sample (see :func:`check_sample`)."""
+        return check_sample(self.n, k, option)
 
     def at(self, k: int) -> OneSample:
         """Sample ``k`` (0-based) seen through the chain rule (see the module doc)."""

@@ -28,6 +28,13 @@ the sum over its inputs (∂z/∂w = ∂z/∂x·∂x/∂w + ∂z/∂y·∂y/∂w
 ``blank=True`` is the worksheet: the same picture with computed values and
 partials left as blanks.
 
+A data model is drawn in plate notation: its data columns and per-sample
+nodes in a box labelled with the number of samples. Its forward and backward
+views show one sample (``sample=K``, 1-based) inside the box, and the box says
+which; outside, every node has its one value and its total ∂output/∂node over
+all samples, and a param also what sample K adds to it (the numbers come from
+:mod:`graphdsl.onesample`). :func:`epoch_graph` draws one epoch of a fit.
+
 One iteration of a run as a picture (:func:`graphdsl.dot.iteration_svg`
 draws it as the SVG text the HTML report embeds)::
 
@@ -94,12 +101,18 @@ class PictureTooBig(UsageError):
 # --- the numbers -----------------------------------------------------------------
 
 class _Numbers:
-    """Values and gradients of every node (hidden ones too), computed once."""
+    """Values and gradients of every node (hidden ones too), computed once.
 
-    def __init__(self, model, view, values, gradients, wrt=None):
+    For a data model (``one`` is then a :class:`~graphdsl.onesample.OneSample`)
+    they are those of the 1-based ``sample``: a per-sample node's value and
+    ∂output/∂node at that sample, every other node's one value and its total
+    over all samples."""
+
+    def __init__(self, model, view, values, gradients, wrt=None, sample=None):
         c = model.compiled
         self.c = c
         self.vals = self.adj = self.tan = None
+        self.one = self.samples = None
         self.shown_values: dict[str, float] = {}
         self.shown_grads: dict[str, float] = {}
         if view == "structure":
@@ -110,6 +123,9 @@ class _Numbers:
             for k, v in values.items():
                 if k in fg.pos and fg.kind[fg.pos[k]] in ("param", "const"):
                     overrides[k] = v
+        if model.data_names:
+            self._one_sample(model, view, values, gradients, overrides, sample)
+            return
         self.vals = c.forward(overrides)
         self.shown_values = {n: self.vals[c.index[n]] for n in c.named}
         if values:
@@ -122,6 +138,54 @@ class _Numbers:
                     {k: v for k, v in gradients.items() if k in self.shown_grads})
         if view == "tangent":
             self.tan = c.tangents(self.vals, c.index[wrt])
+
+    def _one_sample(self, model, view, values, gradients, overrides, sample):
+        from .onesample import SampleView
+
+        self.samples = SampleView(model, params=overrides)
+        self.one = one = self.samples.at(self.samples.check_sample(1 if sample is None else sample))
+        self.vals = one.value_at
+        self.shown_values = dict(one.values)
+        if view == "backward":
+            self.adj = one.adjoint_at
+            self.shown_grads = dict(one.adjoints)
+        # a fit's row gives the single-number nodes (never a per-sample one)
+        for given, shown in ((values, self.shown_values), (gradients, self.shown_grads)):
+            for k, v in (given or {}).items():
+                if k in shown and k not in one.per_sample:
+                    shown[k] = v
+
+    def edge_partials(self) -> dict:
+        """The statement view's edge labels, (parent, child) -> ∂child/∂parent
+        (at the sample, for a data model: a reduction's own partial is its weight)."""
+        return self.one.partials if self.one is not None else self.c.local_partials(self.vals)
+
+    def op_partials(self, k) -> list:
+        """The local partials of the op at position ``k``, one per operand."""
+        if self.one is not None:
+            return self.samples.local_partials_at(self.one, k)
+        return self.c.ops[k].partials(*[self.vals[j] for j in self.c.args[k]], self.vals[k])
+
+    def per(self, k) -> bool:
+        """Whether the node at position ``k`` has one value per sample."""
+        return self.one is not None and bool(self.one.is_per[k])
+
+    def weight(self, child):
+        """The one weight of the reductions inside the statement of ``child``
+        (1/n for ``mean``), or None when it has none or several different ones."""
+        c = self.c
+        fg = c.flat
+        found = set()
+        stack = [c.index[child]]
+        while stack:
+            k = stack.pop()
+            op = c.ops[k]
+            if op is None:
+                continue
+            if op.reduces:
+                found.add(op.weight(self.one.n))
+            stack.extend(j for j in c.args[k] if fg.name[j] is None and fg.kind[j] == "op")
+        return found.pop() if len(found) == 1 else None
 
     def value(self, node):
         if node in self.shown_values:
@@ -190,7 +254,8 @@ def _check_name(model, name, what) -> str:
 def build(model, view: str = "structure", *, ops: bool = False, wrt: str | None = None,
           blank: bool = False, values: dict | None = None, gradients: dict | None = None,
           focus: str | None = None, depth: int = 2, title: str | None = None,
-          force: bool = False, max_size: int = MAX_SIZE, lang: str = "en"):
+          force: bool = False, max_size: int = MAX_SIZE, lang: str = "en",
+          sample: int | None = None):
     """The picture of ``model`` as a ``graphviz.Digraph`` (nothing is written or run).
 
     ``view`` is ``structure``, ``forward``, ``backward`` or ``tangent``
@@ -205,8 +270,17 @@ def build(model, view: str = "structure", *, ops: bool = False, wrt: str | None 
     caption (see :mod:`graphdsl.i18n`; the maths stays as it is, and "en"
     gives the same bytes as before there was a choice).
 
+    A data model is drawn in plate notation: its per-sample nodes in a box.
+    The forward and backward views show the 1-based ``sample`` (1 by
+    default, the CSV's first data row) inside the box: its values, and
+    ∂output/∂node at that sample; every node outside shows its one value and
+    its total over all samples, and a param also what this sample adds to
+    it. The structure view shows no numbers and ignores ``sample``.
+
     Raises :class:`UsageError` for an unknown view or node, a tangent view
-    without a param or named constant as ``wrt``, or when the
+    without a param or named constant as ``wrt`` (or of a data model), a
+    ``sample`` the data does not have (or any but 1 for a model without
+    data columns), or when the
     picture would be bigger than ``max_size`` (nodes plus labelled edges) unless ``force``, and
     :class:`NumericError` when the model cannot be evaluated at these values.
 
@@ -225,9 +299,10 @@ def build(model, view: str = "structure", *, ops: bool = False, wrt: str | None 
         wrt = _check_name(model, wrt, "--wrt")
     if view == "tangent":
         _check_seed(model, wrt)
+    _check_sample(model, view, sample)
     import graphviz
 
-    nums = _Numbers(model, view, values, gradients, wrt)
+    nums = _Numbers(model, view, values, gradients, wrt, sample)
     nums.lang = lang if lang in ("en", "zh") else "en"  # the drawing helpers' words
     g = graphviz.Digraph(name=_graph_name(model.name))
     g.attr("graph", rankdir="LR", fontname=FONT, nodesep="0.45", ranksep="0.9",
@@ -243,6 +318,22 @@ def build(model, view: str = "structure", *, ops: bool = False, wrt: str | None 
     lines = [f"<B>{_h(first)}</B>"] + [_h(t) for t in rest] + ([caption] if caption else [])
     g.attr("graph", label="<" + "".join(x + '<BR ALIGN="LEFT"/>' for x in lines) + ">")
     return g
+
+
+def _check_sample(model, view, sample) -> None:
+    """A sample is a data model's, and forward mode is not drawn over samples."""
+    if not model.data_names:
+        if sample not in (None, 1):
+            raise UsageError(f"--sample {sample}: {model.name} has no data columns, so every "
+                             "node has one value and there is no sample to choose",
+                             hint="drop --sample")
+        return
+    if view == "tangent":
+        raise UsageError("--view tangent is not available for a data model: forward mode "
+                         f"from a param would need one pass per sample ({model.name} has one "
+                         f"value per sample for {', '.join(model.data_names)})",
+                         hint="--view backward --sample K shows sample K's partials, and "
+                              "`graphdsl explain` the chain rule")
 
 
 def _check_seed(model, wrt) -> None:
@@ -326,7 +417,7 @@ def _draw_statements(g, model, view, nums, *, wrt, blank, focus, depth, force, m
     values_on = view in ("forward", "backward", "tangent")
     grads_on = view == "backward"
     edges_on = grads_on or tangent     # the local partials on the edges
-    partials = nums.c.local_partials(nums.vals) if edges_on else {}
+    partials = nums.edge_partials() if edges_on else {}
     rules: dict[tuple[str, str], str] = {}
     if edges_on and not blank:
         maker = Rules(model)
@@ -339,7 +430,8 @@ def _draw_statements(g, model, view, nums, *, wrt, blank, focus, depth, force, m
 
     params = [p for p in model.params if p in shown_set]
     # a data model's per-sample nodes go in a plate: a box labelled with the number of samples
-    plate = _plate(model, nums.lang) if model.data_names else None
+    plate = _plate(model, nums.lang, nums.one, out if grads_on else None) \
+        if model.data_names else None
     per = model.samples.per if plate is not None else None
     for n in shown:
         kind = st.kind[n]
@@ -359,6 +451,8 @@ def _draw_statements(g, model, view, nums, *, wrt, blank, focus, depth, force, m
         if n == wrt:
             style["penwidth"] = "3"
         label = _node_label(n, formula, value_text, grad_text, out)
+        if grads_on and kind == "param" and nums.one is not None:
+            label = label[:-1] + "<BR/>" + _adds_line(nums, n, blank) + ">"
         if tangent:
             dim = n not in moved
             if dim:
@@ -372,7 +466,10 @@ def _draw_statements(g, model, view, nums, *, wrt, blank, focus, depth, force, m
                 continue
             attrs = {}
             if edges_on:
-                text = _partial_text(p, n, partials.get((p, n)), rules.get((p, n)), blank)
+                weight = (nums.weight(n) if nums.one is not None and per[st.flat.pos[p]]
+                          and not per[st.flat.pos[n]] else None)
+                text = _partial_text(p, n, partials.get((p, n)), rules.get((p, n)), blank,
+                                     weight)
                 # a worksheet's blank sits on its baseline: pad it off the edge line
                 attrs["label"] = (f'<<TABLE BORDER="0" CELLPADDING="4"><TR><TD>{text}</TD></TR></TABLE>>'
                                   if blank else _html(text))
@@ -401,28 +498,59 @@ def _draw_statements(g, model, view, nums, *, wrt, blank, focus, depth, force, m
     return _wrt_caption(model, wrt, paths, partials, nums, view, blank)
 
 
-def _plate(model, lang):
+def _plate(model, lang, one=None, out=None):
     """The cluster a data model's per-sample nodes are drawn in, labelled with
-    the number of samples when the data is known (inline or given)."""
+    the number of samples when the data is known (inline or given); with
+    ``one`` (a OneSample), labelled with the sample its numbers are, and with
+    ``out`` too, saying its gradients are that sample's."""
     import graphviz
 
     from .errors import GraphdslError
 
+    plate = graphviz.Digraph(name="cluster_samples")
+    if one is not None:
+        key = "v_plate_k_grad" if out is not None else "v_plate_k"
+        plate.attr("graph", label=_html(_h(tr(key, lang, k=one.row, n=one.n, out=out))),
+                   **PLATE_STYLE)
+        return plate
     try:
         n = model.data.n
     except GraphdslError:   # the structure needs no data: the plate says "each sample"
         n = None
-    plate = graphviz.Digraph(name="cluster_samples")
     text = tr("v_plate", lang) if n is None else tr("v_plate_n", lang, n=n)
     plate.attr("graph", label=_html(_h(text)), **PLATE_STYLE)
     return plate
 
 
-def _partial_text(p, ch, number, rule, blank) -> str:
+def _adds_line(nums, param, blank) -> str:
+    """Under a param's total ∂out/∂param, smaller: what the drawn sample adds to it."""
+    v = BLANK if blank else format_number(nums.one.contributions.get(param, 0.0))
+    return (f'<FONT POINT-SIZE="10" COLOR="{GRAD_COLOUR}">'
+            f'{_h(tr("v_sample_adds", nums.lang, k=nums.one.row, v=v))}</FONT>')
+
+
+def _weight_text(w) -> str:
+    """A reduction's weight as the textbook writes it: 1/100 for mean over 100 samples."""
+    if 0 < w < 1 and abs(1 / w - round(1 / w)) < 1e-9 * (1 / w):
+        return f"1/{round(1 / w)}"
+    return format_number(w)
+
+
+def _partial_text(p, ch, number, rule, blank, weight=None) -> str:
+    """An edge's label: ∂ch/∂p, its rule and its number; ``weight``, when the
+    edge goes into a reduction, written as its own factor (∂loss/∂pred = 1/100 · …)."""
     head = f"∂{_h(ch)}/∂{_h(p)} = "
     if blank:
         return head + BLANK
     num = format_number(number) if number is not None else "?"
+    if weight and weight != 1 and number is not None:
+        rest = number / weight
+        if rest == 1.0:
+            return head + f"{_h(_weight_text(weight))} = {_h(num)}"
+        factor = format_number(rest)
+        if rest < 0:    # a negative factor in parentheses, as the chain rule writes it
+            factor = f"({factor})"
+        return head + f"{_h(_weight_text(weight))} · {_h(factor)} = {_h(num)}"
     if rule is None or rule == num or len(rule) > 40 or is_number_text(rule):
         return head + _h(num)  # a constant rule: the number says it all
     try:
@@ -441,6 +569,8 @@ def _wrt_caption(model, wrt, paths, partials, nums, view, blank) -> str:
     head = f"∂{_h(out)}/∂{_h(wrt)}"
     if wrt == out:
         return head + " = 1"
+    if nums.one is not None and paths:
+        return _sample_wrt_caption(model, wrt, paths, partials, nums, view, blank)
     if paths is None:
         return head + (f" = {total}" if total else "") + \
             _h(tr("v_many_paths", nums.lang, n=MAX_PATHS))
@@ -451,6 +581,41 @@ def _wrt_caption(model, wrt, paths, partials, nums, view, blank) -> str:
                      else BLANK, total=total or "")
     return line.text(numbers=view == "backward", rules=False, plain=_h,
                      term=lambda i, t: f'<FONT COLOR="{PATH_COLOURS[i]}">{_h(t)}</FONT>')
+
+
+def _sample_wrt_caption(model, wrt, paths, partials, nums, view, blank) -> str:
+    """The chain rule of the drawn sample under the title (its paths' products
+    add up to what that sample gives ∂out/∂wrt), and for a single-number
+    ``wrt`` in the backward view the total over all samples on a line of its own."""
+    out, one = model.output, nums.one
+    numbers = view == "backward"
+    total = ""
+    if numbers:
+        if blank:
+            total = BLANK
+        else:
+            k_total = 0.0
+            for path in paths:
+                term = 1.0
+                for ch, p in zip(path, path[1:]):
+                    term *= partials[(p, ch)]
+                k_total += term
+            total = format_number(k_total)
+    line = chain_sum(out, wrt, paths, lambda p, c: partials[(p, c)] if numbers and not blank
+                     else BLANK, total=total)
+    text = line.text(numbers=numbers, rules=False, plain=_h,
+                     term=lambda i, t: f'<FONT COLOR="{PATH_COLOURS[i]}">{_h(t)}</FONT>')
+    text += _h(tr("v_wrt_sample", nums.lang, k=one.row))
+    if numbers and wrt not in one.per_sample:
+        v = BLANK if blank else format_number(nums.grad(wrt))
+        direct = one.direct.get(wrt, 0.0)
+        # a part through no sample (a penalty + w^2) is in every sample's chain rule
+        # above, but in the total once
+        words = (tr("v_wrt_total_direct", nums.lang, n=one.n, out=out, p=wrt, v=v,
+                    d=BLANK if blank else format_number(direct)) if direct
+                 else tr("v_wrt_total", nums.lang, n=one.n, out=out, p=wrt, v=v))
+        text += '<BR ALIGN="LEFT"/>' + _h(words)
+    return text
 
 
 def _tangent_caption(model, wrt, st, partials, rules, nums, blank) -> str:
@@ -533,6 +698,10 @@ def _draw_ops(g, model, view, nums, *, wrt, blank, focus, depth, force, max_size
     values_on = view in ("forward", "backward", "tangent")
     grads_on = view == "backward"
     edges_on = grads_on or tangent
+    # a data model's numbers are one sample's: its per-sample nodes go in a plate
+    # that says which (the structure's op view draws no plate)
+    plate = _plate(model, nums.lang, nums.one, out if grads_on else None) \
+        if nums.one is not None else None
     for n in shown:
         k = pos[n]
         kind = fg.kind[k]
@@ -566,12 +735,17 @@ def _draw_ops(g, model, view, nums, *, wrt, blank, focus, depth, force, max_size
             style["penwidth"] = "3"
         if dim:
             style.update(fillcolor=GREY_FILL, color=DIM_COLOUR, fontcolor=DIM_COLOUR)
-        g.node(_id(n), _html(*lines), **style)
+        if plate is not None and kind == "param" and grads_on:
+            lines.append(_adds_line(nums, n, blank))
+        if plate is not None and kind == "data":
+            style = dict(DATA_STYLE, **({"penwidth": "3"} if n == wrt else {}))
+        into = plate if nums.per(k) else g
+        into.node(_id(n), _html(*lines), **style)
         if kind != "op":
             continue
         op = c.ops[k]
         op_id = _id(n) + "#op"
-        g.node(op_id, _html(_h(_op_symbol(op))), **OP_STYLE)
+        into.node(op_id, _html(_h(_op_symbol(op))), **OP_STYLE)
         if tangent:
             g.edge(op_id, _id(n), arrowsize="0.6", **(flow if n in moved else cold))
         else:
@@ -579,8 +753,7 @@ def _draw_ops(g, model, view, nums, *, wrt, blank, focus, depth, force, max_size
                    **(hot if n in on_path and n != wrt else cold if wrt is not None else {}))
         partial = None
         if edges_on and not blank:
-            args = [nums.vals[j] for j in fg.args[k]]
-            partial = op.partials(*args, nums.vals[k])
+            partial = nums.op_partials(k)
         for i, a in enumerate(parents[n]):
             if a not in shown_set:
                 continue
@@ -592,6 +765,8 @@ def _draw_ops(g, model, view, nums, *, wrt, blank, focus, depth, force, max_size
             elif wrt is not None:
                 attrs.update(hot if (a in on_path and n in on_path) else cold)
             g.edge(_id(a), op_id, **attrs)
+    if plate is not None:
+        g.subgraph(plate)
     if focus is not None:
         _stubs(g, shown, parents, children, shown_set, nums.lang)
     params = [p for p in model.params if p in shown_set]
@@ -639,23 +814,62 @@ def iteration_graph(model, trace, i: int, view: str = "backward", **options):
     if not -len(trace.iterations) <= i < len(trace.iterations):
         raise UsageError(f"the run has no iteration {i} (it has {len(trace.iterations)})")
     it = trace.iterations[i]
+    lang = options.get("lang", "en")
+    extra = []
+    if it.error is not None and view != "structure":
+        extra.append(tr("v_error", lang, e=format_number(it.error)))
+    steps = None
+    if it.steps and view == "backward":
+        # what the run does next with these gradients, so frames can be followed
+        steps = tr("v_next_step", lang) + ", ".join(
+            f"{p} ← {format_number(it.values[p])} − {format_number(d)}"
+            for p, d in it.steps.items())
+    return _row_graph(model, tr("v_iteration", lang, i=it.iteration), it.values, it.gradients,
+                      view, extra, steps, options)
+
+
+def epoch_graph(model, fit_trace, i: int, view: str = "backward", sample: int = 1, **options):
+    """The picture of row ``i`` of a fit (``fit_trace.epochs[i]``, negative
+    from the end): the params of that epoch, the 1-based ``sample`` inside the
+    plate, and on the params the totals over all samples; the title names
+    the epoch and its loss. ``options`` are :func:`build`'s.
+
+    Raises :class:`UsageError` when the fit has no row ``i`` or the data no
+    such sample.
+
+    >>> import graphdsl
+    >>> m = graphdsl.load("models/xor.bp")
+    >>> t = m.fit(epochs=3)
+    >>> "epoch 2" in epoch_graph(m, t, 2, sample=4).source
+    True
+    """
+    epochs = fit_trace.epochs
+    if not -len(epochs) <= i < len(epochs):
+        raise UsageError(f"the fit has no epoch row {i} (it has {len(epochs)})")
+    ep = epochs[i]
+    lang = options.get("lang", "en")
+    extra = [] if view == "structure" else [
+        f"{fit_trace.output} = {format_number(ep.loss)}"]
+    return _row_graph(model, tr("v_epoch", lang, i=ep.epoch), ep.values, ep.gradients, view,
+                      extra, None, dict(options, sample=sample))
+
+
+def _row_graph(model, row, values, gradients, view, extra, below, options):
+    """One row of a run or a fit drawn: the title names the model, the row, the
+    view, the params' values and ``extra``; ``below`` is a second title line."""
     title = options.pop("title", None)
     if title is None:
-        shown = ", ".join(f"{p} = {format_number(it.values[p])}" for p in model.params
-                          if p in it.values)
         lang = options.get("lang", "en")
-        title = (f"{os.path.basename(model.name)} · {tr('v_iteration', lang, i=it.iteration)}"
-                 f" · {tr('v_' + view, lang)}")
+        shown = ", ".join(f"{p} = {format_number(values[p])}" for p in model.params
+                          if p in values)
+        title = f"{os.path.basename(model.name)} · {row} · {tr('v_' + view, lang)}"
         if view != "structure" and shown:
             title += " · " + shown
-        if it.error is not None and view != "structure":
-            title += " · " + tr("v_error", lang, e=format_number(it.error))
-        if it.steps and view == "backward":
-            # what the run does next with these gradients, so frames can be followed
-            title += "\n" + tr("v_next_step", lang) + ", ".join(
-                f"{p} ← {format_number(it.values[p])} − {format_number(d)}"
-                for p, d in it.steps.items())
-    return build(model, view, values=it.values, gradients=it.gradients, title=title, **options)
+        for piece in extra:
+            title += " · " + piece
+        if below:
+            title += "\n" + below
+    return build(model, view, values=values, gradients=gradients, title=title, **options)
 
 
 def run_frames(model, trace, **options) -> list[tuple[str, object]]:
@@ -675,6 +889,49 @@ def run_frames(model, trace, **options) -> list[tuple[str, object]]:
                        iteration_graph(model, trace, k, "backward", **options)))
     for view in VIEWS:
         frames.append((f"end-{view}", iteration_graph(model, trace, -1, view, **options)))
+    return frames
+
+
+#: how many epoch pictures ``fit --render`` draws when not told (--every)
+FIT_FRAMES = 100
+
+
+def fit_frames(model, fit_trace, every: int | None = None, sample: int = 1,
+               **options) -> list[tuple[str, object]]:
+    """The pictures of a fit as (file stem, Digraph) pairs, in the order to view
+    them: ``start-structure``, ``start-forward``, ``start-backward`` (epoch 0),
+    one ``epoch-NNN-backward`` for every ``every``-th epoch and the last (numbered
+    so they sort), then ``end-forward`` and ``end-backward``. A data model's
+    pictures show the 1-based ``sample`` inside the plate. ``every`` defaults to
+    the smallest step that keeps the epoch pictures to :data:`FIT_FRAMES`.
+
+    Raises UsageError for ``every`` below 1 or a sample the data does not have.
+
+    >>> import graphdsl
+    >>> m = graphdsl.load("models/xor.bp")
+    >>> [stem for stem, _g in fit_frames(m, m.fit(epochs=5), every=2)]  # doctest: +NORMALIZE_WHITESPACE
+    ['start-structure', 'start-forward', 'start-backward', 'epoch-000-backward',
+     'epoch-002-backward', 'epoch-004-backward', 'epoch-005-backward', 'end-forward',
+     'end-backward']
+    """
+    epochs = fit_trace.epochs
+    if not epochs:
+        return [("start-structure", build(model, "structure", **options))]
+    last = epochs[-1].epoch
+    if every is None:
+        every = max(1, -(-last // FIT_FRAMES))
+    if every < 1:
+        raise UsageError(f"--every {every}: give 1 or more (1 draws every epoch)")
+    width = max(3, len(str(last)))
+    frames = [("start-structure", build(model, "structure", **options))]
+    for view in ("forward", "backward"):
+        frames.append((f"start-{view}", epoch_graph(model, fit_trace, 0, view, sample, **options)))
+    for k, ep in enumerate(epochs):
+        if ep.epoch % every == 0 or k == len(epochs) - 1:
+            frames.append((f"epoch-{ep.epoch:0{width}d}-backward",
+                           epoch_graph(model, fit_trace, k, "backward", sample, **options)))
+    for view in ("forward", "backward"):
+        frames.append((f"end-{view}", epoch_graph(model, fit_trace, -1, view, sample, **options)))
     return frames
 
 

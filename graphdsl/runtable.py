@@ -15,9 +15,10 @@ language. A cell is plain data:
 
 Two kinds of table come from a run: :func:`iteration_table` (one row per
 iteration: the params, the output, the error, the partials and the steps)
-and :func:`node_table` (one row per named node at one iteration). Another
-kind of trace adds a builder of its own and, for a new kind of column, an
-entry in :data:`HEADERS`; the printers need no change.
+and :func:`node_table` (one row per named node at one iteration); a fit
+gives :func:`epoch_table` (one row per epoch). Another kind of trace adds a
+builder of its own and, for a new kind of column, an entry in
+:data:`HEADERS`; the printers need no change.
 
 >>> import graphdsl
 >>> t = graphdsl.loads("param b = 4\\ny = 2*b + 1").solve(target=5)
@@ -76,6 +77,7 @@ def _step(col: Column, out: str, lang: str) -> str:
 #: kind -> header(column, output, lang); a new kind of column adds its entry here
 HEADERS = {
     "iter": lambda col, out, lang: tr("iter", lang),
+    "epoch": lambda col, out, lang: tr("epoch", lang),
     "node": lambda col, out, lang: tr("node", lang),
     "value": _value,
     "error": lambda col, out, lang: tr("error", lang),
@@ -125,6 +127,28 @@ def iteration_table(trace) -> Table:
         row += [steps[p] if p in steps else it.skipped.get(p) for p in ps]
         rows.append(row)
     return Table(columns, rows, out)
+
+
+def epoch_table(trace, rows=None) -> Table:
+    """One row per epoch of a fit (a :class:`~graphdsl.trace.FitTrace`), or per
+    epoch index in ``rows``: the epoch, the loss over the whole data set, each
+    param and ∂loss/∂p over the whole data set.
+
+    >>> from graphdsl.trace import Epoch, FitTrace
+    >>> t = FitTrace(model="m.bp", output="loss", params=["w"], optimizer="sgd", lr=0.1,
+    ...              batch_size=4, samples=4, seed=0, tol=1e-6)
+    >>> t.epochs.append(Epoch(0, 2.5, {"w": 0.0, "loss": 2.5}, {"w": -5.0, "loss": 1.0}))
+    >>> print("\\n".join(text_lines(epoch_table(t), "zh")))
+    轮  loss  w  ∂loss/∂w
+    --  ----  -  --------
+    0    2.5  0        -5
+    """
+    ps, out = list(trace.params), trace.output
+    columns = ([Column("epoch"), Column("value", out)] + [Column("value", p) for p in ps]
+               + [Column("gradient", p) for p in ps])
+    epochs = trace.epochs if rows is None else [trace.epochs[i] for i in rows]
+    return Table(columns, [[e.epoch, e.loss] + [e.values[p] for p in ps]
+                           + [e.gradients[p] for p in ps] for e in epochs], out)
 
 
 def node_table(trace, i: int = -1, *, steps: bool = False) -> Table:

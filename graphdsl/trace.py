@@ -170,7 +170,9 @@ class FitTrace:
     the plot walk. ``status`` is ``"converged"`` (the largest full-data
     |∂loss/∂param| fell below ``tol``), ``"max-epochs"`` or ``"numeric"`` (a
     value or derivative stopped being a finite number; ``failure`` holds the
-    error the CLI prints, exit 1).
+    error the CLI prints, exit 1). ``stop`` says why it ended as a
+    :class:`Reason`: ``gradient-small``, ``max-epochs``, ``numeric-epoch`` or
+    ``numeric-step`` (the engine's message ``detail`` and where).
 
     >>> t = FitTrace(model="m.bp", output="loss", params=["w"], optimizer="sgd", lr=0.1,
     ...              batch_size=4, samples=4, seed=0, tol=1e-6)
@@ -192,10 +194,16 @@ class FitTrace:
     epochs: list[Epoch] = field(default_factory=list)
     converged: bool = False
     status: str = "max-epochs"
-    message: str | None = None
+    #: why the fit ended, as data (see :class:`Reason`)
+    stop: Reason | None = None
     failure: Exception | None = None
     #: mini-batch steps taken in all
     steps: int = 0
+
+    @property
+    def message(self) -> str | None:
+        """Why the fit ended, in English (the JSON's ``message``)."""
+        return self.stop.text("en") if self.stop is not None else None
 
     @property
     def last(self) -> Epoch | None:
@@ -238,6 +246,13 @@ class FitTrace:
         if self.message:
             d["message"] = self.message
         return d
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the fit's table and its loss plot (see
+        :func:`graphdsl.notebook.fit_html`)."""
+        from .notebook import fit_html
+
+        return fit_html(self)
 
     def __repr__(self) -> str:
         r = self.result()

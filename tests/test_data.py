@@ -385,4 +385,6 @@ def test_full_batch_fit_converges_to_numpys_least_squares():
 
 def test_a_data_model_in_a_notebook_shows_its_table_not_a_traceback():
     html = graphdsl.load(MODELS / "xor.bp")._repr_html_()
-    assert "4 values, one per sample" in html and "not available for a data model yet" in html
+    # the backward picture in plate notation, at the first sample, beside the table
+    assert "4 values, one per sample" in html and "sample 1 of 4" in html
+    assert "Traceback" not in html

@@ -296,7 +296,7 @@ def test_cli_help_says_what_the_sample_number_is():
 @pytest.mark.parametrize("args, message", [
     ((REG, "--data", REG_CSV, "--sample", "101"), "--sample 101: the data has 100 samples"),
     ((REG, "--data", REG_CSV, "--sample", "0"), "--sample 0: the data has 100 samples"),
-    ((REG, "--data", REG_CSV, "--sample", "-3"), "--sample -3: the data has 100 samples"),
+    ((REG, "--data", REG_CSV, "--sample", "-3"), "'-3' must be 0 or more"),
     ((REG, "--data", REG_CSV, "--sample", "two"), "'two' is not a whole number"),
     ((MODELS / "linear.bp", "--sample", "2"), "linear.bp has no data columns"),
     ((MODELS / "xor.bp", "--mode", "forward"), "explain --mode forward is not available for a data model"),

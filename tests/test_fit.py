@@ -221,6 +221,72 @@ def test_cli_fit_prints_one_row_per_epoch_and_converges(cli):
     assert r.err == ""
 
 
+def test_cli_fit_in_chinese_has_the_same_cells_and_its_own_words(cli):
+    en = cli("fit", REG, "--data", REG_CSV, "--epochs", "4", "--lang", "en")
+    zh = cli("fit", REG, "--data", REG_CSV, "--epochs", "4", "--lang", "zh")
+    assert en.code == zh.code == 1
+    en_lines, zh_lines = en.out.splitlines(), zh.out.splitlines()
+    assert zh_lines[0] == f"{REG}：用 100 个样本（{REG_CSV}）训练 loss · sgd，学习率 0.1，全批量"
+    assert zh_lines[2].split() == ["轮", "loss", "w", "b", "∂loss/∂w", "∂loss/∂b"]
+    rows = [l.split() for l in en_lines[4:-2] if l and l[0].isdigit()]
+    assert len(rows) == 5 and rows == [l.split() for l in zh_lines[4:-2] if l and l[0].isdigit()]
+    assert zh_lines[-1].startswith("4 轮后未收敛：w = ") and "epoch" not in zh.out
+
+
+def test_a_fit_says_why_it_ended_as_data():
+    m = graphdsl.load(REG, data=REG_CSV)
+    t = fit(m, epochs=2)
+    assert t.stop.code == "max-epochs" and t.stop.fields["n"] == 2
+    assert t.message == t.stop.text("en") == t.failure.message
+    assert t.stop.text("zh").startswith("2 轮后仍未收敛")
+    done = fit(m, epochs=2000, lr=0.5, tol=1e-3)
+    assert done.stop.code == "gradient-small" and done.message == "every |∂loss/∂p| is below 0.001"
+    bad = fit(graphdsl.loads("data x = [1, 2]\nparam w = 1\nloss = mean(log(w*x))"), lr=10)
+    assert bad.stop.code in ("numeric-epoch", "numeric-step")
+    assert bad.message == str(bad.failure.message) and "epoch" in bad.message
+    assert "轮" in bad.stop.text("zh")
+
+
+def test_cli_fit_render_draws_start_every_kth_epoch_and_end(cli, tmp_path):
+    out = tmp_path / "frames"
+    r = cli("fit", REG, "--data", REG_CSV, "--epochs", "7", "--render", out, "--every", "3",
+            "--sample", "3", "--json")
+    assert r.code == 1 and json.loads(r.out)["status"] == "max-epochs"
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [".graphdsl-frames.json", "end-backward.svg", "end-forward.svg",
+                     "epoch-000-backward.svg", "epoch-003-backward.svg", "epoch-006-backward.svg",
+                     "epoch-007-backward.svg", "start-backward.svg", "start-forward.svg",
+                     "start-structure.svg"]
+    assert "wrote 9 pictures" in r.err
+    # the pictures are the fit's: epoch 3's params, sample 3 (the CSV's third data row) in the plate
+    t = fit(graphdsl.load(REG, data=REG_CSV), epochs=7)
+    from graphdsl.text import format_number
+
+    svg = (out / "epoch-003-backward.svg").read_text()
+    assert "epoch 3" in svg and "sample 3 of 100" in svg
+    assert f"w = {format_number(t.epochs[3].values['w'])}" in svg
+    x3 = REG_CSV.read_text().splitlines()[3].split(",")[0]
+    assert f"= {format_number(float(x3))}" in svg
+    # a shorter fit into the same folder leaves no frame of the longer one behind
+    r = cli("fit", REG, "--data", REG_CSV, "--epochs", "2", "--render", out, "--every", "3")
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith("epoch")) == [
+        "epoch-000-backward.svg", "epoch-002-backward.svg"]
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--sample", "2"], "there is no --render"),
+    (["--every", "2"], "there is no --render"),
+    (["--render", "{out}", "--every", "0"], "give 1 or more"),
+    (["--render", "{out}", "--sample", "101"], "the data has 100 samples"),
+    (["--render", "{out}", "--sample", "0"], "the data has 100 samples"),
+])
+def test_cli_fit_render_mistakes_write_nothing(cli, tmp_path, argv, says):
+    out = tmp_path / "frames"
+    r = cli("fit", REG, "--data", REG_CSV, *[a.format(out=out) for a in argv])
+    assert r.code == 2 and says in r.err and "Traceback" not in r.err
+    assert not out.exists() and r.out == ""
+
+
 def test_cli_fit_json_is_runs_shape_with_epochs(cli):
     r = cli("fit", REG, "--data", REG_CSV, "--epochs", "3", "--batch-size", "32", "--json",
             "--optimizer", "adam", "--seed", "5")
@@ -278,7 +344,7 @@ def test_cli_run_evaluates_a_data_model_once(cli):
     assert r.code == 2 and "graphdsl fit" in r.err
 
 
-@pytest.mark.parametrize("args", [("render", "--view", "forward"), ("report",)])
+@pytest.mark.parametrize("args", [("report",)])
 def test_pictures_and_explanations_of_data_models_say_why_not(cli, tmp_path, args):
     r = cli(args[0], REG, "--data", REG_CSV, *args[1:])
     assert r.code == 2 and "not available for a data model yet" in r.err

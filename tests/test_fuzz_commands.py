@@ -80,6 +80,18 @@ def models(draw):
         name = f"n{i}"
         lines.append(f"{name} = {draw(expressions(names, 3))}")
         names.append(name)
+    data = draw(st.sampled_from([False, False, True]))
+    if data:   # a data model: a column or two inline, and the output a reduction over them
+        n = draw(st.sampled_from([1, 3, 4]))
+        column = ", ".join(draw(st.sampled_from(NUMBERS[:7])) for _ in range(n))
+        lines.insert(0, f"data d = [{column}]")
+        if draw(st.booleans()):   # a second column, sometimes of another length
+            lines.insert(1, f"data e = [{', '.join(['2'] * draw(st.sampled_from([n, n, n + 1])))}]")
+            names.append("e")
+        names.append("d")
+        lines.append(f"s = {draw(expressions(names, 3))}")
+        lines.append(f"loss = {draw(st.sampled_from(['mean', 'sum']))}(s * d)")
+        names += ["s", "loss"]
     nest = draw(st.sampled_from([0, 0, 0, 50, 3000]))
     if nest:   # one deeply nested statement: pictures and explanations must stay linear
         lines.append(f"deep = {'(' * nest}{names[-1]} + 1{')' * nest}")
@@ -101,7 +113,7 @@ def _number_option(draw, option):
 def command_lines(draw, params, names):
     """(argv after the model, the outputs it may write, whether stdout must be JSON)."""
     cmd = draw(st.sampled_from(["check", "run", "run-render", "render", "explain", "report",
-                                "compare"]))
+                                "compare", "fit", "fit-render"]))
     opts = []
     if cmd in ("run", "run-render", "report", "compare"):
         if draw(st.booleans()):
@@ -118,6 +130,24 @@ def command_lines(draw, params, names):
                               f"{draw(st.sampled_from(OPTION_NUMBERS))}"]
     if cmd == "check":
         return ["check"], [], False
+    if cmd in ("fit", "fit-render"):
+        # mostly options that work, so the fit and its pictures are reached
+        argv = ["fit", "--epochs", draw(st.sampled_from(["0", "1", "3", "3", "3", "-1", "x"]))]
+        if draw(st.booleans()):
+            argv += ["--batch-size", draw(st.sampled_from(["0", "1", "2", "2", "100", "-2"]))]
+        if draw(st.booleans()):
+            argv += ["--optimizer", draw(st.sampled_from(["sgd", "momentum", "adam", "lbfgs"]))]
+        if draw(st.integers(0, 3)) == 0:
+            argv += _number_option(draw, "--lr")
+        if cmd == "fit":
+            js = draw(st.booleans())
+            return argv + (["--json"] if js else []), [], js
+        argv += ["--render", "frames", "--json"]
+        if draw(st.booleans()):
+            argv += ["--every", draw(st.sampled_from(["0", "1", "2", "2", "x"]))]
+        if draw(st.booleans()):
+            argv += ["--sample", draw(st.sampled_from(["0", "1", "2", "2", "99"]))]
+        return argv, ["frames"], True
     if cmd == "run":
         js = draw(st.booleans())
         return ["run", *opts] + (["--json"] if js else []), [], js
@@ -136,6 +166,8 @@ def command_lines(draw, params, names):
             argv += ["--wrt", draw(st.sampled_from(names + ["nope"]))]
         if draw(st.booleans()):
             argv.append("--blank")
+        if draw(st.booleans()):
+            argv += ["--sample", draw(st.sampled_from(["0", "1", "3", "99"]))]
         return argv, ["picture.dot"], False
     argv = ["explain", "--format", draw(st.sampled_from(["text", "markdown", "latex", "json"]))]
     if draw(st.booleans()):
@@ -167,13 +199,82 @@ def _whole(path: str, data: bytes) -> bool:
     return True
 
 
-@settings(max_examples=60, deadline=None, derandomize=True, database=None,
+@settings(max_examples=250, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                                  HealthCheck.data_too_large])
 @given(st.data())
 def test_every_command_keeps_its_promises(tmp_path_factory, data):
     text, params, names = data.draw(models())
     argv, outputs, is_json = data.draw(command_lines(params, names))
+    _keeps_promises(tmp_path_factory, text, argv, outputs, is_json)
+
+
+@st.composite
+def data_models(draw):
+    """A data model that mostly loads: inline columns, per-sample statements, a
+    reduction for the output; the numbers are such that a fit can go wrong too."""
+    n = draw(st.sampled_from([1, 2, 5]))
+    col = lambda: ", ".join(draw(st.sampled_from(["0", "1", "-2", "0.5", "3", "1e-3", "40"]))
+                            for _ in range(n))
+    lines = [f"data x = [{col()}]", f"data y = [{col()}]"]
+    params = [f"p{i}" for i in range(draw(st.integers(1, 3)))]
+    lines += [f"param {p} = {draw(st.sampled_from(['0', '0.5', '1', '2', '-1']))}" for p in params]
+    names = params + ["x", "y"]
+    for i in range(draw(st.integers(1, 3))):
+        lines.append(f"h{i} = {draw(expressions(names, 2))}")
+        names.append(f"h{i}")
+    red = draw(st.sampled_from(["mean", "sum"]))
+    lines.append(f"loss = {red}(({names[-1]} - y)^2)" + draw(st.sampled_from(
+        ["", "", f" + 0.1*{params[0]}^2", f" + {red}(x)"])))
+    lines.append("output loss")
+    return "\n".join(lines) + "\n", params, names + ["loss"]
+
+
+@st.composite
+def data_command_lines(draw, params, names):
+    cmd = draw(st.sampled_from(["fit", "fit-render", "render", "explain", "report"]))
+    sample = ["--sample", draw(st.sampled_from(["1", "2", "5", "0", "9"]))] \
+        if draw(st.booleans()) else []
+    if cmd in ("fit", "fit-render"):
+        argv = ["fit", "--epochs", draw(st.sampled_from(["0", "1", "3"])),
+                "--optimizer", draw(st.sampled_from(["sgd", "momentum", "adam"]))]
+        if draw(st.booleans()):
+            argv += ["--batch-size", draw(st.sampled_from(["1", "2", "3"]))]
+        if draw(st.booleans()):
+            argv += ["--lr", draw(st.sampled_from(["0.1", "10", "1e3"]))]
+        if cmd == "fit":
+            return argv + ["--json"], [], True
+        return argv + ["--render", "frames", "--json", "--every", "2"] + sample, ["frames"], True
+    if cmd == "render":
+        argv = ["render", "--view", draw(st.sampled_from(["forward", "backward", "structure"])),
+                "--format", "dot", "-o", "picture.dot"] + sample
+        if draw(st.booleans()):
+            argv.append("--ops")
+        if draw(st.booleans()):
+            argv += ["--wrt", draw(st.sampled_from(names))]
+        if draw(st.booleans()):
+            argv += ["--focus", draw(st.sampled_from(names))]
+        return argv, ["picture.dot"], False
+    if cmd == "explain":
+        argv = ["explain", "--format", draw(st.sampled_from(["text", "markdown", "latex", "json"]))]
+        if draw(st.booleans()):
+            argv += ["--wrt", draw(st.sampled_from(params))]
+        return argv + sample, [], argv[2] == "json"
+    return (["report", "-o", "page.html", "--epochs", draw(st.sampled_from(["0", "2"]))] + sample,
+            ["page.html"], False)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
+                                 HealthCheck.data_too_large])
+@given(st.data())
+def test_every_command_keeps_its_promises_on_data_models(tmp_path_factory, data):
+    text, params, names = data.draw(data_models())
+    argv, outputs, is_json = data.draw(data_command_lines(params, names))
+    _keeps_promises(tmp_path_factory, text, argv, outputs, is_json)
+
+
+def _keeps_promises(tmp_path_factory, text, argv, outputs, is_json):
     folder = tmp_path_factory.mktemp("fuzz")
     model = folder / "model.bp"
     model.write_text(text, encoding="utf-8")
@@ -187,7 +288,7 @@ def test_every_command_keeps_its_promises(tmp_path_factory, data):
     try:
         with _deadline(SECONDS, " ".join(argv)):
             r = run_cli(argv[0], "model.bp", *argv[1:], "--lang", "en") \
-                if argv[0] in ("run", "report", "explain", "compare", "render") \
+                if argv[0] in ("run", "report", "explain", "compare", "render", "fit") \
                 else run_cli(argv[0], "model.bp", *argv[1:])
     finally:
         os.chdir(cwd)

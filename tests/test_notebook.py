@@ -9,6 +9,8 @@ import pytest
 
 import graphdsl
 
+from conftest import MODELS
+
 SEED = "param w = 3\nparam b = 4\nx = 2*w + 3*b\ny = 2*b + 1\nz = x*y\n"
 
 
@@ -74,6 +76,20 @@ def test_a_trace_shows_its_table_and_plot(ip):
     assert "converged after 3 iterations" in run
     plot = html[html.index("<svg"):]
     assert "<?xml" not in html and "iteration" in plot   # the |error| plot, inline
+    assert data["text/plain"] == repr(t)
+
+
+def test_a_fit_shows_its_table_and_loss_plot(ip):
+    m = graphdsl.load(MODELS / "xor.bp")
+    t = m.fit(epochs=3)
+    data = _shown(ip, t)
+    html = data["text/html"]
+    table = re.search(r'<pre class="graphdsl-run">(.*?)</pre>', html, re.S).group(1)
+    from graphdsl.cli import format_fit
+
+    assert table.startswith("\n".join(format_fit(t, "en")).replace("&", "&amp;"))
+    assert "not converged after 3 epochs" in table and "no convergence after 3 epochs" in table
+    assert "<svg" in html and "<?xml" not in html and "epoch" in html[html.index("<svg"):]
     assert data["text/plain"] == repr(t)
 
 

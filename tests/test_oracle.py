@@ -51,11 +51,10 @@ def test_builtin_partials_match_central_differences(op_cls):
             assert ps[i] == pytest.approx(fd, rel=1e-6, abs=1e-7), (op.name, args, i)
 
 
-@pytest.mark.parametrize("op_cls", BUILTIN_OPS, ids=lambda c: c.name)
+@pytest.mark.parametrize("op_cls", [c for c in BUILTIN_OPS if not c.reduces],
+                         ids=lambda c: c.name)
 def test_builtin_sympy_form_agrees_with_forward(op_cls):
     op = op_cls()
-    if op.reduces:
-        pytest.skip("a reduction (mean, sum) is over the samples: no sympy form of one operand")
     points = DOMAIN.get(op.name, POINTS[op.arity])
     syms = sp.symbols(f"a0:{op.arity}", real=True)
     expr = op.sympy(*syms)
@@ -66,6 +65,23 @@ def test_builtin_sympy_form_agrees_with_forward(op_cls):
         for i, s in enumerate(syms):
             want = float(sp.diff(expr, s).subs(subs))
             assert op.partials(*args, op.forward(*args))[i] == pytest.approx(want, rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("op_cls", [c for c in BUILTIN_OPS if c.reduces], ids=lambda c: c.name)
+def test_a_reduction_is_its_weight_times_the_sum_over_the_samples(op_cls):
+    """mean and sum have no sympy form of one operand: they are checked over
+    samples, against weight(n)·Σxᵢ written in sympy, with the sample evaluator's
+    value and ∂result/∂param (the per-sample adjoints: tests/test_onesample.py)."""
+    op = op_cls()
+    xs = [0.5, -1.25, 3.0, 2.0, 7.5]
+    w = sp.Symbol("w")
+    expr = sp.nsimplify(op.weight(len(xs))) * sp.Add(*[(w * sp.nsimplify(x)) ** 2 for x in xs])
+    m = graphdsl.loads(f"data x = [{', '.join(map(str, xs))}]\nparam w = 1.5\n"
+                       f"loss = {op.name}((w*x)^2)")
+    r = m.samples.evaluate(m.param_values, m.data)
+    assert r.values["loss"] == pytest.approx(float(expr.subs(w, 1.5)), rel=1e-14)
+    assert r.gradients["w"] == pytest.approx(float(sp.diff(expr, w).subs(w, 1.5)), rel=1e-14)
+    assert op.weight(len(xs)) == (1 / len(xs) if op.name == "mean" else 1.0)
 
 
 def test_pow_of_a_negative_base_with_a_whole_exponent():
