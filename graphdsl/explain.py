@@ -53,6 +53,7 @@ from .i18n import tr
 from .statements import (ChainSum, Rules, StatementRules, chain_sum, chosen_params, d, exact_number, passes,
                          factor_number, factor_rule, pretty, statements,
                          sympy_op)
+from .statements import latex as _latex
 from .statements import tex_d as _tex_d, tex_name as _tex_name, tex_number as _tex_num
 from .text import format_number
 
@@ -942,7 +943,7 @@ def sample_chain(item: SampleParam, out: str, tex: bool = False, head: str | Non
     >>> import graphdsl
     >>> m = graphdsl.loads("data x = [1, 2, 3]\\nparam w = 2\\nloss = mean((w*x - 1)^2)")
     >>> sample_chain(explain(m, sample=3).items[0], "loss").text()
-    '∂loss/∂w = 2x·(w·x - 1)/n = 10'
+    '∂loss/∂w = 1/n·2x·(w·x - 1) = 10'
     """
     dd = _tex_d if tex else d
     num = _tex_num if tex else factor_number
@@ -954,23 +955,21 @@ def sample_chain(item: SampleParam, out: str, tex: bool = False, head: str | Non
     for path in item.paths:
         s = [dd(q.child, q.parent) for q in path.partials]
         ns = [(format_number(q.value) if alone and not tex else num(q.value)) for q in path.partials]
-        rs = [q.rule_latex if tex else q.rule for q in path.partials]
+        if any((q.rule_latex if tex else q.rule) is None for q in path.partials):
+            have_rules = False
+        # each rule a factor: in parentheses when it is a sum or negative
+        rs = [(q.rule_latex if tex else q.rule) if alone or q.rule is None
+              or factor_rule(q.rule) == q.rule
+              else (f"\\left({q.rule_latex}\\right)" if tex else factor_rule(q.rule))
+              for q in path.partials]
         if path.given is not None:
             s.insert(0, dd(out, path.nodes[0]))
             ns.insert(0, num(path.given))
-            rs.insert(0, num(path.given))
+            rs.insert(0, num(path.given))       # a number: parenthesised when negative
         sym.append(dot.join(s))
         nums.append(dot.join(ns))
-        if any(r is None for r in rs):
-            have_rules = False
-        elif tex:
-            plain = [q.rule for q in path.partials]
-            if path.given is not None:
-                plain.insert(0, format_number(path.given))
-            rules.append(dot.join(r if alone or factor_rule(t) == t else f"\\left({r}\\right)"
-                                  for r, t in zip(rs, plain)))
-        else:
-            rules.append(rs[0] if alone else dot.join(factor_rule(r) for r in rs))
+        if have_rules:
+            rules.append(dot.join(rs))
     total = _tex_num(item.contribution) if tex else format_number(item.contribution)
     return ChainSum(head=head or dd(out, item.param), symbols=sym,
                     rules=rules if have_rules else None, numbers=nums, total=total)
@@ -990,13 +989,18 @@ def _sample_path_line(path: SamplePath, out: str) -> str:
     return f"{head} = {'·'.join(ns)} = {format_number(path.product)}"
 
 
-def _sample_partial_line(q: SamplePartial) -> str:
+def _sample_partial_line(q: SamplePartial, n: int) -> str:
+    """∂loss/∂pred = ∂/∂pred(mean((pred - y)²)) = 1/n·2·(pred - y) = 1/100·(-4.796002) = -0.04796002"""
     head = d(q.child, q.parent)
+    value = format_number(q.value)
+    if q.weight is not None and q.weight != 1.0:
+        w = f"1/{n}" if math.isclose(q.weight, 1.0 / n, rel_tol=1e-12) else format_number(q.weight)
+        value = f"{w}·{factor_number(q.value / q.weight)} = {value}"
     if q.rule is None:
-        return f"{head} = {format_number(q.value)}"
+        return f"{head} = {value}"
     if q.constant:
-        return f"{head} = ∂/∂{q.parent}({q.expression}) = {format_number(q.value)}"
-    return f"{head} = ∂/∂{q.parent}({q.expression}) = {q.rule} = {format_number(q.value)}"
+        return f"{head} = ∂/∂{q.parent}({q.expression}) = {value}"
+    return f"{head} = ∂/∂{q.parent}({q.expression}) = {q.rule} = {value}"
 
 
 def sum_terms(e: SampleExplanation, item: SampleParam, lang: str = "en",
@@ -1061,7 +1065,7 @@ def _sample_lines(e: SampleExplanation, lang: str, style: str) -> list[str]:
             if md:
                 lines.append("")
             for q in item.used_partials:
-                lines.append(bullet + code(_sample_partial_line(q)))
+                lines.append(bullet + code(_sample_partial_line(q, e.n)))
         lines.append("")
         if item.contribution != item.expected and item.mode == "paths" and not item.agrees:
             lines.append(ind + tr("s_part_differs", lang, k=e.sample,
@@ -1121,14 +1125,18 @@ def _sample_latex(e: SampleExplanation, lang: str) -> str:
             rows.append(f"{chain.head} &= {' + '.join(first)}")
             rows += [f"&= {' + '.join(piece)}" for piece in rest]
             for q in item.used_partials:
+                value = _tex_num(q.value)
+                if q.weight is not None and q.weight != 1.0:
+                    w = (rf"\frac{{1}}{{{e.n}}}" if math.isclose(q.weight, 1.0 / e.n, rel_tol=1e-12)
+                         else _tex_num(q.weight))
+                    value = rf"{w} \cdot {_tex_num(q.value / q.weight)} = {value}"
                 if q.rule_latex is not None:
                     rule = "" if q.constant else f" = {q.rule_latex}"
                     rows.append(f"{_tex_d(q.child, q.parent)} &= "
                                 rf"\frac{{\partial}}{{\partial {_tex_name(q.parent)}}}"
-                                rf"\left({q.expression_latex}\right){rule} = "
-                                f"{_tex_num(q.value)}")
+                                rf"\left({q.expression_latex}\right){rule} = {value}")
                 else:
-                    rows.append(f"{_tex_d(q.child, q.parent)} &= {_tex_num(q.value)}")
+                    rows.append(f"{_tex_d(q.child, q.parent)} &= {value}")
         total = item.total if item.total is not None else item.gradient
         terms = [_tex_num(t.value) for t in item.terms]
         if e.n > len(item.terms):
@@ -1186,6 +1194,9 @@ class SamplePartial:
     expression: str | None = None
     rule_latex: str | None = None
     expression_latex: str | None = None
+    #: the weight of the reduction a crossing factor passes (1/n for mean, 1
+    #: for sum), written as a factor of its own; None when it passes none or several
+    weight: float | None = None
     #: (child, parent) as positions of the flat graph, for the rules
     positions: tuple = field(default=(), repr=False, compare=False)
 
@@ -1197,7 +1208,8 @@ class SamplePartial:
 
     def to_dict(self) -> dict:
         return {"child": self.child, "parent": self.parent, "value": self.value,
-                "crossing": self.crossing, "rule": self.rule, "expression": self.expression,
+                "crossing": self.crossing, "weight": self.weight,
+                "rule": self.rule, "expression": self.expression,
                 "rule_latex": self.rule_latex, "expression_latex": self.expression_latex}
 
 
@@ -1325,25 +1337,29 @@ class _SampleGraph:
                       for k in range(n) if self.named[k] or self.given[k]}
 
     def edges(self, sview, s, v):
-        """{input position: [plain, crossing]} of visible node ``v`` at sample
-        ``s`` (values, None where no such route exists)."""
+        """{input position: [plain, crossing, weights]} of visible node ``v``
+        at sample ``s``: the values (None where no such route exists) and the
+        weights of the reductions the crossing routes pass."""
         c = self.c
         ops, args, kind = c.ops, c.args, c.flat.kind
         out: dict[int, list] = {}
-        stack = [(v, 1.0, False)]
+        stack = [(v, 1.0, None)]
         while stack:
-            k, g, crossed = stack.pop()
+            k, g, weight = stack.pop()
             op = ops[k]
-            crossed = crossed or op.reduces
+            if op.reduces:
+                weight = op.weight(sview.n)
             for j, dj in zip(args[k], sview.local_partials_at(s, k)):
                 if self.given[j]:
                     continue        # a start of its own: its total holds this route
                 if self.named[j]:
-                    slot = out.setdefault(j, [None, None])
-                    b = 1 if crossed else 0
+                    slot = out.setdefault(j, [None, None, set()])
+                    b = 0 if weight is None else 1
                     slot[b] = (slot[b] or 0.0) + g * dj
+                    if weight is not None:
+                        slot[2].add(weight)
                 elif kind[j] == "op":
-                    stack.append((j, g * dj, crossed))
+                    stack.append((j, g * dj, weight))
         return out
 
 
@@ -1461,11 +1477,12 @@ def _sample_paths(graph, edges, starts, p, s, limit):
     count: dict = {(p, True): 1}
 
     def moves(v, crossed):
-        for j, (plain, cross) in edges.get(v, {}).items():
+        for j, (plain, cross, weights) in edges.get(v, {}).items():
             if plain is not None:
-                yield j, crossed, plain, False
+                yield j, crossed, plain, None
             if cross is not None and not crossed:
-                yield j, True, cross, True
+                # the reduction's weight as a factor of its own, when there is one weight
+                yield j, True, cross, (next(iter(weights)) if len(weights) == 1 else 0.0)
 
     for v in visible:                      # inputs first: the engine's order
         for crossed in (False, True):
@@ -1508,7 +1525,8 @@ def _sample_paths(graph, edges, starts, p, s, limit):
             for j, c2, val, x in reversed(list(moves(here, crossed))):
                 if count.get((j, c2)):
                     stack.append((j, c2, SamplePartial(child=label[here], parent=label[j],
-                                                       value=val, crossing=x,
+                                                       value=val, crossing=x is not None,
+                                                       weight=x or None,
                                                        positions=(here, j)), at))
     return paths, total
 
@@ -1557,7 +1575,7 @@ class _SampleRules:
         return True
 
     def _work(self, v) -> dict:
-        from .statements import MAX_RULE_SIZE, exact_number, latex, sympy_op
+        from .statements import MAX_RULE_SIZE
 
         sp, c, graph = self.sp, self.graph.c, self.graph
         fg = c.flat
@@ -1601,19 +1619,34 @@ class _SampleRules:
         shown = top.xreplace({r: sp.Function(ops[k].name)(sym[k]) for k, r in red.items()})
         rules = {}
         inputs = {j for k in inside for j in args[k] if graph.named[j] or graph.given[j]}
+        back = {r: sp.Function(ops[k].name)(sym[k]) for k, r in red.items()}
         for j in inputs:
             x = sp.Symbol(graph.label[j], real=True)
             plain = sp.diff(top, x)
-            cross = 0
-            for k, r in red.items():
-                w = 1 / n if ops[k].name == "mean" else sp.Integer(1)
-                cross += sp.diff(top, r) * w * sp.diff(sym[k], x)
-            back = {r: sp.Function(ops[k].name)(sym[k]) for k, r in red.items()}
-            rules[(j, False)] = (pretty(plain.xreplace(back)), latex(plain.xreplace(back)))
-            if red:
-                cross = sp.factor_terms(cross)
-                rules[(j, True)] = (pretty(cross.xreplace(back)), latex(cross.xreplace(back)))
-        return {"expr": (pretty(shown), latex(shown)), "rules": rules}
+            rules[(j, False)] = (pretty(plain.xreplace(back)), _latex(plain.xreplace(back)))
+            terms = {k: sp.diff(top, r) * sp.diff(sym[k], x) for k, r in red.items()}
+            kinds = {ops[k].name for k, term in terms.items() if term != 0}
+            if kinds == {"mean"}:
+                # the mean's weight as a factor of its own, as the pictures write it
+                inner = sp.factor_terms(sp.Add(*terms.values())).xreplace(back)
+                rules[(j, True)] = self._over_n(inner, n)
+            elif kinds:
+                cross = sp.Add(*[term / n if ops[k].name == "mean" else term
+                                 for k, term in terms.items()])
+                cross = sp.factor_terms(cross).xreplace(back)
+                rules[(j, True)] = (pretty(cross), _latex(cross))
+        return {"expr": (pretty(shown), _latex(shown)), "rules": rules}
+
+    def _over_n(self, inner, n) -> tuple[str, str]:
+        """1/n·inner as text and LaTeX (inner in parentheses when it is a sum or negative)."""
+        sp = self.sp
+        text, tex = pretty(inner), _latex(inner)
+        head, head_tex = f"1/{self.n_name}", rf"\frac{{1}}{{{sp.latex(n)}}}"
+        if inner == 1:
+            return head, head_tex
+        if inner.is_Add or text.startswith("-"):
+            text, tex = f"({text})", rf"\left({tex}\right)"
+        return f"{head}·{text}", rf"{head_tex} \cdot {tex}"
 
 
 def n_name(model) -> str:

@@ -129,7 +129,8 @@ def test_the_regression_factors_by_hand():
     first, second = path.partials
     # the mean's factor is 1/n: ∂loss/∂pred at sample 2 = 2(pred - y)/n with pred = 0
     assert first.crossing and close(first.value, 2 * (0.0 - y) / 100)
-    assert first.rule == "2·(pred - y)/n" and first.expression == "mean((pred - y)²)"
+    assert first.rule == "1/n·2·(pred - y)" and first.expression == "mean((pred - y)²)"
+    assert first.weight == 1 / 100
     assert not second.crossing and second.rule == "x" and close(second.value, x)
     assert e.data == {"x": x, "y": y} and e.source == f"{REG_CSV}:3"
 
@@ -137,7 +138,8 @@ def test_the_regression_factors_by_hand():
 def test_a_sum_weighs_each_sample_1():
     m = graphdsl.loads("data x = [1, 2, 3]\nparam w = 2\nloss = sum((w*x - 1)^2)")
     (path,) = explain(m, sample=3).items[0].paths
-    assert path.partials[0].rule == "2x·(w·x - 1)" and close(path.product, 2 * 3 * (6 - 1))
+    assert path.partials[0].rule == "2x·(w·x - 1)" and path.partials[0].weight == 1.0
+    assert close(path.product, 2 * 3 * (6 - 1))
 
 
 def test_a_reduction_used_again_per_sample_is_a_given_total():
@@ -227,9 +229,11 @@ def test_text_markdown_latex_json():
     assert f"Sample 2 ({REG_CSV}:3: x = 1.046143, y = 2.398001) is written out" in text
     assert "1 path from loss to w at sample 2:" in text
     assert "loss → pred → w:  ∂loss/∂pred·∂pred/∂w = (-0.04796002)·1.046143 = -0.05017304" in text
-    assert ("sample 2's part of ∂loss/∂w = ∂loss/∂pred·∂pred/∂w = (2·(pred - y)/n)·x = "
+    assert ("sample 2's part of ∂loss/∂w = ∂loss/∂pred·∂pred/∂w = (1/n·2·(pred - y))·x = "
             "(-0.04796002)·1.046143 = -0.05017304") in text
-    assert "∂loss/∂pred = ∂/∂pred(mean((pred - y)²)) = 2·(pred - y)/n = -0.04796002" in text
+    # the mean's 1/n a factor of its own, as the pictures write it
+    assert ("∂loss/∂pred = ∂/∂pred(mean((pred - y)²)) = 1/n·2·(pred - y) = 1/100·(-4.796002) "
+            "= -0.04796002") in text
     assert ("summed over the 100 samples: ∂loss/∂w = (-2.313056e-05) (sample 1) + (-0.05017304) "
             "(sample 2) + (-0.03022342) (sample 3) + … = -3.343797") in text
     assert "reverse mode (the engine): ∂loss/∂w = -3.343797 — equal to the sum over the samples ✓" \
@@ -239,14 +243,15 @@ def test_text_markdown_latex_json():
     tex = format_latex(e, "en")
     assert tex.count(r"\begin{align*}") == 1 == tex.count(r"\end{align*}")
     assert r"\left.\frac{\partial loss}{\partial w}\right|_{i=2}" in tex
-    assert r"\sum_{i=1}^{100}" in tex and r"\frac{2 \left(pred - y\right)}{n}" in tex
+    assert r"\sum_{i=1}^{100}" in tex and r"\frac{1}{n} \cdot 2 \left(pred - y\right)" in tex
+    assert r"= \frac{1}{100} \cdot (-4.796002) = (-0.04796002)" in tex
     d = json.loads(json.dumps(e.to_dict(), allow_nan=False, ensure_ascii=False))
     assert d["sample"] == 2 and d["n"] == 100 and d["output"] == "loss"
     (j,) = d["items"]
     assert j["param"] == "w" and j["direct"] == 0.0 and close(j["total"], item.gradient)
     assert [t["row"] for t in j["terms"]] == [1, 2, 3]
     assert j["paths"][0]["nodes"] == ["loss", "pred", "w"]
-    assert j["paths"][0]["partials"][0]["rule"] == "2·(pred - y)/n"
+    assert j["paths"][0]["partials"][0]["rule"] == "1/n·2·(pred - y)"
     assert j["paths"][0]["partials"][0]["crossing"] is True
 
 
@@ -347,5 +352,5 @@ def test_the_number_of_samples_keeps_its_name_apart_from_a_node_called_n():
     m = graphdsl.loads("data x = [1, 2]\nparam n = 1\nloss = mean((n*x - 1)^2)")
     e = explain(m)
     assert e.n_name == "n_samples"
-    assert e.items[0].paths[0].partials[0].rule == "2x·(n·x - 1)/n_samples"
+    assert e.items[0].paths[0].partials[0].rule == "1/n_samples·2x·(n·x - 1)"
     assert "where, at sample 1 (n_samples = 2):" in format_text(e)
