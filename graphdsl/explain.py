@@ -1314,7 +1314,8 @@ class _SampleGraph:
     split into the part that crosses a reduction and the part that does not."""
 
     def __init__(self, sview):
-        c = self.c = sview.c
+        # (no reference to the compiled model: it is the key this is cached under)
+        c = sview.c
         fg = c.flat
         per = sview.per
         n = len(c.ops)
@@ -1340,7 +1341,7 @@ class _SampleGraph:
         """{input position: [plain, crossing, weights]} of visible node ``v``
         at sample ``s``: the values (None where no such route exists) and the
         weights of the reductions the crossing routes pass."""
-        c = self.c
+        c = sview.c
         ops, args, kind = c.ops, c.args, c.flat.kind
         out: dict[int, list] = {}
         stack = [(v, 1.0, None)]
@@ -1577,7 +1578,7 @@ class _SampleRules:
     def _work(self, v) -> dict:
         from .statements import MAX_RULE_SIZE
 
-        sp, c, graph = self.sp, self.graph.c, self.graph
+        sp, c, graph = self.sp, self.model.compiled, self.graph
         fg = c.flat
         ops, args = c.ops, c.args
         # the statement's positions, top first (hidden ones and reductions inside)
