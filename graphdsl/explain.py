@@ -1042,15 +1042,25 @@ def _sample_lines(e: SampleExplanation, lang: str, style: str) -> list[str]:
         lines += ["", ("## " if md else "") + d(out, p) + ("" if md else ":")]
         if md:
             lines.append("")
-        starts = list(dict.fromkeys(path.nodes[0] for path in item.paths if path.given is not None))
+        starts = list(dict.fromkeys([path.nodes[0] for path in item.paths if path.given is not None]
+                                    + [u for st in item.steps for u, _a, _q in st.terms
+                                       if u in e.given]))
         for node in starts:
             lines.append(ind + tr("s_given", lang, out=out, node=node, n=e.n,
                                   g=format_number(e.given[node])))
         if item.mode == "none":
             lines.append(ind + tr("s_no_path", lang, out=out, p=p))
-        elif item.mode == "many":
+        elif item.mode == "nodes":
             lines.append(ind + tr("s_many", lang, n=item.path_count, out=out, p=p, k=e.sample,
-                                  limit=e.path_limit, v=format_number(item.expected)))
+                                  limit=e.path_limit))
+            if md:
+                lines.append("")
+            for st in item.steps:
+                syms = " + ".join(f"{d(out, u)}·{d(u, st.node)}" for u, _a, _q in st.terms)
+                nums = " + ".join(f"{factor_number(a)}·{factor_number(q.value)}"
+                                  for _u, a, q in st.terms)
+                lines.append(bullet + code(f"{d(out, st.node)} = {syms} = {nums} = "
+                                           f"{format_number(st.value)}"))
         else:
             s = "" if item.path_count == 1 or lang == "zh" else "s"
             lines.append(ind + tr("s_n_paths", lang, n=item.path_count, s=s, out=out, p=p,
@@ -1137,6 +1147,10 @@ def _sample_latex(e: SampleExplanation, lang: str) -> str:
                                 rf"\left({q.expression_latex}\right){rule} = {value}")
                 else:
                     rows.append(f"{_tex_d(q.child, q.parent)} &= {value}")
+        for st in item.steps:
+            sym = " + ".join(f"{_tex_d(out, u)} {_tex_d(u, st.node)}" for u, _a, _q in st.terms)
+            nums = " + ".join(rf"{_tex_num(a)} \cdot {_tex_num(q.value)}" for _u, a, q in st.terms)
+            rows.append(f"{_tex_d(out, st.node)} &= {sym} = {nums} = {_tex_num(st.value)}")
         total = item.total if item.total is not None else item.gradient
         terms = [_tex_num(t.value) for t in item.terms]
         if e.n > len(item.terms):
@@ -1237,9 +1251,9 @@ class SampleTerm:
 class SampleParam:
     """∂output/∂param of a data model as a sum over its samples.
 
-    ``mode`` is "paths" (sample ``row``'s paths listed), "many" (more than
-    the path limit: only counted) or "none" (no sample's path reaches the
-    param). ``contribution`` is the written-out sample's part (the sum of its
+    ``mode`` is "paths" (the written-out sample's paths listed), "nodes"
+    (more than the path limit: node by node in ``steps``) or "none" (no
+    sample's path reaches the param). ``contribution`` is the written-out sample's part (the sum of its
     paths), ``expected`` the same part from :mod:`graphdsl.onesample`;
     ``terms`` the first samples' parts; ``direct`` the part through no sample;
     ``total`` = Σ every sample's part + ``direct`` (None past
@@ -1257,6 +1271,8 @@ class SampleParam:
     gradient: float
     agrees: bool
     symbolic: Symbolic | None = None
+    #: "nodes" mode: sample ``row``'s adjoints node by node, the param's last
+    steps: list[Step] = field(default_factory=list)
 
     @property
     def used_partials(self) -> list[SamplePartial]:
@@ -1401,9 +1417,9 @@ def _explain_samples(model, wrt, values, path_limit, use_sympy, sample) -> Sampl
     items = []
     for p in chosen:
         pos = c.index[p]
-        paths, count = _sample_paths(graph, edges, starts, pos, s, path_limit)
-        contribution = math.fsum(path.product for path in paths) if paths is not None \
-            else s.contributions[p]
+        paths, count, steps = _sample_paths(graph, edges, starts, pos, s, path_limit)
+        contribution = (math.fsum(path.product for path in paths) if paths is not None
+                        else steps[-1].value if steps else 0.0)
         expected = s.contributions[p]
         direct = s.direct[p]
         total = sums[p] + direct if sums[p] is not None else None
@@ -1413,11 +1429,12 @@ def _explain_samples(model, wrt, values, path_limit, use_sympy, sample) -> Sampl
         if total is not None:
             scale = max(abs(total), abs(gradient), 1e-300)
             ok = ok and math.isclose(total, gradient, rel_tol=1e-9, abs_tol=1e-12 * scale)
-        mode = "none" if count == 0 else ("paths" if paths is not None else "many")
+        mode = "none" if count == 0 else ("paths" if paths is not None else "nodes")
         terms = [SampleTerm(row=o.row, value=o.contributions[p]) for o in firsts]
         items.append(SampleParam(param=p, mode=mode, path_count=count, paths=paths or [],
                                  contribution=contribution, expected=expected, terms=terms,
-                                 direct=direct, total=total, gradient=gradient, agrees=ok))
+                                 direct=direct, total=total, gradient=gradient, agrees=ok,
+                                 steps=steps))
     e = SampleExplanation(
         model=model.name, output=model.output, sample=s.row, n=sview.n,
         source=_where(sview.data, k),
@@ -1471,9 +1488,10 @@ def _sample_graph(model, sview) -> _SampleGraph:
 
 
 def _sample_paths(graph, edges, starts, p, s, limit):
-    """(paths, count): sample ``s``'s paths to position ``p`` (None when more
-    than ``limit``), each crossing exactly one reduction (a given start counts
-    as crossed), and how many there are. States are (position, crossed)."""
+    """(paths, count, steps): sample ``s``'s paths to position ``p``, each
+    crossing exactly one reduction (a given start counts as crossed), and how
+    many there are; past ``limit`` paths, paths is None and ``steps`` goes
+    node by node instead, as reverse mode does. States are (position, crossed)."""
     visible = graph.visible
     count: dict = {(p, True): 1}
 
@@ -1492,9 +1510,9 @@ def _sample_paths(graph, edges, starts, p, s, limit):
                 count[(v, crossed)] = n
     # a given start crosses its own reduction first: it begins "not crossed"
     total = sum(count.get((v, False), 0) for v in starts)
-    if total > limit:
-        return None, total
     label = graph.label
+    if total > limit:
+        return None, total, _sample_steps(graph, starts, p, s, count, moves)
     paths = []
     for v in starts:
         if not count.get((v, False)):
@@ -1529,7 +1547,32 @@ def _sample_paths(graph, edges, starts, p, s, limit):
                                                        value=val, crossing=x is not None,
                                                        weight=x or None,
                                                        positions=(here, j)), at))
-    return paths, total
+    return paths, total, []
+
+
+def _sample_steps(graph, starts, p, s, count, moves) -> list[Step]:
+    """Node by node from the starts (users before their inputs): each state's
+    adjoint at sample ``s`` is Σ the adjoint of a user × the factor between them;
+    the last step is the param's, the sample's part."""
+    label = graph.label
+    adj = {(v, False): (1.0 if v == starts[0] else float(s.adjoint_at[v]))
+           for v in starts if count.get((v, False))}
+    terms: dict = {}
+    for v in reversed(graph.visible):
+        for crossed in (False, True):
+            here = (v, crossed)
+            if here not in adj:
+                continue
+            for j, c2, val, w in moves(v, crossed):
+                if count.get((j, c2)):
+                    q = SamplePartial(child=label[v], parent=label[j], value=val,
+                                      crossing=w is not None, weight=w or None,
+                                      positions=(v, j))
+                    adj[(j, c2)] = adj.get((j, c2), 0.0) + adj[here] * val
+                    terms.setdefault((j, c2), []).append((label[v], adj[here], q))
+    # the states in the order they were finished: users first, the param last
+    order = sorted(terms, key=lambda st: (-st[0], st[1]))
+    return [Step(node=label[st[0]], terms=terms[st], value=adj[st]) for st in order]
 
 
 class _SampleRules:

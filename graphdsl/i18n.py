@@ -189,10 +189,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "s_n_paths": ("{n} path{s} from {out} to {p} at sample {k}:", "样本 {k} 中从 {out} 到 {p} 共 {n} 条路径："),
     "s_no_path": ("no path of a sample leads from {out} to {p}: every sample adds 0.",
                   "没有经过样本的路径从 {out} 通向 {p}：每个样本的贡献都是 0。"),
-    "s_many": ("{n} paths lead from {out} to {p} at sample {k}, more than {limit}: they are not listed; "
-               "sample {k} adds {v} (reverse mode, node by node).",
-               "样本 {k} 中从 {out} 到 {p} 共有 {n} 条路径，超过 {limit} 条，不逐条列出；"
-               "样本 {k} 的贡献为 {v}（反向传播，逐节点计算）。"),
+    "s_many": ("{n} paths lead from {out} to {p} at sample {k}, more than {limit}: as reverse mode does, "
+               "sample {k}'s chain rule goes node by node from {out}, each node v getting "
+               "∂{out}/∂v = Σ ∂{out}/∂c·∂c/∂v over the nodes c that use v (at sample {k}):",
+               "样本 {k} 中从 {out} 到 {p} 共有 {n} 条路径，超过 {limit} 条：与反向传播一样，"
+               "样本 {k} 的链式法则从 {out} 开始逐个节点计算，每个节点 v 得到 "
+               "∂{out}/∂v = Σ ∂{out}/∂c·∂c/∂v（c 为使用 v 的节点，取样本 {k} 处的值）："),
     "s_part": ("sample {k}'s part of ∂{out}/∂{p}", "样本 {k} 对 ∂{out}/∂{p} 的贡献"),
     "s_where": ("where, at sample {k} ({n_name} = {n}):", "其中，在样本 {k} 处（{n_name} = {n}）："),
     "s_direct": ("direct part: {v}, along the paths from {out} to {p} that meet no sample (such as a "

@@ -210,11 +210,27 @@ def test_other_param_values_and_the_model_left_as_it_was():
     assert close(e.items[0].total, m.set(w=1.5).gradients()["w"])
 
 
-def test_too_many_paths_are_counted_not_listed():
-    e = explain(xor(), wrt="w11", path_limit=0)
+def test_past_the_path_limit_the_sample_goes_node_by_node():
+    e = explain(xor(), wrt="w11", path_limit=0, sample=3)
     item = e.items[0]
-    assert item.mode == "many" and item.path_count == 1 and item.paths == [] and item.agrees
-    assert "1 paths lead from loss to w11 at sample 1, more than 0" in format_text(e)
+    assert item.mode == "nodes" and item.path_count == 1 and item.paths == [] and item.agrees
+    s = SampleView(xor()).at(2)
+    # each step's adjoint is that sample's ∂loss/∂node (onesample's), the param's its part
+    assert [st.node for st in item.steps] == ["out", "h1", "w11"]
+    for st in item.steps[:-1]:
+        assert close(st.value, s.adjoints[st.node])
+        assert close(st.value, math.fsum(a * q.value for _u, a, q in st.terms))
+    assert close(item.steps[-1].value, s.contributions["w11"]) and close(item.contribution,
+                                                                         s.contributions["w11"])
+    text = format_text(e)
+    assert "1 paths lead from loss to w11 at sample 3, more than 0: as reverse mode does" in text
+    assert "    ∂loss/∂h1 = ∂loss/∂out·∂out/∂h1 = (-0.5081187)·0.3998945 = -0.2031939" in text
+    assert r"\frac{\partial loss}{\partial h_{1}} &= " in format_latex(e)
+    nested = explain(graphdsl.loads(NESTED), wrt="w", path_limit=1, sample=2)
+    (item,) = nested.items
+    assert item.mode == "nodes" and item.agrees
+    assert close(item.contribution, SampleView(graphdsl.loads(NESTED)).at(1).contributions["w"])
+    assert "∂loss/∂m = 3.6 is given" in format_text(nested)
 
 
 def test_a_param_no_sample_reaches():
