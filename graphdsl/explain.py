@@ -1414,6 +1414,8 @@ def _explain_samples(model, wrt, values, path_limit, use_sympy, sample) -> Sampl
         sum_note = (f"{sview.n} samples of a graph of {len(c.ops)} nodes are more than "
                     f"{SAMPLE_SUM_WORK:,} sample-nodes: their contributions are not added up "
                     "one by one here")
+    # the engine's gradient, as Model.gradients() computes it (at these params)
+    engine = model.samples.evaluate(sview.params, sview.data).gradients
     items = []
     for p in chosen:
         pos = c.index[p]
@@ -1423,7 +1425,7 @@ def _explain_samples(model, wrt, values, path_limit, use_sympy, sample) -> Sampl
         expected = s.contributions[p]
         direct = s.direct[p]
         total = sums[p] + direct if sums[p] is not None else None
-        gradient = sview.G[pos]
+        gradient = float(engine[p])
         scale = max([abs(x.product) for x in paths or ()] + [abs(expected), 1e-300])
         ok = math.isclose(contribution, expected, rel_tol=1e-9, abs_tol=1e-12 * scale)
         if total is not None:
