@@ -357,6 +357,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
                        "第 {k} 个样本（共 {n} 个）：每个节点在这个样本上的 ∂{out}/∂node"),
     "v_sample_adds": ("sample {k} adds {v}", "第 {k} 个样本贡献 {v}"),
     "v_wrt_sample": (" (sample {k}'s chain rule)", "（第 {k} 个样本的链式法则）"),
+    "v_wrt_sample_given": (" at sample {k}: a reduction's result is used again per sample, so its "
+                           "∂ is a total over all samples and no path of one sample passes "
+                           "through it; `graphdsl explain --sample {k}` writes this sample's part",
+                           "（第 {k} 个样本）：某个归约的结果又被逐样本使用，它的 ∂ 是全部样本的总和，"
+                           "没有哪条单个样本的路径经过它；`graphdsl explain --sample {k}` 写出这个样本的部分"),
     "v_wrt_total": ("over all {n} samples: ∂{out}/∂{p} = {v}, the sum of every sample's chain rule",
                     "全部 {n} 个样本：∂{out}/∂{p} = {v}，即每个样本的链式法则之和"),
     "v_wrt_total_direct": ("over all {n} samples: ∂{out}/∂{p} = {v}, what every sample adds plus "
