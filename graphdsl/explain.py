@@ -759,6 +759,13 @@ def _path_line(path: Path, out: str) -> str:
     return f"{' → '.join(path.nodes)}:  {sy} = {prod} = {product}"
 
 
+def _step_line(st: Step, out: str) -> str:
+    """One node's adjoint, node by node: ∂z/∂x = ∂z/∂u·∂u/∂x + … = numbers = value."""
+    syms = " + ".join(f"{d(out, u)}·{d(u, st.node)}" for u, _a, _q in st.terms)
+    nums = " + ".join(f"{factor_number(a)}·{factor_number(q.value)}" for _u, a, q in st.terms)
+    return f"{d(out, st.node)} = {syms} = {nums} = {format_number(st.value)}"
+
+
 def _partial_line(q: Partial) -> str:
     head = d(q.child, q.parent)
     if q.rule is None:
@@ -826,12 +833,7 @@ def _lines(e: Explanation, lang: str, style: str) -> list[str]:
                                   limit=e.path_limit))
             if md:
                 lines.append("")
-            for st in item.steps:
-                syms = " + ".join(f"{d(out, u)}·{d(u, st.node)}" for u, _a, _q in st.terms)
-                nums = " + ".join(f"{factor_number(a)}·{factor_number(q.value)}"
-                                  for _u, a, q in st.terms)
-                lines.append(bullet + code(f"{d(out, st.node)} = {syms} = {nums} = "
-                                           f"{format_number(st.value)}"))
+            lines += [bullet + code(_step_line(st, out)) for st in item.steps]
         lines.append("")
         for a in item.absent:
             lines.append(("" if md else "  ") + _absent_text(e, a, p, lang))
@@ -1055,12 +1057,7 @@ def _sample_lines(e: SampleExplanation, lang: str, style: str) -> list[str]:
                                   limit=e.path_limit))
             if md:
                 lines.append("")
-            for st in item.steps:
-                syms = " + ".join(f"{d(out, u)}·{d(u, st.node)}" for u, _a, _q in st.terms)
-                nums = " + ".join(f"{factor_number(a)}·{factor_number(q.value)}"
-                                  for _u, a, q in st.terms)
-                lines.append(bullet + code(f"{d(out, st.node)} = {syms} = {nums} = "
-                                           f"{format_number(st.value)}"))
+            lines += [bullet + code(_step_line(st, out)) for st in item.steps]
         else:
             s = "" if item.path_count == 1 or lang == "zh" else "s"
             lines.append(ind + tr("s_n_paths", lang, n=item.path_count, s=s, out=out, p=p,
