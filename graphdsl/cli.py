@@ -637,6 +637,9 @@ def _add_explain(sub, common):
     p.add_argument("--format", default="text", choices=["text", "markdown", "latex", "json"],
                    help="text (default), markdown, latex, or json (the data)")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="explain at another value")
+    p.add_argument("--sample", type=_count, metavar="K",
+                   help="for a data model: write out sample K's chain rule path by path (K from 1: "
+                        "the CSV's Kth data row, after the header; default 1)")
     _add_data(p)
     _add_lang(p)
 
@@ -648,8 +651,19 @@ def cmd_explain(args) -> int:
         from .explain import FORMATS, explain
 
     model = _load(args)
-    model.refuse_data("explain" if args.mode == "reverse" else "explain --mode forward")
-    e = explain(model, wrt=args.wrt)
+    if model.data_names and args.mode == "forward":
+        raise UsageError(f"explain --mode forward is not available for a data model: {model.name} "
+                         "has one value per sample for its data columns",
+                         hint="leave out --mode forward: reverse mode writes ∂loss/∂p as the sum "
+                              "over the samples, with one sample (--sample K) path by path")
+    if args.sample is not None and not model.data_names:
+        raise UsageError(f"--sample {args.sample}: {model.name} has no data columns, so every "
+                         "node is one number and there is no sample to choose",
+                         hint="leave out --sample; it picks a sample of a data model")
+    if model.data_names:
+        e = explain(model, wrt=args.wrt, sample=1 if args.sample is None else args.sample)
+    else:
+        e = explain(model, wrt=args.wrt)
     if args.format == "json":
         _out(json.dumps(e.to_dict(), ensure_ascii=False, allow_nan=False))
     else:

@@ -558,9 +558,9 @@ class Compiled:
     def local_partials(self, vals: list[float], partials=None) -> dict[tuple[str, str], float]:
         """The statement view's edge labels: for each named node c and each
         named input p of its statement, dc/dp through the hidden sub-expression
-        (constants folded). Keys are (p, c). ``partials(k, vals)`` gives node
-        k's local partials when the op's own are not meant (a reduction's, per
-        sample, is its weight)."""
+        (constants folded). Keys are (p, c). ``partials(k, vals, ci)`` gives
+        node k's local partials, inside the statement of node ci, when the op's
+        own are not meant (a reduction's, per sample, is its weight)."""
         fg = self.flat
         names, kinds = fg.name, fg.kind
         out: dict[tuple[str, str], float] = {}
@@ -573,7 +573,7 @@ class Compiled:
                 k, g = stack.pop()
                 a = self.args[k]
                 ps = (self.ops[k].partials(*[vals[j] for j in a], vals[k]) if partials is None
-                      else partials(k, vals))
+                      else partials(k, vals, ci))
                 for j, d in zip(a, ps):
                     nid = self.order[j]
                     if names[j] is not None:

@@ -171,6 +171,49 @@ MESSAGES: dict[str, tuple[str, str]] = {
                  "(install it with: pip install 'graphdsl[explain]')",
                  "未安装 sympy：局部偏导数只显示数值，且跳过符号验证"
                  "（安装：pip install 'graphdsl[explain]'）"),
+    # explain of a data model: the sum over the samples
+    "s_title": ("{model}: how reverse mode gets ∂{out}/∂p, sample by sample",
+                "{model}：反向传播如何逐个样本求出 ∂{out}/∂p"),
+    "s_at_values": ("at {values}: {out} = {value}, over {n} samples",
+                    "在 {values} 时：{out} = {value}，共 {n} 个样本"),
+    "s_intro": ("∂{out}/∂p is a sum over the samples: each sample adds its own chain rule, through its own "
+                "copy of the per-sample nodes.\nSample {k} ({where}: {data}) is written out path by path.",
+                "∂{out}/∂p 是对各样本的求和：每个样本经由它自己那一份逐样本节点，贡献自己的链式法则。\n"
+                "下面逐条路径写出样本 {k}（{where}：{data}）。"),
+    "s_inline": ("inline in the model", "模型中内联的数据"),
+    "s_caller": ("from the caller", "调用者给出的数据"),
+    "s_given": ("∂{out}/∂{node} = {g} is given: a total over all {n} samples, since {node} is used again per "
+                "sample; a path of one sample starts from it instead of passing through it.",
+                "∂{out}/∂{node} = {g} 是给定的：它是全部 {n} 个样本的总和，因为 {node} 又被逐样本使用；"
+                "单个样本的路径从它出发，而不是经过它。"),
+    "s_n_paths": ("{n} path{s} from {out} to {p} at sample {k}:", "样本 {k} 中从 {out} 到 {p} 共 {n} 条路径："),
+    "s_no_path": ("no path of a sample leads from {out} to {p}: every sample adds 0.",
+                  "没有经过样本的路径从 {out} 通向 {p}：每个样本的贡献都是 0。"),
+    "s_many": ("{n} paths lead from {out} to {p} at sample {k}, more than {limit}: as reverse mode does, "
+               "sample {k}'s chain rule goes node by node from {out}, each node v getting "
+               "∂{out}/∂v = Σ ∂{out}/∂c·∂c/∂v over the nodes c that use v (at sample {k}):",
+               "样本 {k} 中从 {out} 到 {p} 共有 {n} 条路径，超过 {limit} 条：与反向传播一样，"
+               "样本 {k} 的链式法则从 {out} 开始逐个节点计算，每个节点 v 得到 "
+               "∂{out}/∂v = Σ ∂{out}/∂c·∂c/∂v（c 为使用 v 的节点，取样本 {k} 处的值）："),
+    "s_part": ("sample {k}'s part of ∂{out}/∂{p}", "样本 {k} 对 ∂{out}/∂{p} 的贡献"),
+    "s_where": ("where, at sample {k} ({n_name} = {n}):", "其中，在样本 {k} 处（{n_name} = {n}）："),
+    "s_direct": ("direct part: {v}, along the paths from {out} to {p} that meet no sample (such as a "
+                 "penalty + {p}^2)",
+                 "直接部分：{v}，来自从 {out} 到 {p} 且不经过任何样本的路径（例如惩罚项 + {p}^2）"),
+    "s_sum": ("summed over the {n} samples: {line}", "对 {n} 个样本求和：{line}"),
+    "s_term": ("sample {k}", "样本 {k}"),
+    "s_term_direct": ("direct", "直接部分"),
+    "s_engine_agrees": ("reverse mode (the engine): ∂{out}/∂{p} = {g} — equal to the sum over the samples ✓",
+                        "反向传播（引擎）：∂{out}/∂{p} = {g} —— 与对各样本的求和相等 ✓"),
+    "s_engine_differs": ("reverse mode (the engine): ∂{out}/∂{p} = {g} — DIFFERS from the sum over the "
+                         "samples {s} ✗",
+                         "反向传播（引擎）：∂{out}/∂{p} = {g} —— 与对各样本的求和 {s} 不相等 ✗"),
+    "s_engine_unchecked": ("reverse mode (the engine): ∂{out}/∂{p} = {g}; not checked sample by sample: {why}",
+                           "反向传播（引擎）：∂{out}/∂{p} = {g}；未逐个样本验证：{why}"),
+    "s_part_differs": ("sample {k}'s paths add up to {s}, but its part by reverse mode is {v} ✗",
+                       "样本 {k} 的各路径之和为 {s}，但反向传播给出的该样本贡献为 {v} ✗"),
+    "s_symbolic": ("symbolic check (sympy), {out} written over all {n} samples: ∂{out}/∂{p} = {v}",
+                   "符号验证（sympy），把 {out} 写成全部 {n} 个样本的表达式：∂{out}/∂{p} = {v}"),
     # explain --mode forward
     "fwd_title": ("{model}: how forward mode gets ∂{out}/∂p, one pass per param",
                   "{model}：前向模式如何求出 ∂{out}/∂p，每个参数一遍"),
@@ -359,6 +402,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
                        "第 {k} 个样本（共 {n} 个）：每个节点在这个样本上的 ∂{out}/∂node"),
     "v_sample_adds": ("sample {k} adds {v}", "第 {k} 个样本贡献 {v}"),
     "v_wrt_sample": (" (sample {k}'s chain rule)", "（第 {k} 个样本的链式法则）"),
+    "v_wrt_sample_given": (" at sample {k}: a reduction's result is used again per sample, so its "
+                           "∂ is a total over all samples and no path of one sample passes "
+                           "through it; `graphdsl explain --sample {k}` writes this sample's part",
+                           "（第 {k} 个样本）：某个归约的结果又被逐样本使用，它的 ∂ 是全部样本的总和，"
+                           "没有哪条单个样本的路径经过它；`graphdsl explain --sample {k}` 写出这个样本的部分"),
     "v_wrt_total": ("over all {n} samples: ∂{out}/∂{p} = {v}, the sum of every sample's chain rule",
                     "全部 {n} 个样本：∂{out}/∂{p} = {v}，即每个样本的链式法则之和"),
     "v_wrt_total_direct": ("over all {n} samples: ∂{out}/∂{p} = {v}, what every sample adds plus "

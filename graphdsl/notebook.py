@@ -135,16 +135,22 @@ def trace_html(trace, model=None, *, lang: str | None = None, plot: bool = True,
         parts.append(svg or _note(why))
     if plot and trace.iterations and (trace.method is not None
                                       or (model is not None and len(trace.params) == 1)):
-        try:
-            from .plot import figure_bytes, run_figure
-            from .report import strip_prolog
+        from .plot import run_figure
 
-            svg = figure_bytes(run_figure(trace, model), "svg").decode("utf-8")
-            parts.append(strip_prolog(svg))
-        except GraphdslError as e:
-            parts.append(_note(f"no plot: {e.message}"))
+        parts.append(_plot_svg(lambda: run_figure(trace, model)))
     parts.append("</div>")
     return "".join(parts)
+
+
+def _plot_svg(make) -> str:
+    """The figure ``make()`` draws, as inline SVG, or a note saying why not."""
+    try:
+        from .plot import figure_bytes
+        from .report import strip_prolog
+
+        return strip_prolog(figure_bytes(make(), "svg").decode("utf-8"))
+    except GraphdslError as e:
+        return _note(f"no plot: {e.message}")
 
 
 def fit_html(trace, model=None, *, lang: str | None = None, plot: bool = True) -> str:
@@ -164,14 +170,9 @@ def fit_html(trace, model=None, *, lang: str | None = None, plot: bool = True) -
         lines += ["", str(trace.failure)]
     parts = ['<div class="graphdsl">', f'<pre class="graphdsl-run">{_e(chr(10).join(lines))}</pre>']
     if plot and trace.epochs:
-        try:
-            from .plot import figure_bytes, fit_figure
-            from .report import strip_prolog
+        from .plot import fit_figure
 
-            svg = figure_bytes(fit_figure(trace, model), "svg").decode("utf-8")
-            parts.append(strip_prolog(svg))
-        except GraphdslError as e:
-            parts.append(_note(f"no plot: {e.message}"))
+        parts.append(_plot_svg(lambda: fit_figure(trace, model)))
     parts.append("</div>")
     return "".join(parts)
 

@@ -58,7 +58,9 @@ class OneSample:
     ``adjoints``: ∂output/∂node, for a per-sample node at this sample, for a
     single-number node its total over all samples (``totals`` as well);
     ``partials``: the statement view's edge labels at this sample, (parent,
-    child) -> ∂child/∂parent, with ∂reduction/∂operand = weight(n);
+    child) -> ∂child/∂parent, with ∂reduction/∂operand = weight(n) (a
+    reduction hidden in a per-sample statement is a total over all samples:
+    the edge does not pass through it);
     ``contributions``: what this sample adds to each single-number named
     node's adjoint (0.0 for a node no per-sample node uses);
     ``direct``: the part of a single-number node's adjoint that comes through
@@ -117,6 +119,17 @@ class SampleView:
             return [op.weight(self.n)]
         a = self.c.args[k]
         return op.partials(*[vals[j] for j in a], vals[k])
+
+    def _statement_partials(self, k, vals, root):
+        """Node k's local partials inside the statement of node ``root``, for
+        the statement view's edges at one sample. A reduction inside a
+        per-sample statement (``pred = w*x - mean(w*x)``) is a total over all
+        samples, not a part of this sample's copy: the edge stops there (its
+        partial is 0), as ``graphdsl explain`` treats it as a given total."""
+        op = self.c.ops[k]
+        if op.reduces and self.per[root]:
+            return [0.0]
+        return self._partials(k, vals)
 
     def _direct_adjoints(self):
         """Adjoints along paths that meet no per-sample node: the scalar part
@@ -180,7 +193,7 @@ class SampleView:
                     contrib[j] += g * d
         named = c.named
         index = c.index
-        partials = c.local_partials(vals, partials=self._partials)
+        partials = c.local_partials(vals, partials=self._statement_partials)
         scalar = [nm for nm in named if not per[index[nm]]]
         return OneSample(
             k=k, row=k + 1, n=self.n,

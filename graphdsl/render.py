@@ -51,6 +51,7 @@ True
 from __future__ import annotations
 
 import html
+import math
 import os
 
 from .errors import UsageError
@@ -590,22 +591,37 @@ def _sample_wrt_caption(model, wrt, paths, partials, nums, view, blank) -> str:
     out, one = model.output, nums.one
     numbers = view == "backward"
     total = ""
+    # the paths' products add up to this sample's part (with the part through no
+    # sample) unless a reduction's result is used again per sample: its adjoint is
+    # a total over all samples, which no path of one sample passes through
+    true = one.adjoints[wrt] if wrt in one.per_sample else \
+        one.contributions.get(wrt, 0.0) + one.direct.get(wrt, 0.0)
+    terms = []
+    for path in paths if numbers else ():     # the forward view writes the symbols only
+        term = 1.0
+        for ch, p in zip(path, path[1:]):
+            term *= partials[(p, ch)]
+        terms.append(term)
+    if numbers and not math.isclose(math.fsum(terms), true, rel_tol=1e-9,
+                                    abs_tol=1e-12 * max([1.0] + [abs(t) for t in terms])):
+        v = BLANK if blank else format_number(true)
+        text = (f"∂{_h(out)}/∂{_h(wrt)}" + (f" = {v}" if numbers else "")
+                + _h(tr("v_wrt_sample_given", nums.lang, k=one.row)))
+        return _sample_total_line(text, model, wrt, nums, numbers, blank)
     if numbers:
-        if blank:
-            total = BLANK
-        else:
-            k_total = 0.0
-            for path in paths:
-                term = 1.0
-                for ch, p in zip(path, path[1:]):
-                    term *= partials[(p, ch)]
-                k_total += term
-            total = format_number(k_total)
+        total = BLANK if blank else format_number(math.fsum(terms))
     line = chain_sum(out, wrt, paths, lambda p, c: partials[(p, c)] if numbers and not blank
                      else BLANK, total=total)
     text = line.text(numbers=numbers, rules=False, plain=_h,
                      term=lambda i, t: f'<FONT COLOR="{PATH_COLOURS[i]}">{_h(t)}</FONT>')
     text += _h(tr("v_wrt_sample", nums.lang, k=one.row))
+    return _sample_total_line(text, model, wrt, nums, numbers, blank)
+
+
+def _sample_total_line(text, model, wrt, nums, numbers, blank) -> str:
+    """The caption ``text`` and, for a single-number ``wrt`` in the backward
+    view, the total over all samples on a line of its own."""
+    out, one = model.output, nums.one
     if numbers and wrt not in one.per_sample:
         v = BLANK if blank else format_number(nums.grad(wrt))
         direct = one.direct.get(wrt, 0.0)

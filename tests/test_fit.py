@@ -344,13 +344,6 @@ def test_cli_run_evaluates_a_data_model_once(cli):
     assert r.code == 2 and "graphdsl fit" in r.err
 
 
-@pytest.mark.parametrize("args", [("explain",)])
-def test_pictures_and_explanations_of_data_models_say_why_not(cli, tmp_path, args):
-    r = cli(args[0], REG, "--data", REG_CSV, *args[1:])
-    assert r.code == 2 and "not available for a data model yet" in r.err
-    assert "Traceback" not in r.err
-
-
 def test_render_structure_and_check_work_on_a_data_model(cli, tmp_path):
     r = cli("render", REG, "-o", tmp_path / "r.dot")
     assert r.code == 0 and "pred" in (tmp_path / "r.dot").read_text()

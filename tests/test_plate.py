@@ -397,3 +397,27 @@ def test_epoch_graph_of_a_fit_without_data_columns():
     w = t.epochs[1].values["w"]
     assert "epoch 1" in src and "cluster" not in src
     assert f"∂loss/∂w = {f(2 * (w - 1))}" in label(src, "w")
+
+
+@pytest.mark.parametrize("source", [
+    "m = mean(w*x)\npred = w*x - m\n",            # a named reduction used again per sample
+    "pred = w*x - mean(w*x)\n",                   # the same, hidden in the statement
+])
+def test_a_reduction_used_again_per_sample_is_not_a_path_of_one_sample(source):
+    m = graphdsl.loads("data x = [1, 2, 4, -1]\ndata y = [3, 1, 2, 5]\nparam w = 0.7\n"
+                       + source + "loss = mean((pred - y)^2)")
+    one = SampleView(m).at(1)
+    part = one.contributions["w"] + one.direct["w"]
+    src = render.build(m, "backward", wrt="w", sample=2).source
+    caption = src[src.index("graph [label=<<B>"):]
+    # the sample's part is the engine's, said as a number, and explain is named for the paths
+    assert f"∂loss/∂w = {f(part)} at sample 2: a reduction's result is used again" in caption
+    assert "`graphdsl explain --sample 2`" in caption
+    assert f"over all 4 samples: ∂loss/∂w = {f(m.gradients()['w'])}" in caption
+    # the edge pred <- w at sample 2 is x = 2: the mean is a total, not this sample's copy
+    assert edge_label(src, "w", "pred") == "∂pred/∂w = x = 2" if "m =" in source \
+        else edge_label(src, "w", "pred") == "∂pred/∂w = 2"
+    # the sum over samples of each part is the gradient
+    view = SampleView(m)
+    assert math.fsum(view.at(k).contributions["w"] for k in range(4)) + one.direct["w"] == \
+        pytest.approx(m.gradients()["w"], rel=1e-12)
