@@ -194,11 +194,14 @@ def build_fit_report(model, trace, *, title: str | None = None, pictures: bool =
     plot_steps = 200 + len(chosen)
     if progress is not None:
         progress.total = ((2 * len(chosen) if pictures else 0)
+                          + (2 * len(chosen) if explanations else 0)
                           + (plot_steps if plots else 0)) if n else 0
     frames: list[str | None] = [None] * n
     if pictures and n:
         frames = _epoch_frames(model, trace, chosen, sample, notes, lang, tick)
     texts: list[str | None] = [None] * n
+    if explanations and n:
+        texts = _epoch_explanations(model, trace, chosen, sample, lang, notes, tick)
     figures = _fit_plots(model, trace, notes, lang, chosen, sample) if plots and n else []
     if plots and n:
         tick(plot_steps)
@@ -304,6 +307,28 @@ def _epoch_frames(model, trace, chosen, sample, notes, lang="en",
     out: list[str | None] = [None] * n
     for i, svg in zip(chosen, svgs):
         out[i] = svg
+    return out
+
+
+def _epoch_explanations(model, trace, chosen, sample, lang, notes,
+                        tick=lambda k=1: None) -> list[str | None]:
+    """The chain rule over the samples at every chosen epoch, with the data's
+    ``sample`` written out (graphdsl.explain), as plain text; ``tick(2)`` is
+    told of each."""
+    from . import explain
+
+    n = len(trace.epochs)
+    out: list[str | None] = [None] * n
+    try:
+        for i in chosen:
+            values = trace.epochs[i].values
+            e = explain.explain(model, values={p: values[p] for p in model.params},
+                                sample=sample)
+            out[i] = explain.format_text(e, lang)
+            tick(2)
+    except GraphdslError as e:
+        notes.append(f"chain-rule explanation left out: {e.message}")
+        return [None] * n
     return out
 
 

@@ -299,3 +299,28 @@ def test_more_plate_pictures_than_one_dot_run_can_draw():
     r = build_report(m, t, explanations=False, plots=False, sample=2)
     assert r.frames == 141 and not r.notes
     assert "epoch 140" in _texts(_data(r.html)["frames"][140])[0]
+
+
+# --- the chain rule over the samples at each epoch ----------------------------------
+
+def test_each_epoch_has_the_chain_rule_over_the_samples_at_the_chosen_sample():
+    m = graphdsl.load(REGRESSION, data=REG_CSV)
+    t = m.fit(epochs=4)
+    r = build_report(m, t, pictures=False, plots=False, sample=3)
+    d = _data(r.html)
+    assert all(d["explanations"]) and not r.notes
+    x = cell_text(m.data.columns["x"][2])
+    for k, text in enumerate(d["explanations"]):
+        e = t.epochs[k]
+        assert f"at w = {cell_text(e.values['w'])}, b = {cell_text(e.values['b'])}" in text
+        assert f"Sample 3 (" in text and f"x = {x}" in text
+        # the sum over the samples is the epoch's gradient in the table, and the engine agrees
+        for p in ("w", "b"):
+            assert f"= {cell_text(e.gradients[p])}\n" in text
+            assert f"reverse mode (the engine): ∂loss/∂{p} = {cell_text(e.gradients[p])}" in text
+        assert "✗" not in text
+    # the page without JavaScript shows epoch 0's chain rule
+    static = html.unescape(r.html.split('<script type="application/json"')[0])
+    assert d["explanations"][0].strip() in static
+    zh = _data(build_report(m, t, pictures=False, plots=False, lang="zh", sample=3).html)
+    assert "样本" in zh["explanations"][2] and "Sample 3" not in zh["explanations"][2]

@@ -57,6 +57,13 @@ def test_the_slider_and_the_keys_step_the_epochs(open_report, fit):
     assert title.startswith("regression.bp · epoch 12 · backward")
     assert "sample 3 of 100" in page.locator("#frame svg").text_content()
     assert page.locator("svg").count() - page.locator(".plot svg").count() == 1
+    # the chain rule is epoch 12's, at sample 3, and sums to the gradient in the table
+    chain = page.locator("#explain").inner_text()
+    assert f"at w = {format_number(e['w'])}, b = {format_number(e['b'])}" in chain
+    assert "Sample 3 (" in chain
+    assert (f"reverse mode (the engine): ∂loss/∂w = {format_number(fit.epochs[12].gradients['w'])}"
+            in chain)
+    assert page.locator("#explain-box").is_visible()
     page.locator("body").click(position={"x": 5, "y": 5})
     page.keyboard.press("ArrowRight")
     assert o.current_rows() == ["13"] and _shown(page) == ["gdmark-d-13", "gdmark-l-13"]
