@@ -947,7 +947,7 @@ def _build_report(args, bar=None, plots: bool = True, fits: bool = False):
 
     if not fits:   # `watch`: runs only
         model = _load(args)
-        model.refuse_data("report")
+        model.refuse_data("watch")
         trace = _solve(model, args)
         return build_report(model, trace, lang=_lang(args), progress=bar, plots=plots), trace
     model = _load(args, data=False)

@@ -324,3 +324,11 @@ def test_each_epoch_has_the_chain_rule_over_the_samples_at_the_chosen_sample():
     assert d["explanations"][0].strip() in static
     zh = _data(build_report(m, t, pictures=False, plots=False, lang="zh", sample=3).html)
     assert "样本" in zh["explanations"][2] and "Sample 3" not in zh["explanations"][2]
+
+
+def test_watch_shows_runs_only_and_says_so_for_a_data_model():
+    from graphdsl import cli
+
+    args = cli.build_parser().parse_args(["watch", str(XOR)])
+    with pytest.raises(UsageError, match="watch is not available for a data model yet"):
+        cli._build_report(args)
