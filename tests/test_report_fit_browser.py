@@ -123,3 +123,14 @@ def test_a_classifiers_boundary_follows_the_slider(open_report):
     assert "gdmark-d-150" in shown and "gdmark-l-150" in shown
     assert {"gdmark-s-150", "gdmark-t-150"} & set(shown)
     assert all(g.endswith("-150") for g in shown)
+
+
+def test_printing_gives_one_page_per_shown_epoch(open_report):
+    import re
+
+    o = open_report(REGRESSION, "--data", REG_CSV, "--epochs", "3")
+    pdf = o.page.pdf(format="A4")
+    pages = len(re.findall(rb"/Type\s*/Page(?!s)", pdf))
+    assert pages >= 4 + 1, pages          # four epochs, then the plots, the table and the model
+    o.page.evaluate("window.dispatchEvent(new Event('afterprint'))")
+    assert o.page.locator("#print-all section").count() == 0
