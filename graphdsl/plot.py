@@ -378,16 +378,21 @@ def fit_figure(trace, model=None):
     if model is not None and model.data_names:
         data = model.data
     with mpl.rc_context(_STYLE):
-        if data is None:
-            fig = _new_figure(6.4, 3.6)
-            ax = fig.add_subplot()
-        else:
-            fig = _new_figure(11.5, 4.2)
-            ax, dax = fig.subplots(1, 2)
+        fig, ax, dax = _fit_axes(data)
         _loss_panel(ax, trace)
         if data is not None:
             _data_panel(dax, trace, model, data)
     return fig
+
+
+def _fit_axes(data):
+    """A fit's figure: (figure, the loss's axes, the data's axes or None)."""
+    if data is None:
+        fig = _new_figure(6.4, 3.6)
+        return fig, fig.add_subplot(), None
+    fig = _new_figure(11.5, 4.2)
+    ax, dax = fig.subplots(1, 2)
+    return fig, ax, dax
 
 
 def _loss_panel(ax, trace):
@@ -451,9 +456,12 @@ def _curve_data_panel(ax, trace, plan, data, roles):
     ax.legend(fontsize=8, loc="best")
 
 
-def _classifier_panel(ax, trace, plan, data, roles):
+def _labelled_samples(ax, plan, data, roles, points):
+    """The samples of a 2-D classifier on ``ax``, coloured by label; returns
+    the level between the two labels and the grid (``points`` a side) that
+    spans the samples with a margin, where the prediction is looked at."""
     np = plan.np
-    (x1, x2), t, pred = roles.inputs, roles.target, roles.prediction
+    (x1, x2), t = roles.inputs, roles.target
     a, b, lab = data.columns[x1], data.columns[x2], data.columns[t]
     labels = sorted(set(np.unique(lab).tolist()))
     for colour, v in zip(("#1f77b4", "#ff7f0e"), labels):
@@ -466,8 +474,15 @@ def _classifier_panel(ax, trace, plan, data, roles):
     alo, ahi = float(np.min(a)), float(np.max(a))
     blo, bhi = float(np.min(b)), float(np.max(b))
     pa, pb = max((ahi - alo) * 0.1, 0.25), max((bhi - blo) * 0.1, 0.25)
-    ga = np.linspace(alo - pa, ahi + pa, FIT_POINTS)
-    gb = np.linspace(blo - pb, bhi + pb, FIT_POINTS)
+    ga = np.linspace(alo - pa, ahi + pa, points)
+    gb = np.linspace(blo - pb, bhi + pb, points)
+    return level, ga, gb
+
+
+def _classifier_panel(ax, trace, plan, data, roles):
+    np = plan.np
+    (x1, x2), t, pred = roles.inputs, roles.target, roles.prediction
+    level, ga, gb = _labelled_samples(ax, plan, data, roles, FIT_POINTS)
     A, B = np.meshgrid(ga, gb)
     last = trace.epochs[-1]
     Z = plan.predict(pred, last.values, {x1: A.ravel(), x2: B.ravel()}).reshape(A.shape)
@@ -548,12 +563,7 @@ def fit_report_figure(trace, model=None, *, marks=True, sample: int | None = Non
     data = model.data if model is not None and model.data_names else None
     rows = list(range(len(trace.epochs))) if marks is True else sorted(set(marks or ()))
     with mpl.rc_context(_STYLE):
-        if data is None:
-            fig = _new_figure(6.4, 3.6)
-            ax = fig.add_subplot()
-        else:
-            fig = _new_figure(11.5, 4.2)
-            ax, dax = fig.subplots(1, 2)
+        fig, ax, dax = _fit_axes(data)
         _loss_panel(ax, trace)
         _rings(ax, [e.epoch for e in trace.epochs], [e.loss for e in trace.epochs], "l", set(rows))
         if data is not None:
@@ -610,20 +620,8 @@ def _curve_layers(ax, trace, plan, data, roles, rows, sample):
 def _boundary_layers(ax, trace, plan, data, roles, rows, sample):
     np = plan.np
     (x1, x2), t, pred = roles.inputs, roles.target, roles.prediction
-    a, b, lab = data.columns[x1], data.columns[x2], data.columns[t]
-    labels = sorted(set(np.unique(lab).tolist()))
-    for colour, v in zip(("#1f77b4", "#ff7f0e"), labels):
-        sel = lab == v
-        ax.scatter(a[sel], b[sel], s=30 if data.n <= 50 else 12, color=colour,
-                   edgecolors="black", linewidths=0.4, label=f"{t} = {v:g}",
-                   gid=f"gd-data-{v:g}", zorder=3)
-    _ring_sample(ax, a, b, sample)
-    level = (labels[0] + labels[1]) / 2
-    alo, ahi = float(np.min(a)), float(np.max(a))
-    blo, bhi = float(np.min(b)), float(np.max(b))
-    pa, pb = max((ahi - alo) * 0.1, 0.25), max((bhi - blo) * 0.1, 0.25)
-    ga = np.linspace(alo - pa, ahi + pa, REPORT_GRID)
-    gb = np.linspace(blo - pb, bhi + pb, REPORT_GRID)
+    level, ga, gb = _labelled_samples(ax, plan, data, roles, REPORT_GRID)
+    _ring_sample(ax, data.columns[x1], data.columns[x2], sample)
     A, B = np.meshgrid(ga, gb)
     # a path is written point by point, so each epoch's line and sides are thinned to
     # the points that move them by more than 1/500 of the view (a straight boundary: 2)

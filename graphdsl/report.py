@@ -101,12 +101,8 @@ headings, controls, table headers, notes on the plots and the explanations
     # past max_frames iterations, pictures, explanations, panels and the plots'
     # rings are made for an evenly spaced selection: each costs a `dot` layout,
     # a symbolic pass or a few KB, and 20,000 panels made a 62 MB page
-    chosen = evenly_spaced(n, max_frames)
+    chosen = _shown(n, max_frames, "iteration", notes)
     thinned = len(chosen) < n
-    if thinned:
-        notes.append(f"pictures, values and explanations made for {len(chosen)} of {n} iterations "
-                     f"(evenly spaced, first and last included; at most {max_frames}); the table "
-                     f"has every iteration")
     # Steps weighted by what they cost on the seed (measured: 400 iterations):
     # building a picture ~2.5 ms (1 step), `dot` drawing it ~1.2 ms (1 step),
     # an explanation ~6 ms (2 steps), the plots ~0.6 s plus a ring per
@@ -183,12 +179,8 @@ def build_fit_report(model, trace, *, title: str | None = None, pictures: bool =
     check_sample(model, sample)
     notes: list[str] = []
     n = len(trace.epochs)
-    chosen = evenly_spaced(n, max_frames)
+    chosen = _shown(n, max_frames, "epoch", notes)
     thinned = len(chosen) < n
-    if thinned:
-        notes.append(f"pictures, values and explanations made for {len(chosen)} of {n} epochs "
-                     f"(evenly spaced, first and last included; at most {max_frames}); the table "
-                     f"has every epoch")
     tick = progress.advance if progress is not None else (lambda k=1: None)
     # the plots cost ~0.7 s for a small fit plus a layer per shown epoch
     plot_steps = 200 + len(chosen)
@@ -241,6 +233,17 @@ def build_fit_report(model, trace, *, title: str | None = None, pictures: bool =
     return Report(html=page, iterations=n, frames=sum(1 for s in frames if s), notes=notes)
 
 
+def _shown(n: int, max_frames: int, row: str, notes: list[str]) -> list[int]:
+    """The rows (of ``n``) the page shows in full: every one up to
+    ``max_frames``, evenly spaced beyond (first and last kept), said in ``notes``."""
+    chosen = evenly_spaced(n, max_frames)
+    if len(chosen) < n:
+        notes.append(f"pictures, values and explanations made for {len(chosen)} of {n} {row}s "
+                     f"(evenly spaced, first and last included; at most {max_frames}); the table "
+                     f"has every {row}")
+    return chosen
+
+
 def check_sample(model, sample) -> None:
     """Raise UsageError unless ``sample`` is a sample number (1-based) of
     ``model``'s data: what a fit's report draws and explains. A model without
@@ -266,38 +269,33 @@ def check_sample(model, sample) -> None:
 def _frames(model, trace, chosen, notes, lang="en", tick=lambda k=1: None) -> list[str | None]:
     """One backward-view SVG per chosen iteration (None where none was drawn);
     ``tick(k)`` is told of each picture built and of the ones ``dot`` drew."""
-    n = len(trace.iterations)
-    from . import dot, render
+    from . import render
 
-    try:
-        # one `dot` process draws every frame (see graphdsl.dot.to_svgs)
-        graphs = []
-        for i in chosen:
-            graphs.append(render.iteration_graph(model, trace, i, "backward", lang=lang))
-            tick()
-        svgs = dot.to_svgs(graphs)
-        tick(len(graphs))
-    except GraphdslError as e:
-        notes.append(f"pictures left out: {e.message}")
-        return [None] * n
-    out: list[str | None] = [None] * n
-    for i, svg in zip(chosen, svgs):
-        out[i] = svg
-    return out
+    return _drawn(len(trace.iterations), chosen, notes, tick, lambda i: render.iteration_graph(
+        model, trace, i, "backward", lang=lang))
 
 
 def _epoch_frames(model, trace, chosen, sample, notes, lang="en",
                   tick=lambda k=1: None) -> list[str | None]:
     """The plate picture, backward view, of every chosen epoch at the data's
-    ``sample`` (None where none was drawn); ``tick(k)`` is told of each
-    picture built and of the ones ``dot`` drew."""
-    from . import dot, render
+    ``sample`` (None where none was drawn); ``tick(k)`` as for :func:`_frames`."""
+    from . import render
 
-    n = len(trace.epochs)
+    return _drawn(len(trace.epochs), chosen, notes, tick, lambda i: render.epoch_graph(
+        model, trace, i, "backward", sample=sample, lang=lang))
+
+
+def _drawn(n, chosen, notes, tick, graph_of) -> list[str | None]:
+    """``graph_of(i)`` drawn for every chosen row of ``n``, as SVG (None for
+    the others). When one cannot be made (no ``dot``, a model too big to
+    draw), none is, and ``notes`` says why."""
+    from . import dot
+
     try:
+        # one `dot` process draws many frames (see graphdsl.dot.to_svgs)
         graphs = []
         for i in chosen:
-            graphs.append(render.epoch_graph(model, trace, i, "backward", sample=sample, lang=lang))
+            graphs.append(graph_of(i))
             tick()
         svgs = dot.to_svgs(graphs)
         tick(len(graphs))
@@ -498,23 +496,9 @@ def _fit_panel(trace, i: int, lang: str = "en") -> str:
 
 def _fit_table(trace, current: int = 0, lang: str = "en") -> str:
     """The fit's table (the CLI's cells: :func:`graphdsl.runtable.epoch_table`),
-    one row per epoch, the current row marked by text (▶) and aria-current,
-    not by colour alone."""
-    table = epoch_table(trace)
-    current_th = f'<span class=vh>{_e(tr("r_current", lang))}</span>'
-    ths = f'<th scope="col">{current_th}</th>' + "".join(
-        f'<th scope="col">{_e(header(c, table.output, lang))}</th>' for c in table.columns)
-    body = []
-    for k, (e, row) in enumerate(zip(trace.epochs, table.rows)):
-        mark = k == current
-        body.append(
-            f'<tr data-i="{k}"' + (' class="current" aria-current="step"' if mark else "") + ">"
-            f'<td class="mark" aria-hidden="true">{"▶" if mark else ""}</td>'
-            f'<th scope="row"><button type="button" class="go" data-i="{k}" '
-            f'aria-label="{_e(tr("rf_show", lang, i=e.epoch))}">{e.epoch}</button></th>'
-            + "".join(f"<td>{_e(cell_text(c, lang))}</td>" for c in row[1:]) + "</tr>")
-    return (f'<table id="iters"><thead><tr>{ths}</tr></thead>'
-            f'<tbody>{"".join(body)}</tbody></table>')
+    one row per epoch, marked as :func:`_table` marks a run's."""
+    return _html_table(epoch_table(trace), [e.epoch for e in trace.epochs], "rf_show",
+                       current, lang)
 
 
 _PROLOG = re.compile(r"<svg\b.*</svg>", re.S)
@@ -641,19 +625,25 @@ def _table(trace, current: int = 0, lang: str = "en") -> str:
     """The run's table (the CLI's cells: :func:`graphdsl.runtable.iteration_table`),
     one row per iteration, the current row marked by text (▶) and aria-current,
     not by colour alone."""
-    table = iteration_table(trace)
+    return _html_table(iteration_table(trace), [it.iteration for it in trace.iterations],
+                       "r_show", current, lang)
+
+
+def _html_table(table, numbers, show: str, current: int, lang: str) -> str:
+    """A runtable Table as the page's #iters table: the first cell of each row,
+    its number (an iteration's or an epoch's), is the button that shows it,
+    labelled with the i18n key ``show``; row ``current`` is marked."""
     current_th = f'<span class=vh>{_e(tr("r_current", lang))}</span>'
     ths = f'<th scope="col">{current_th}</th>' + "".join(
         f'<th scope="col">{_e(header(c, table.output, lang))}</th>' for c in table.columns)
     body = []
-    for k, (it, row) in enumerate(zip(trace.iterations, table.rows)):
+    for k, (number, row) in enumerate(zip(numbers, table.rows)):
         mark = k == current
-        # the first cell, the iteration number, is the button that shows it
         body.append(
             f'<tr data-i="{k}"' + (' class="current" aria-current="step"' if mark else "") + ">"
             f'<td class="mark" aria-hidden="true">{"▶" if mark else ""}</td>'
             f'<th scope="row"><button type="button" class="go" data-i="{k}" '
-            f'aria-label="{_e(tr("r_show", lang, i=it.iteration))}">{it.iteration}</button></th>'
+            f'aria-label="{_e(tr(show, lang, i=number))}">{number}</button></th>'
             + "".join(f"<td>{_e(cell_text(c, lang))}</td>" for c in row[1:]) + "</tr>")
     return (f'<table id="iters"><thead><tr>{ths}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table>')
