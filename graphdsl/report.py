@@ -199,7 +199,7 @@ def build_fit_report(model, trace, *, title: str | None = None, pictures: bool =
         tick(plot_steps)
     panels = [""] * n
     for i in chosen:
-        panels[i] = _fit_panel(trace, i, lang)
+        panels[i] = _fit_panel(trace, i, lang, samples=bool(model.data_names))
     data = {
         "trace": _plain(trace.to_json()),
         "frames": [s or "" for s in frames],
@@ -457,19 +457,23 @@ def _fit_ending(trace, lang: str = "en") -> str:
     return tr("rf_not_converged", lang, n=n, s="s" if n != 1 else "", why=why)
 
 
-def _fit_panel(trace, i: int, lang: str = "en") -> str:
+def _fit_panel(trace, i: int, lang: str = "en", samples: bool = True) -> str:
     """The current epoch's panel: the params and the loss, every single-number
-    named node's value and ∂loss/∂node over the whole data set, and how the
-    next epoch moves the params, as HTML."""
+    named node's value and ∂loss/∂node over the whole data set (``samples``:
+    the model has data columns), and how the next epoch moves the params, as
+    HTML."""
     e = trace.epochs[i]
     last = len(trace.epochs) - 1
     out = trace.output
     where = tr("r_start", lang) if i == 0 and last else (tr("r_end", lang) if i == last and last else "")
     heading = tr("rf_heading", lang, i=e.epoch, n=trace.epochs[last].epoch)
     summary = ", ".join(f"{p} = {_f(e.values[p])}" for p in trace.params)
+    # a model without data columns is fitted on its output alone: no samples to speak of
+    loss = (tr("rf_loss_is", lang, out=out, n=trace.samples, loss=_f(e.loss)) if samples
+            else f"{out} = {_f(e.loss)}")
     parts = [f'<h2 id="cur-title">{_e(heading + where)}</h2>',
              f'<p class="summary"><strong>{_e(summary)}</strong></p>',
-             f'<p>{_e(tr("rf_loss_is", lang, out=out, n=trace.samples, loss=_f(e.loss)))}</p>']
+             f'<p>{_e(loss)}</p>']
     gap = "" if lang == "zh" else " "
     rows = []
     for name, value in e.values.items():

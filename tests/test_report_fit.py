@@ -332,3 +332,24 @@ def test_watch_shows_runs_only_and_says_so_for_a_data_model():
     args = cli.build_parser().parse_args(["watch", str(XOR)])
     with pytest.raises(UsageError, match="watch is not available for a data model yet"):
         cli._build_report(args)
+
+
+def test_a_fit_with_nothing_to_draw_on_the_data_says_why():
+    m = graphdsl.loads("data x = [0, 1, 2]\ndata y = [1, 3, 5]\nparam w = 0\nparam b = 0\n"
+                       "loss = mean((w*x + b - y)^2)", name="unnamed.bp")
+    t = m.fit(epochs=5)
+    r = build_report(m, t, sample=2)
+    assert "cannot draw the data with the prediction" in r.html
+    assert 'id="gdmark-d-' not in r.html and 'id="gdmark-l-5"' in r.html
+    assert r.frames == 6 and all(_data(r.html)["explanations"])
+
+
+def test_the_fit_of_a_model_without_data_gets_its_page_too():
+    m = graphdsl.loads("param w = 3\nz = (w - 1)^2", name="bowl.bp")
+    t = m.fit(epochs=10, lr=0.1)
+    r = build_report(m, t)
+    d = _data(r.html)
+    assert r.iterations == 11 and r.frames == 11 and all(d["explanations"]) and not r.notes
+    assert "z = 4" in d["panels"][0] and "samples" not in d["panels"][0]
+    assert f"w = {cell_text(t.epochs[4].values['w'])}" in d["panels"][4]
+    assert 'id="gdmark-l-10"' in r.html and 'id="gdmark-d-' not in r.html
