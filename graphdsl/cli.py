@@ -887,7 +887,11 @@ def _add_report(sub, common):
     p.add_argument("-o", "--output", metavar="FILE.html",
                    help="the HTML file to write (default: MODEL-report.html here; - for stdout)")
     _add_data(p)
-    g = p.add_argument_group("a data model's fit (as `graphdsl fit`)")
+    g = p.add_argument_group(
+        "a data model's fit (as `graphdsl fit`)",
+        "A data model is fitted instead of run: --params and --set apply to it too, --lr is its "
+        "learning rate (default 0.1) and --tol its bound on every |∂loss/∂param| (default 1e-6); "
+        "--target, --method, --max-iter, --minimize and --stop-below are refused.")
     g.add_argument("--epochs", type=_count, help="at most this many epochs (default 100)")
     g.add_argument("--batch-size", type=_count, metavar="N",
                    help="samples per step (default: all of them, one step per epoch)")
