@@ -214,13 +214,14 @@ def _names(text: str) -> list[str]:
 
 # --- run -----------------------------------------------------------------------
 
-def _add_run_options(p):
-    """The options that say how to run a model (shared by run and report)."""
+def _add_run_options(p, tolerance=_tolerance):
+    """The options that say how to run a model (shared by run and report;
+    ``tolerance`` reads --tol: report's takes a fit's 0 too)."""
     p.add_argument("--target", type=_number, help="the value the output should reach")
     p.add_argument("--method", default="split", choices=["split", "frozen", "gd"],
                    help="how params move (default: split)")
     p.add_argument("--params", type=_names, help="comma-separated params to adjust (default: all)")
-    p.add_argument("--tol", type=_tolerance, default=1e-4, help="stop when |error| < TOL (default 1e-4)")
+    p.add_argument("--tol", type=tolerance, default=1e-4, help="stop when |error| < TOL (default 1e-4)")
     p.add_argument("--max-iter", type=_steps, default=100, help="at most this many steps (default 100)")
     p.add_argument("--lr", type=_positive, help="learning rate for gd and --minimize (default 0.1)")
     p.add_argument("--minimize", action="store_true", help="gradient descent on the output itself")
@@ -881,7 +882,7 @@ def _add_report(sub, common):
                                    "picture of every iteration or epoch, the chain rule and the "
                                    "plots, stepped with buttons, a slider or the arrow keys.")
     p.add_argument("model", help="the .bp model file")
-    _add_run_options(p)
+    _add_run_options(p, tolerance=_number)
     # which options were given decides what a model may not be asked (run's or fit's)
     p.set_defaults(method=None, tol=None, max_iter=None)
     p.add_argument("-o", "--output", metavar="FILE.html",
@@ -940,39 +941,54 @@ def _report_options(args, model) -> None:
                                         "split|frozen|gd, --max-iter, --minimize")
     args.method = args.method or "split"
     args.max_iter = 100 if args.max_iter is None else args.max_iter
+    if args.tol is not None and args.tol <= 0:     # what _tolerance says of run's --tol
+        raise UsageError(f"--tol {format_number(args.tol)}: a run's --tol must be greater than 0: it "
+                         "stops when |error| < TOL, and an error of exactly 0 is out of reach, "
+                         "since floats carry about 16 significant digits",
+                         hint="use e.g. --tol 1e-12")
     args.tol = 1e-4 if args.tol is None else args.tol
 
 
-def _build_report(args, bar=None, plots: bool = True, fits: bool = False):
-    """The report of the run (or, with ``fits``, of a data model the fit) the
-    options ask for: (Report, Trace or FitTrace). Raises the errors of
-    loading, running and fitting the model."""
-    from .report import build_report, check_sample
+def _build_report(args, bar=None, plots: bool = True):
+    """The report of the run the options ask for (`watch`'s page, runs only):
+    (Report, Trace). Raises the errors of loading and running the model."""
+    from .report import build_report
 
-    if not fits:   # `watch`: runs only
-        model = _load(args)
-        model.refuse_data("watch")
-        trace = _solve(model, args)
-        return build_report(model, trace, lang=_lang(args), progress=bar, plots=plots), trace
+    model = _load(args)
+    model.refuse_data("watch")
+    trace = _solve(model, args)
+    return build_report(model, trace, lang=_lang(args), progress=bar, plots=plots), trace
+
+
+def _report_subject(args):
+    """What `report` shows: (model, its run's Trace), or for a data model
+    (model, its fit's FitTrace), the fit's epochs counted on a progress line.
+    The options are checked before the model's data is read. Raises the
+    errors of loading, running and fitting the model."""
+    from .report import check_sample
+
     model = _load(args, data=False)
     _report_options(args, model)
     if args.data is not None:
         model.set_data(args.data)
     if not model.data_names:
-        trace = _solve(model, args)
-        return build_report(model, trace, lang=_lang(args), progress=bar, plots=plots), trace
+        return model, _solve(model, args)
     check_sample(model, args.sample)   # before the fit, which may take a while
-    trace = model.fit(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                      optimizer=args.optimizer, seed=args.seed, tol=args.tol, params=args.params)
-    return build_report(model, trace, lang=_lang(args), progress=bar, plots=plots,
-                        sample=args.sample), trace
+    with _progress_bar()(args.epochs + 1, "fit", sys.stderr) as p:
+        trace = model.fit(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                          optimizer=args.optimizer, seed=args.seed, tol=args.tol,
+                          params=args.params, on_epoch=lambda row, t: p.advance())
+    return model, trace
 
 
 def cmd_report(args) -> int:
     from .progress import progress
+    from .report import build_report
 
+    model, trace = _report_subject(args)
     with progress(None, "report", sys.stderr) as bar:
-        report, trace = _build_report(args, bar, fits=True)
+        report = build_report(model, trace, lang=_lang(args), progress=bar,
+                              sample=args.sample or 1)
     to_stdout = args.output == "-"  # as for render: the page on stdout, and nothing else there
     if to_stdout:
         sys.stdout.write(report.html)

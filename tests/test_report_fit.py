@@ -353,3 +353,14 @@ def test_the_fit_of_a_model_without_data_gets_its_page_too():
     assert "z = 4" in d["panels"][0] and "samples" not in d["panels"][0]
     assert f"w = {cell_text(t.epochs[4].values['w'])}" in d["panels"][4]
     assert 'id="gdmark-l-10"' in r.html and 'id="gdmark-d-' not in r.html
+
+
+def test_tol_0_is_a_fits_and_not_a_runs(cli, tmp_path, linear_path):
+    out = tmp_path / "p.html"
+    r = cli("report", XOR, "--epochs", "2", "--tol", "0", "-o", out)
+    assert r.code == 1 and _data(out.read_text(encoding="utf-8"))["trace"]["tol"] == 0
+    r = cli("report", linear_path, "--target", "150", "--tol", "0", "-o", tmp_path / "q.html")
+    assert r.code == 2 and "--tol 0: a run's --tol must be greater than 0" in r.err
+    assert not (tmp_path / "q.html").exists()
+    r = cli("report", XOR, "--tol", "-1", "-o", tmp_path / "q.html")
+    assert r.code == 2 and "--tol must be a non-negative number" in r.err
