@@ -999,8 +999,7 @@ def cmd_report(args) -> int:
     for note in report.notes:
         _err(f"warning: {note}")
     if not to_stdout:
-        rows = "epoch" if hasattr(trace, "epochs") else "iteration"
-        _out(f"wrote {path}: {report.iterations} {rows}"
+        _out(f"wrote {path}: {report.iterations} {report.unit}"
              f"{'s' if report.iterations != 1 else ''}, {report.frames} picture"
              f"{'s' if report.frames != 1 else ''}, {size / 1024:.0f} KB")
     if trace.failure is not None:

@@ -45,9 +45,11 @@ class Report:
     """A built report: the page, and what the page could not include (and why)."""
 
     html: str
+    #: the rows the page steps through: a run's iterations or a fit's epochs (``unit``)
     iterations: int
     frames: int = 0
     notes: list[str] = field(default_factory=list)
+    unit: str = "iteration"
 
     def write(self, path, *, protect=()) -> int:
         """Write the page atomically (see :func:`graphdsl.fileio.write_atomic`);
@@ -61,7 +63,7 @@ class Report:
 
     def __repr__(self) -> str:
         return (f"<Report {len(self.html.encode('utf-8')) / 1024:.0f} KB: {self.iterations} "
-                f"iteration(s), {self.frames} frame(s)>")
+                f"{self.unit}(s), {self.frames} frame(s)>")
 
 
 def build_report(model, trace, *, title: str | None = None, pictures: bool = True,
@@ -230,7 +232,8 @@ def build_fit_report(model, trace, *, title: str | None = None, pictures: bool =
                  first_label=(tr("rf_of", lang, i=trace.epochs[0].epoch,
                                  n=trace.epochs[last].epoch) if n else tr("rf_none", lang)),
                  empty=tr("rf_empty", lang), plots_first=True)
-    return Report(html=page, iterations=n, frames=sum(1 for s in frames if s), notes=notes)
+    return Report(html=page, iterations=n, frames=sum(1 for s in frames if s), notes=notes,
+                  unit="epoch")
 
 
 def _shown(n: int, max_frames: int, row: str, notes: list[str]) -> list[int]:

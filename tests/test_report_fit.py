@@ -54,6 +54,7 @@ def test_the_page_embeds_the_fit_and_one_panel_per_epoch(regression):
     d = _data(r.html)
     assert d["trace"] == t.to_json() and d["unit"] == "epoch" and d["sample"] == 1
     assert r.iterations == len(d["panels"]) == len(t.epochs) == 84
+    assert r.unit == "epoch" and repr(r).endswith("84 epoch(s), 0 frame(s)>")
     last = t.epochs[-1]
     assert "Epoch 0 of 83" in d["panels"][0] and "w = 0, b = 0" in d["panels"][0]
     assert f"Epoch 83 of 83" in d["panels"][-1]
