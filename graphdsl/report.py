@@ -1,4 +1,4 @@
-"""One self-contained HTML page that steps through a run.
+"""One self-contained HTML page that steps through a run or a fit.
 
 A pure builder: (Model, Trace) in, one HTML string out. The page needs
 nothing else (no network, no separate files): the run's data travels inside
@@ -11,6 +11,12 @@ hundreds of iterations stays usable; printing puts every frame in, one per
 page. The page's style, script and HTML template are package files
 (``graphdsl/assets/report.css``, ``report.js``, ``report.html``), inlined into
 every page.
+
+A fit (Model, FitTrace) gets the same page stepping through its epochs
+(:func:`build_fit_report`): ``fit --json``'s object, the plate picture and
+the chain rule over the samples at one sample for every shown epoch, and
+plots whose ring on the loss and curve or boundary on the data are one SVG
+layer per shown epoch, shown one at a time by the script.
 
 >>> import graphdsl
 >>> m = graphdsl.loads("param b = 4\\ny = 2*b + 1")
