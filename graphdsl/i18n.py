@@ -3,8 +3,8 @@
 One table, ``MESSAGES``: key -> (English, Chinese). :func:`tr` picks one and
 fills in its ``{fields}``; :func:`default_lang` reads the locale. Translated:
 ``explain``, ``compare``, ``run``'s table and summary, the HTML report's own
-words (``r_*``) and the pictures' titles and captions (``v_*``); error
-messages stay English (they are searched for on the web).
+words (``r_*``), the pictures' titles and captions (``v_*``) and the plots'
+words (``p_*``); error messages stay English (they are searched for on the web).
 
 >>> tr("converged_after", "zh", n=3, s="", values="b = 3.9")
 '3 次迭代后收敛：b = 3.9'
@@ -414,6 +414,70 @@ MESSAGES: dict[str, tuple[str, str]] = {
                            "全部 {n} 个样本：∂{out}/∂{p} = {v}，即每个样本的贡献之和，加上不经过任何样本的 {d}"
                            "（只计一次）"),
     "v_epoch": ("epoch {i}", "第 {i} 轮"),
+    # the plots' words (graphdsl.plot: run/compare/fit --plot, the report's and the
+    # notebook's plots); English is byte-for-byte what the plots drew before --lang
+    "p_iteration": ("iteration", "迭代"),
+    "p_epoch": ("epoch", "轮次"),
+    "p_run_title": ("{model}: {goal}, method {method}", "{model}：{goal}，方法 {method}"),
+    "p_minimise": ("minimise {out}", "最小化 {out}"),
+    "p_minimised": ("{out} (minimised)", "{out}（最小化）"),
+    "p_abs_error": ("|error| = |{out} − target|", "|误差| = |{out} − 目标|"),
+    "p_diverges": ("{method} diverges: |error| reaches {worst:.3g}",
+                   "{method} 发散：|误差| 达到 {worst:.3g}"),
+    "p_error_zero": ("error 0", "误差 0"),
+    "p_tol": ("tol {tol:g}", "容差 {tol:g}"),
+    "p_target": ("target {target:g}", "目标 {target:g}"),
+    "p_step_split": ("step: the tangent down to the target", "步长：沿切线到目标"),
+    "p_step_frozen": ("step: the first slope, kept, down to the target",
+                      "步长：沿保持不变的第一次斜率到目标"),
+    "p_iterates": ("iterates", "迭代点"),
+    "p_curve_one": ("{out} as a function of {p}", "{out} 作为 {p} 的函数"),
+    "p_curve": ("{out} as a function of {p}; the iterates {p}₀, {p}₁, …",
+                "{out} 作为 {p} 的函数；迭代点 {p}₀、{p}₁、…"),
+    "p_compare_run": ("{method}: {n} iterations, {state}", "{method}：{n} 次迭代，{state}"),
+    "p_compare_title": ("{model}: {out} → {target:g}, |error| per iteration",
+                        "{model}：{out} → {target:g}，每次迭代的 |误差|"),
+    # a run's status in compare's legend (Trace.status: the key is "p_state_" + it)
+    "p_state_converged": ("converged", "已收敛"),
+    "p_state_numeric": ("numeric failure", "数值失败"),
+    "p_state_diverging": ("diverging", "发散"),
+    "p_state_max_iter": ("max-iter reached", "达到最大迭代次数"),
+    "p_state_stopped": ("stopped", "已停止"),
+    "p_optimizer": ("{optimizer}, lr {lr:g}", "{optimizer}，学习率 {lr:g}"),
+    "p_loss_axis": ("{out} (all {n} samples)", "{out}（全部 {n} 个样本）"),
+    "p_full_batch": ("full batch", "全批量"),
+    "p_batch": ("batch {size}", "批量 {size}"),
+    "p_loss_title": ("{model}: {out} per epoch ({batch})", "{model}：每轮的 {out}（{batch}）"),
+    "p_not_finite": ("the next value is not finite", "下一个值不是有限数"),
+    "p_data_title": ("the data and the prediction", "数据和预测"),
+    "p_no_roles": ("cannot draw the data with the prediction:\n{why}", "无法画出数据和预测：\n{why}"),
+    "p_no_epoch": ("the fit has no epoch", "这次训练没有轮次"),
+    # why no role fits (graphdsl.samples.find_roles; English is byte-for-byte its reason)
+    "p_why_labels": ("{target} has {n} distinct values, not two labels: no decision boundary to draw",
+                     "{target} 有 {n} 个不同的值，不是两个标签：画不出决策边界"),
+    "p_why_columns": ("{pred} depends on {n} data columns: too many to draw",
+                      "{pred} 依赖 {n} 个数据列：太多，画不出来"),
+    "p_why_none": ("no named per-sample prediction that depends on the params and on every data "
+                   "column but one (the target): name it, e.g. pred = w*x + b",
+                   "没有一个有名字的逐样本预测同时依赖参数和除一列（目标）以外的所有数据列："
+                   "给它起个名字，例如 pred = w*x + b"),
+    "p_data": ("data ({n} samples)", "数据（{n} 个样本）"),
+    "p_epoch_n": ("epoch {i}", "第 {i} 轮"),
+    "p_epoch_start": ("epoch {i} (start)", "第 {i} 轮（起点）"),
+    "p_curves_title": ("{pred} against the data: the start, epochs between, the end",
+                       "{pred} 与数据对照：起点、中间几轮、终点"),
+    "p_boundary": ("boundary: {note}", "分界线：{note}"),
+    "p_never_crosses": ("{pred} never crosses {level:g} here: no boundary in view",
+                        "{pred} 在这里从不越过 {level:g}：视野内没有分界线"),
+    "p_classifier_title": ("the samples by {t}, and where {note} after epoch {epoch}",
+                           "按 {t} 着色的样本，以及第 {epoch} 轮后 {note} 的位置"),
+    "p_sample": ("sample {k}", "第 {k} 个样本"),
+    "p_current": ("{pred} at the current epoch", "当前轮次的 {pred}"),
+    "p_current_title": ("{pred} against the data at the current epoch", "当前轮次的 {pred} 与数据对照"),
+    "p_no_cross_at": ("{pred} does not cross {level:g} here at epoch {epoch}: no boundary in view",
+                      "第 {epoch} 轮时 {pred} 在这里不越过 {level:g}：视野内没有分界线"),
+    "p_boundary_title": ("the samples by {t}; {note} at the current epoch",
+                         "按 {t} 着色的样本；当前轮次 {note} 的位置"),
 }
 
 

@@ -25,18 +25,20 @@ matplotlib is imported only here and only when a plot is asked for (it takes
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import os
+import warnings
 
 from .errors import NumericError, UsageError
+from .i18n import tr
 
 FORMATS = ("svg", "png", "pdf")
 #: colours per method, the same in every plot
 COLOURS = {"split": "#1f77b4", "frozen": "#d62728", "gd": "#2ca02c"}
-#: the legend's words for a run that did not converge
-STATES = {"numeric": "numeric failure", "diverging": "diverging", "max-iter": "max-iter reached",
-          "stopped": "stopped"}
+#: the run states compare's legend has words for (i18n keys "p_state_<state>")
+STATES = ("numeric", "diverging", "max-iter", "stopped")
 #: points on the curve of the one-param panel
 CURVE_POINTS = 400
 
@@ -60,6 +62,67 @@ _STYLE = {
     "axes.spines.top": False,
     "axes.spines.right": False,
 }
+
+
+#: families known to cover Chinese, looked for among the installed fonts (by the start of the name)
+CJK_FAMILIES = ("Noto Sans CJK", "Noto Serif CJK", "Noto Sans SC", "Noto Sans TC", "Source Han Sans",
+                "Source Han Serif", "WenQuanYi", "AR PL", "Droid Sans Fallback", "Sarasa",
+                "Microsoft YaHei", "SimHei", "SimSun", "PingFang", "Hiragino Sans GB", "Heiti")
+#: the Debian package that gives a font with Chinese glyphs
+CJK_PACKAGE = "fonts-noto-cjk"
+
+
+def _style(lang):
+    """The plots' rc settings for ``lang``: in Chinese, an installed CJK font
+    after the default family, so Latin text keeps its font and a Chinese
+    glyph comes from the CJK one (matplotlib falls back glyph by glyph)."""
+    font = cjk_font() if lang == "zh" else None
+    if font is None:
+        return _STYLE
+    from matplotlib import rcParams
+
+    return {**_STYLE, "font.family": [*rcParams["font.family"], font]}
+
+
+@functools.lru_cache(maxsize=1)
+def cjk_font() -> str | None:
+    """The family name of an installed font with Chinese glyphs that
+    matplotlib can use (one of :data:`CJK_FAMILIES` that holds 中), or None.
+    Raises UsageError when matplotlib is missing.
+
+    >>> cjk_font()          # doctest: +SKIP
+    'Noto Sans CJK JP'
+    """
+    _mpl()
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    for entry in sorted(font_manager.fontManager.ttflist, key=lambda f: (f.name, f.fname)):
+        if not entry.name.startswith(CJK_FAMILIES):
+            continue
+        try:
+            if FT2Font(entry.fname).get_char_index(ord("中")):
+                return entry.name
+        except (OSError, RuntimeError, ValueError):  # an unreadable font file: try the next
+            continue
+    return None
+
+
+def font_note(path, lang: str) -> str | None:
+    """What a user should know before opening the plot ``path`` drawn in
+    ``lang``: a PNG or PDF in Chinese shows its Chinese as boxes when no
+    installed font has Chinese glyphs (an SVG keeps its text as text, and the
+    browser draws it with its own fonts). None when all is well.
+    Raises UsageError for a path with no plot format.
+
+    >>> font_note("fit.svg", "zh") is None
+    True
+    """
+    if lang != "zh" or plot_format(path) == "svg" or cjk_font() is not None:
+        return None
+    return (f"no installed font has Chinese glyphs, so the Chinese text in {path} shows as "
+            f"boxes (an .svg plot does not need one): install one, e.g. on Debian "
+            f"`apt install {CJK_PACKAGE}`")
 
 
 def plot_format(path) -> str:
@@ -93,7 +156,7 @@ def _positive(values):
     return [abs(v) if v not in (None, 0.0) and math.isfinite(v) else None for v in values]
 
 
-def _error_panel(ax, trace, label=None, colour=None, marker="o", clip=None, zorder=2):
+def _error_panel(ax, trace, label=None, colour=None, marker="o", clip=None, zorder=2, lang="en"):
     """One run's |error| (or output, for --minimize) per iteration on ``ax``.
     Values above ``clip`` are drawn at the clip with an arrow: a diverging run
     must not squash the others into a flat line. Returns the y drawn for each
@@ -106,7 +169,7 @@ def _error_panel(ax, trace, label=None, colour=None, marker="o", clip=None, zord
         if all(y > 0 for y in ys):
             ax.set_yscale("log")
         ax.plot(its, ys, marker=marker, markersize=size, color=colour, label=label)
-        ax.set_ylabel(f"{trace.output} (minimised)")
+        ax.set_ylabel(tr("p_minimised", lang, out=trace.output))
         return ys
     ys = _positive([it.error for it in trace.iterations])
     ax.set_yscale("log")
@@ -120,22 +183,22 @@ def _error_panel(ax, trace, label=None, colour=None, marker="o", clip=None, zord
             zorder=zorder)
     if cut is not None:
         worst = max(y for y in ys if y is not None)
-        ax.annotate(f"{trace.method} diverges: |error| reaches {worst:.3g}",
+        ax.annotate(tr("p_diverges", lang, method=trace.method, worst=worst),
                     (its[cut], clip), xytext=(10, -4), textcoords="offset points",
                     ha="left", va="top", fontsize=8, color=colour,
                     arrowprops={"arrowstyle": "-|>", "color": colour, "lw": 0.8})
     for i, y, it in zip(its, ys, trace.iterations):
         if y is None and it.error == 0.0:  # reached the target exactly: a log axis has no 0
-            ax.annotate("error 0", (i, min(v for v in ys if v) if any(ys) else 1.0),
+            ax.annotate(tr("p_error_zero", lang), (i, min(v for v in ys if v) if any(ys) else 1.0),
                         color=colour, fontsize=8, ha="center", va="top")
-    ax.set_ylabel(f"|error| = |{trace.output} − target|")
+    ax.set_ylabel(tr("p_abs_error", lang, out=trace.output))
     return [None if y is None or math.isnan(y) else y for y in shown] + [None] * (len(its) - len(shown))
 
 
-def _tol_line(ax, trace):
+def _tol_line(ax, trace, lang="en"):
     if trace.tol and not trace.minimize:
         ax.axhline(trace.tol, color="grey", linestyle=":", linewidth=1)
-        ax.annotate(f"tol {trace.tol:g}", (0, trace.tol), xycoords=("axes fraction", "data"),
+        ax.annotate(tr("p_tol", lang, tol=trace.tol), (0, trace.tol), xycoords=("axes fraction", "data"),
                     xytext=(4, 2), textcoords="offset points", color="grey", fontsize=8,
                     va="bottom")
 
@@ -155,7 +218,7 @@ def _rings(ax, xs, ys, tag, rows=None):
                 zorder=6, gid=f"gdmark-{tag}-{k}", scalex=False, scaley=False)
 
 
-def run_figure(trace, model=None, *, marks: bool = False):
+def run_figure(trace, model=None, *, marks: bool = False, lang: str = "en"):
     """The figure of one run (a matplotlib Figure, not yet written).
 
     With ``model`` given and exactly one param moved, it adds the curve panel
@@ -163,7 +226,8 @@ def run_figure(trace, model=None, *, marks: bool = False):
     panel. ``marks`` adds a ring around every iterate (True) or around the
     rows in a given set, one SVG element per iteration with the id
     ``gdmark-e-K`` (error plot) or ``gdmark-c-K`` (curve), all drawn: the HTML
-    report's script shows only the current one.
+    report's script shows only the current one. ``lang`` ("en" or "zh") is
+    the language of the plot's words; the model's names stay as they are.
     Raises UsageError when matplotlib is missing or the trace is empty.
     """
     if not trace.iterations:
@@ -175,7 +239,7 @@ def run_figure(trace, model=None, *, marks: bool = False):
         raise UsageError("nothing to plot: without a target the run is one pass",
                          hint="give --target T or --minimize (a one-param model also "
                               "gets the curve of its output)")
-    with mpl.rc_context(_STYLE):
+    with mpl.rc_context(_style(lang)):
         if evaluated:
             fig = _new_figure(6.4, 4.6)
             grid = fig.add_gridspec(3, 1)
@@ -192,19 +256,19 @@ def run_figure(trace, model=None, *, marks: bool = False):
             ax = fig.add_subplot()
         if not evaluated:
             method = trace.method
-            shown = _error_panel(ax, trace, colour=COLOURS.get(method, "#1f77b4"))
+            shown = _error_panel(ax, trace, colour=COLOURS.get(method, "#1f77b4"), lang=lang)
             rows = None if marks is True else set(marks or ())
             if marks:
                 _rings(ax, [it.iteration for it in trace.iterations], shown, "e", rows)
-            _tol_line(ax, trace)
-            ax.set_xlabel("iteration")
+            _tol_line(ax, trace, lang)
+            ax.set_xlabel(tr("p_iteration", lang))
             ax.xaxis.get_major_locator().set_params(integer=True)
-            goal = (f"minimise {trace.output}" if trace.minimize
+            goal = (tr("p_minimise", lang, out=trace.output) if trace.minimize
                     else f"{trace.output} → {trace.target:g}")
-            ax.set_title(f"{os.path.basename(trace.model)}: {goal}, method {method}",
-                         fontsize=10)
+            ax.set_title(tr("p_run_title", lang, model=os.path.basename(trace.model), goal=goal,
+                            method=method), fontsize=10)
         if one:
-            _curve_panels(curve, deriv, trace, model)
+            _curve_panels(curve, deriv, trace, model, lang)
             if marks and not evaluated:
                 p, out = trace.params[0], trace.output
                 _rings(curve, [it.values[p] for it in trace.iterations],
@@ -213,7 +277,7 @@ def run_figure(trace, model=None, *, marks: bool = False):
     return fig
 
 
-def _curve_panels(ax, dax, trace, model):
+def _curve_panels(ax, dax, trace, model, lang="en"):
     p = trace.params[0]
     out = trace.output
     c = model.compiled
@@ -241,13 +305,12 @@ def _curve_panels(ax, dax, trace, model):
     newton = trace.target is not None and trace.method in ("split", "frozen")
     if trace.target is not None:
         ax.axhline(trace.target, color="grey", linestyle="--", linewidth=1)
-        ax.annotate(f"target {trace.target:g}", (xs[0], trace.target), fontsize=8,
+        ax.annotate(tr("p_target", lang, target=trace.target), (xs[0], trace.target), fontsize=8,
                     color="grey", va="bottom")
     # each step: from the iterate along the line the method used to the next x
     for k in range(len(xs_it) - 1):
         if newton:
-            how = ("step: the tangent down to the target" if trace.method == "split"
-                   else "step: the first slope, kept, down to the target")
+            how = tr("p_step_split" if trace.method == "split" else "p_step_frozen", lang)
             ax.plot([xs_it[k], xs_it[k + 1]], [ys_it[k], trace.target], color=colour,
                     linewidth=0.9, alpha=0.8, label=how if k == 0 else None)
             ax.plot([xs_it[k + 1], xs_it[k + 1]], [trace.target, ys_it[k + 1]], color=colour,
@@ -257,7 +320,7 @@ def _curve_panels(ax, dax, trace, model):
                         arrowprops={"arrowstyle": "->", "color": colour, "lw": 0.9})
     single = len(xs_it) == 1
     ax.plot(xs_it, ys_it, "o", color=colour, markersize=5, zorder=3,
-            label=f"{p} = {xs_it[0]:g}" if single else "iterates")
+            label=f"{p} = {xs_it[0]:g}" if single else tr("p_iterates", lang))
     # number the iterates, skipping those that would sit on the previous label
     yfin = [y for y in ys + ys_it if math.isfinite(y)]
     yspan = (max(yfin) - min(yfin)) or 1.0
@@ -268,8 +331,7 @@ def _curve_panels(ax, dax, trace, model):
                         color=colour, ha="right")
             last = (x, y)
     ax.set_ylabel(out)
-    ax.set_title(f"{out} as a function of {p}" if single else
-                 f"{out} as a function of {p}; the iterates {p}₀, {p}₁, …", fontsize=10)
+    ax.set_title(tr("p_curve_one" if single else "p_curve", lang, out=out, p=p), fontsize=10)
     ax.legend(fontsize=8, loc="best")
     ax.tick_params(labelbottom=False)
     dax.plot(xs, ds, color="#9467bd", linewidth=1.2)
@@ -306,10 +368,16 @@ def _curve(c, base, p, lo, hi):
     return xs, ys, ds
 
 
-def compare_figure(traces: dict):
-    """|error| per iteration of each run in ``traces`` (method -> Trace), log scale."""
+def compare_figure(traces: dict, *, lang: str = "en"):
+    """|error| per iteration of each run in ``traces`` (method -> Trace), log
+    scale, its words in ``lang`` ("en" or "zh").
+    Raises UsageError when matplotlib is missing.
+
+    >>> m = graphdsl.load("models/linear.bp")                                             # doctest: +SKIP
+    >>> fig = compare_figure({k: m.solve(target=150, method=k) for k in ("split", "gd")})  # doctest: +SKIP
+    """
     mpl = _mpl()
-    with mpl.rc_context(_STYLE):
+    with mpl.rc_context(_style(lang)):
         fig = _new_figure(6.4, 4.2)
         ax = fig.add_subplot()
         markers = {"split": "o", "frozen": "s", "gd": "^"}
@@ -321,17 +389,20 @@ def compare_figure(traces: dict):
         for rank, (method, trace) in enumerate(traces.items()):
             first = first or trace
             n = len(trace.iterations)
-            state = "converged" if trace.converged else STATES.get(trace.status, trace.status)
-            _error_panel(ax, trace, label=f"{method}: {n} iterations, {state}",
+            state = ("converged" if trace.converged else
+                     trace.status if trace.status in STATES else None)
+            state = (tr("p_state_" + state.replace("-", "_"), lang) if state is not None
+                     else trace.status)
+            _error_panel(ax, trace, label=tr("p_compare_run", lang, method=method, n=n, state=state),
                          colour=COLOURS.get(method), marker=markers.get(method, "o"), clip=clip,
-                         zorder=10 - rank)
+                         zorder=10 - rank, lang=lang)
         if first is not None:
-            _tol_line(ax, first)
-        ax.set_xlabel("iteration")
+            _tol_line(ax, first, lang)
+        ax.set_xlabel(tr("p_iteration", lang))
         ax.xaxis.get_major_locator().set_params(integer=True)
         if first is not None:
-            ax.set_title(f"{os.path.basename(first.model)}: {first.output} → "
-                         f"{first.target:g}, |error| per iteration", fontsize=10)
+            ax.set_title(tr("p_compare_title", lang, model=os.path.basename(first.model),
+                            out=first.output, target=first.target), fontsize=10)
         ax.legend(fontsize=8)
     return fig
 
@@ -354,7 +425,7 @@ def fit_epochs(count: int, shown: int = FIT_CURVES) -> list[int]:
     return evenly_spaced(count, shown)
 
 
-def fit_figure(trace, model=None):
+def fit_figure(trace, model=None, *, lang: str = "en"):
     """The figure of a fit (a :class:`~graphdsl.trace.FitTrace`): the loss on
     the whole data set per epoch, log scale when every loss is positive; a
     loss that stopped being finite ends the line with a note.
@@ -367,7 +438,8 @@ def fit_figure(trace, model=None):
     boundary at the end (where the prediction crosses the middle of the two
     labels). When no role fits, the panel says why. SVG groups carry ids for
     tests and pages: ``gd-data`` (``gd-data-<label>``), ``gd-curve-<epoch>``,
-    ``gd-boundary``.
+    ``gd-boundary``. ``lang`` ("en" or "zh") is the language of the plot's
+    words; the model's and the data's names stay as they are.
     Raises UsageError when matplotlib is missing.
 
     >>> m = graphdsl.load("models/regression.bp", data="models/data/regression.csv")  # doctest: +SKIP
@@ -377,11 +449,11 @@ def fit_figure(trace, model=None):
     data = None
     if model is not None and model.data_names:
         data = model.data
-    with mpl.rc_context(_STYLE):
+    with mpl.rc_context(_style(lang)):
         fig, ax, dax = _fit_axes(data)
-        _loss_panel(ax, trace)
+        _loss_panel(ax, trace, lang)
         if data is not None:
-            _data_panel(dax, trace, model, data)
+            _data_panel(dax, trace, model, data, lang)
     return fig
 
 
@@ -395,48 +467,62 @@ def _fit_axes(data):
     return fig, ax, dax
 
 
-def _loss_panel(ax, trace):
+def _loss_panel(ax, trace, lang="en"):
     epochs = [e.epoch for e in trace.epochs]
     losses = [e.loss for e in trace.epochs]
     size = 6 if len(epochs) <= 15 else (3.5 if len(epochs) <= 40 else 2)
     if losses and all(v > 0 for v in losses):
         ax.set_yscale("log")
     ax.plot(epochs, losses, marker="o", markersize=size, color=COLOURS["gd"],
-            label=f"{trace.optimizer}, lr {trace.lr:g}")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(f"{trace.output} (all {trace.samples} samples)")
-    batch = "full batch" if trace.batch_size >= trace.samples else f"batch {trace.batch_size}"
-    ax.set_title(f"{os.path.basename(trace.model)}: {trace.output} per epoch ({batch})")
+            label=tr("p_optimizer", lang, optimizer=trace.optimizer, lr=trace.lr))
+    ax.set_xlabel(tr("p_epoch", lang))
+    ax.set_ylabel(tr("p_loss_axis", lang, out=trace.output, n=trace.samples))
+    batch = (tr("p_full_batch", lang) if trace.batch_size >= trace.samples
+             else tr("p_batch", lang, size=trace.batch_size))
+    ax.set_title(tr("p_loss_title", lang, model=os.path.basename(trace.model), out=trace.output,
+                    batch=batch))
     if trace.status == "numeric" and epochs:
-        ax.annotate("the next value is not finite", (epochs[-1], losses[-1]),
+        ax.annotate(tr("p_not_finite", lang), (epochs[-1], losses[-1]),
                     xytext=(10, 0), textcoords="offset points", color="#d62728")
     ax.legend(loc="upper right")
 
 
-def _data_panel(ax, trace, model, data):
+def _data_panel(ax, trace, model, data, lang="en"):
     from .samples import find_roles
 
     plan = model.samples
     roles = find_roles(plan, data)
     if roles.kind is None or not trace.epochs:
         ax.set_axis_off()
-        ax.set_title("the data and the prediction")
-        why = roles.reason if trace.epochs else "the fit has no epoch"
-        ax.text(0.5, 0.5, "cannot draw the data with the prediction:\n" + why,
+        ax.set_title(tr("p_data_title", lang))
+        why = _no_roles_reason(roles, plan, data, lang) if trace.epochs else tr("p_no_epoch", lang)
+        ax.text(0.5, 0.5, tr("p_no_roles", lang, why=why),
                 transform=ax.transAxes, ha="center", va="center", wrap=True, fontsize=9,
                 gid="gd-no-roles")
         return
     if roles.kind == "curve":
-        _curve_data_panel(ax, trace, plan, data, roles)
+        _curve_data_panel(ax, trace, plan, data, roles, lang)
     else:
-        _classifier_panel(ax, trace, plan, data, roles)
+        _classifier_panel(ax, trace, plan, data, roles, lang)
 
 
-def _curve_data_panel(ax, trace, plan, data, roles):
+def _no_roles_reason(roles, plan, data, lang):
+    """Why :func:`graphdsl.samples.find_roles` found nothing to draw, in
+    ``lang``: its ``reason`` told again from the roles it did find (in
+    English, the reason's very words)."""
+    if roles.prediction is None:
+        return tr("p_why_none", lang)
+    if len(roles.inputs) == 2:
+        n = len(set(plan.np.unique(data.columns[roles.target]).tolist()))
+        return tr("p_why_labels", lang, target=roles.target, n=n)
+    return tr("p_why_columns", lang, pred=roles.prediction, n=len(roles.inputs))
+
+
+def _curve_data_panel(ax, trace, plan, data, roles, lang="en"):
     np = plan.np
     x, t, pred = roles.inputs[0], roles.target, roles.prediction
     xs, ys = data.columns[x], data.columns[t]
-    ax.scatter(xs, ys, s=12, color="#7f7f7f", alpha=0.7, label=f"data ({data.n} samples)",
+    ax.scatter(xs, ys, s=12, color="#7f7f7f", alpha=0.7, label=tr("p_data", lang, n=data.n),
                gid="gd-data", zorder=2)
     lo, hi = float(np.min(xs)), float(np.max(xs))
     grid = np.linspace(lo, hi, FIT_POINTS + 1) if hi > lo else np.array([lo - 1, lo + 1])
@@ -448,11 +534,11 @@ def _curve_data_panel(ax, trace, plan, data, roles):
         last = i == len(rows) - 1
         colour = "#d62728" if last else cmap(0.15 + 0.6 * i / max(1, len(rows) - 1))
         ax.plot(grid, curve, color=colour, linewidth=2.0 if last else 1.1,
-                linestyle="-" if last or i else "--", label=f"epoch {e.epoch}",
+                linestyle="-" if last or i else "--", label=tr("p_epoch_n", lang, i=e.epoch),
                 gid=f"gd-curve-{e.epoch}", zorder=3 if last else 2)
     ax.set_xlabel(x)
     ax.set_ylabel(t)
-    ax.set_title(f"{pred} against the data: the start, epochs between, the end")
+    ax.set_title(tr("p_curves_title", lang, pred=pred))
     ax.legend(fontsize=8, loc="best")
 
 
@@ -479,7 +565,7 @@ def _labelled_samples(ax, plan, data, roles, points):
     return level, ga, gb
 
 
-def _classifier_panel(ax, trace, plan, data, roles):
+def _classifier_panel(ax, trace, plan, data, roles, lang="en"):
     np = plan.np
     (x1, x2), t, pred = roles.inputs, roles.target, roles.prediction
     level, ga, gb = _labelled_samples(ax, plan, data, roles, FIT_POINTS)
@@ -495,15 +581,15 @@ def _classifier_panel(ax, trace, plan, data, roles):
         cs = ax.contour(A, B, np.where(finite, Z, np.nan), levels=[level], colors="black",
                         linewidths=1.5)
         cs.set_gid("gd-boundary")
-        ax.plot([], [], color="black", label=f"boundary: {note}")
+        ax.plot([], [], color="black", label=tr("p_boundary", lang, note=note))
     else:
-        ax.text(0.5, 0.02, f"{pred} never crosses {level:g} here: no boundary in view",
+        ax.text(0.5, 0.02, tr("p_never_crosses", lang, pred=pred, level=level),
                 transform=ax.transAxes, ha="center", va="bottom", fontsize=8, gid="gd-no-boundary")
     ax.set_xlim(ga[0], ga[-1])
     ax.set_ylim(gb[0], gb[-1])
     ax.set_xlabel(x1)
     ax.set_ylabel(x2)
-    ax.set_title(f"the samples by {t}, and where {note} after epoch {last.epoch}")
+    ax.set_title(tr("p_classifier_title", lang, t=t, note=note, epoch=last.epoch))
     ax.legend(fontsize=8, loc="best")
 
 
@@ -518,7 +604,10 @@ def figure_bytes(fig, fmt: str) -> bytes:
     mpl = _mpl()
     buf = io.BytesIO()
     meta = {"Date": None} if fmt == "svg" else ({"CreationDate": None} if fmt == "pdf" else {})
-    with mpl.rc_context(_STYLE):
+    with mpl.rc_context(_STYLE), warnings.catch_warnings():
+        # Chinese text with no CJK font installed: matplotlib warns once per missing glyph,
+        # which would reach the user as lines of its source; font_note says it once instead
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
         fig.savefig(buf, format=fmt, metadata=meta, dpi=150 if fmt == "png" else "figure")
     return buf.getvalue()
 
@@ -538,7 +627,8 @@ def save_figure(fig, path, *, protect=()) -> None:
 REPORT_GRID = 60
 
 
-def fit_report_figure(trace, model=None, *, marks=True, sample: int | None = None):
+def fit_report_figure(trace, model=None, *, marks=True, sample: int | None = None,
+                      lang: str = "en"):
     """The plots of a fit for the HTML report, which steps through its epochs:
     the loss per epoch (as :func:`fit_figure` draws it) with a red ring on
     every epoch in ``marks`` (True: every one), and, with the ``model`` and
@@ -550,7 +640,8 @@ def fit_report_figure(trace, model=None, *, marks=True, sample: int | None = Non
     page's script shows only the current epoch's. The start's curve stays
     in view, dashed, and the data's ``sample`` (1-based) is ringed, the one
     the page's chain rule is about. Without a role to draw, the data panel
-    says why, as :func:`fit_figure` does.
+    says why, as :func:`fit_figure` does. ``lang`` ("en" or "zh") is the
+    language of the plot's words.
 
     Raises UsageError when matplotlib is missing or the fit has no epoch.
 
@@ -562,45 +653,46 @@ def fit_report_figure(trace, model=None, *, marks=True, sample: int | None = Non
     mpl = _mpl()
     data = model.data if model is not None and model.data_names else None
     rows = list(range(len(trace.epochs))) if marks is True else sorted(set(marks or ()))
-    with mpl.rc_context(_STYLE):
+    with mpl.rc_context(_style(lang)):
         fig, ax, dax = _fit_axes(data)
-        _loss_panel(ax, trace)
+        _loss_panel(ax, trace, lang)
         _rings(ax, [e.epoch for e in trace.epochs], [e.loss for e in trace.epochs], "l", set(rows))
         if data is not None:
             from .samples import find_roles
 
             roles = find_roles(model.samples, data)
             if roles.kind is None:
-                _data_panel(dax, trace, model, data)
+                _data_panel(dax, trace, model, data, lang)
             elif roles.kind == "curve":
-                _curve_layers(dax, trace, model.samples, data, roles, rows, sample)
+                _curve_layers(dax, trace, model.samples, data, roles, rows, sample, lang)
             else:
-                _boundary_layers(dax, trace, model.samples, data, roles, rows, sample)
+                _boundary_layers(dax, trace, model.samples, data, roles, rows, sample, lang)
     return fig
 
 
-def _ring_sample(ax, xs, ys, sample):
+def _ring_sample(ax, xs, ys, sample, lang="en"):
     """A black ring around the data's ``sample`` (1-based), labelled."""
     if sample is None or not 1 <= sample <= len(xs):
         return
     ax.plot([float(xs[sample - 1])], [float(ys[sample - 1])], marker="o", markersize=13,
             markerfacecolor="none", markeredgecolor="black", markeredgewidth=1.6,
-            linestyle="none", zorder=7, label=f"sample {sample}", gid="gd-sample")
+            linestyle="none", zorder=7, label=tr("p_sample", lang, k=sample), gid="gd-sample")
 
 
-def _curve_layers(ax, trace, plan, data, roles, rows, sample):
+def _curve_layers(ax, trace, plan, data, roles, rows, sample, lang="en"):
     np = plan.np
     x, t, pred = roles.inputs[0], roles.target, roles.prediction
     xs, ys = data.columns[x], data.columns[t]
-    ax.scatter(xs, ys, s=12, color="#7f7f7f", alpha=0.7, label=f"data ({data.n} samples)",
+    ax.scatter(xs, ys, s=12, color="#7f7f7f", alpha=0.7, label=tr("p_data", lang, n=data.n),
                gid="gd-data", zorder=2)
-    _ring_sample(ax, xs, ys, sample)
+    _ring_sample(ax, xs, ys, sample, lang)
     lo, hi = float(np.min(xs)), float(np.max(xs))
     grid = np.linspace(lo, hi, FIT_POINTS + 1) if hi > lo else np.array([lo - 1, lo + 1])
     curves = {r: plan.predict(pred, trace.epochs[r].values, {x: grid}) for r in rows}
     start = plan.predict(pred, trace.epochs[0].values, {x: grid})
     ax.plot(grid, start, color="#7f7f7f", linewidth=1.0, linestyle="--",
-            label=f"epoch {trace.epochs[0].epoch} (start)", gid="gd-curve-start", zorder=2)
+            label=tr("p_epoch_start", lang, i=trace.epochs[0].epoch), gid="gd-curve-start",
+            zorder=2)
     # the axes hold every shown epoch's curve and the data, so nothing jumps as the page steps
     finite = [c[np.isfinite(c)] for c in curves.values()] + [np.asarray(ys)]
     ylo = min(float(np.min(v)) for v in finite if len(v))
@@ -610,18 +702,18 @@ def _curve_layers(ax, trace, plan, data, roles, rows, sample):
     for r, curve in curves.items():
         ax.plot(grid, curve, color="#d62728", linewidth=2.0, gid=f"gdmark-d-{r}", zorder=3,
                 scalex=False, scaley=False)
-    ax.plot([], [], color="#d62728", linewidth=2.0, label=f"{pred} at the current epoch")
+    ax.plot([], [], color="#d62728", linewidth=2.0, label=tr("p_current", lang, pred=pred))
     ax.set_xlabel(x)
     ax.set_ylabel(t)
-    ax.set_title(f"{pred} against the data at the current epoch")
+    ax.set_title(tr("p_current_title", lang, pred=pred))
     ax.legend(fontsize=8, loc="best")
 
 
-def _boundary_layers(ax, trace, plan, data, roles, rows, sample):
+def _boundary_layers(ax, trace, plan, data, roles, rows, sample, lang="en"):
     np = plan.np
     (x1, x2), t, pred = roles.inputs, roles.target, roles.prediction
     level, ga, gb = _labelled_samples(ax, plan, data, roles, REPORT_GRID)
-    _ring_sample(ax, data.columns[x1], data.columns[x2], sample)
+    _ring_sample(ax, data.columns[x1], data.columns[x2], sample, lang)
     A, B = np.meshgrid(ga, gb)
     # a path is written point by point, so each epoch's line and sides are thinned to
     # the points that move them by more than 1/500 of the view (a straight boundary: 2)
@@ -632,8 +724,8 @@ def _boundary_layers(ax, trace, plan, data, roles, rows, sample):
         Z = plan.predict(pred, e.values, {x1: A.ravel(), x2: B.ravel()}).reshape(A.shape)
         Z = np.where(np.isfinite(Z), Z, np.nan)
         if not (np.isfinite(Z).any() and np.nanmin(Z) < level < np.nanmax(Z)):
-            ax.text(0.5, 0.02, f"{pred} does not cross {level:g} here at epoch {e.epoch}: "
-                    f"no boundary in view", transform=ax.transAxes, ha="center", va="bottom",
+            ax.text(0.5, 0.02, tr("p_no_cross_at", lang, pred=pred, level=level, epoch=e.epoch),
+                    transform=ax.transAxes, ha="center", va="bottom",
                     fontsize=8, gid=f"gdmark-d-{r}")
             continue
         gen = _contours(A, B, Z)
@@ -649,12 +741,12 @@ def _boundary_layers(ax, trace, plan, data, roles, rows, sample):
         xs, ys = _joined([_thin(piece, tol) for piece in gen.lines(level)])
         ax.plot(xs, ys, color="black", linewidth=1.5, gid=f"gdmark-d-{r}",
                 scalex=False, scaley=False, zorder=4)
-    ax.plot([], [], color="black", label=f"boundary: {note}")
+    ax.plot([], [], color="black", label=tr("p_boundary", lang, note=note))
     ax.set_xlim(ga[0], ga[-1])
     ax.set_ylim(gb[0], gb[-1])
     ax.set_xlabel(x1)
     ax.set_ylabel(x2)
-    ax.set_title(f"the samples by {t}; {note} at the current epoch")
+    ax.set_title(tr("p_boundary_title", lang, t=t, note=note))
     # beside the axes: inside, "best" is chosen with every epoch's boundary drawn at once
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
 
