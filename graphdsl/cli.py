@@ -445,7 +445,8 @@ def cmd_fit(args) -> int:
     if args.plot and trace.epochs:
         from .plot import fit_figure, save_figure
 
-        save_figure(fit_figure(trace, model), args.plot, protect=(args.model,))
+        save_figure(fit_figure(trace, model, lang=_lang(args)), args.plot, protect=(args.model,))
+        _font_note(args)
         if not args.json:
             from .i18n import tr
 
@@ -609,6 +610,16 @@ def _lang(args) -> str:
     return getattr(args, "lang", None) or default_lang()
 
 
+def _font_note(args) -> None:
+    """Warn once that the Chinese of a PNG or PDF plot shows as boxes when no
+    installed font has Chinese glyphs (graphdsl.plot.font_note)."""
+    from .plot import font_note
+
+    note = font_note(args.plot, _lang(args))
+    if note:
+        _err(f"warning: {note}")
+
+
 def _plot_run(args, trace, model) -> None:
     from .i18n import tr
     from .plot import run_figure, save_figure
@@ -616,7 +627,8 @@ def _plot_run(args, trace, model) -> None:
     if not trace.iterations:
         _err("warning: no iteration to plot")
         return
-    save_figure(run_figure(trace, model), args.plot, protect=(args.model,))
+    save_figure(run_figure(trace, model, lang=_lang(args)), args.plot, protect=(args.model,))
+    _font_note(args)
     if not args.json:
         _out(tr("plot_written", _lang(args), path=args.plot))
 
@@ -750,7 +762,8 @@ def cmd_compare(args) -> int:
     if args.plot:
         from .plot import compare_figure, save_figure
 
-        save_figure(compare_figure(traces), args.plot, protect=(args.model,))
+        save_figure(compare_figure(traces, lang=lang), args.plot, protect=(args.model,))
+        _font_note(args)
         _out(tr("plot_written", lang, path=args.plot))
     return EXIT_OK if done else EXIT_FAILED
 

@@ -452,14 +452,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "p_data_title": ("the data and the prediction", "数据和预测"),
     "p_no_roles": ("cannot draw the data with the prediction:\n{why}", "无法画出数据和预测：\n{why}"),
     "p_no_epoch": ("the fit has no epoch", "这次训练没有轮次"),
-    # why no role fits (graphdsl.samples.find_roles; English is byte-for-byte its reason)
+    # why no role fits (graphdsl.samples.find_roles; English is byte-for-byte its reason);
+    # a plot wraps text only at spaces, so a long Chinese line breaks at a \n of its own
     "p_why_labels": ("{target} has {n} distinct values, not two labels: no decision boundary to draw",
                      "{target} 有 {n} 个不同的值，不是两个标签：画不出决策边界"),
     "p_why_columns": ("{pred} depends on {n} data columns: too many to draw",
                       "{pred} 依赖 {n} 个数据列：太多，画不出来"),
     "p_why_none": ("no named per-sample prediction that depends on the params and on every data "
                    "column but one (the target): name it, e.g. pred = w*x + b",
-                   "没有一个有名字的逐样本预测同时依赖参数和除一列（目标）以外的所有数据列："
+                   "没有一个有名字的逐样本预测同时依赖参数和除一列（目标）以外的所有数据列：\n"
                    "给它起个名字，例如 pred = w*x + b"),
     "p_data": ("data ({n} samples)", "数据（{n} 个样本）"),
     "p_epoch_n": ("epoch {i}", "第 {i} 轮"),

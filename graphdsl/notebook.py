@@ -135,9 +135,10 @@ def trace_html(trace, model=None, *, lang: str | None = None, plot: bool = True,
         parts.append(svg or _note(why))
     if plot and trace.iterations and (trace.method is not None
                                       or (model is not None and len(trace.params) == 1)):
+        from .i18n import default_lang
         from .plot import run_figure
 
-        parts.append(_plot_svg(lambda: run_figure(trace, model)))
+        parts.append(_plot_svg(lambda: run_figure(trace, model, lang=lang or default_lang())))
     parts.append("</div>")
     return "".join(parts)
 
@@ -172,7 +173,7 @@ def fit_html(trace, model=None, *, lang: str | None = None, plot: bool = True) -
     if plot and trace.epochs:
         from .plot import fit_figure
 
-        parts.append(_plot_svg(lambda: fit_figure(trace, model)))
+        parts.append(_plot_svg(lambda: fit_figure(trace, model, lang=lang or default_lang())))
     parts.append("</div>")
     return "".join(parts)
 

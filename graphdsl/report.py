@@ -395,7 +395,7 @@ def _plots(model, trace, notes, lang="en", marks=True) -> list[tuple[str, str]]:
         notes.append("plots left out: this graphdsl has no plotting module (graphdsl.plot)")
         return []
     try:
-        fig = plot.run_figure(trace, model, marks=marks)
+        fig = plot.run_figure(trace, model, marks=marks, lang=lang)
         svg = plot.figure_bytes(fig, "svg").decode("utf-8")
     except GraphdslError as e:
         if trace.method is not None:  # one pass of a many-param model has nothing to plot
@@ -420,7 +420,7 @@ def _fit_plots(model, trace, notes, lang, chosen, sample) -> list[tuple[str, str
         # a loss near the largest float overflows the log axis's own arithmetic: numpy's
         # warning about it would reach the reader as a line of matplotlib's source
         with require_numpy().errstate(over="ignore"):
-            fig = plot.fit_report_figure(trace, model, marks=chosen, sample=sample)
+            fig = plot.fit_report_figure(trace, model, marks=chosen, sample=sample, lang=lang)
             svg = plot.figure_bytes(fig, "svg").decode("utf-8")
     except GraphdslError as e:
         notes.append(f"plots left out: {e.message}")
