@@ -14,6 +14,11 @@
   through :func:`graphdsl.fileio.write_atomic`. SVG output is deterministic
   (fixed hash salt, no date), so the same run gives the same bytes.
 
+Every figure takes ``lang`` ("en" or "zh"): its words come from
+:mod:`graphdsl.i18n` (the ``p_*`` keys), the model's names stay as they are.
+In Chinese an installed CJK font (:func:`cjk_font`) goes after the default
+family, for PNG and PDF; without one, :func:`font_note` is the warning to give.
+
 matplotlib is imported only here and only when a plot is asked for (it takes
 ~0.6 s); it is an optional dependency: ``pip install 'graphdsl[plot]'``.
 
