@@ -895,11 +895,17 @@ def _add_report(sub, common):
                                    "picture of every iteration or epoch, the chain rule and the "
                                    "plots, stepped with buttons, a slider or the arrow keys.")
     p.add_argument("model", help="the .bp model file")
+    _add_report_options(p)
+    p.add_argument("-o", "--output", metavar="FILE.html",
+                   help="the HTML file to write (default: MODEL-report.html here; - for stdout)")
+    _add_lang(p)
+
+
+def _add_report_options(p):
+    """The options of a report's run or fit (shared by report and watch)."""
     _add_run_options(p, tolerance=_number)
     # which options were given decides what a model may not be asked (run's or fit's)
     p.set_defaults(method=None, tol=None, max_iter=None)
-    p.add_argument("-o", "--output", metavar="FILE.html",
-                   help="the HTML file to write (default: MODEL-report.html here; - for stdout)")
     _add_data(p)
     g = p.add_argument_group(
         "a data model's fit (as `graphdsl fit`)",
@@ -915,7 +921,6 @@ def _add_report(sub, common):
     g.add_argument("--sample", type=_count, metavar="K",
                    help="the sample (the CSV's data row, from 1) whose picture and chain rule "
                         "the page shows (default 1)")
-    _add_lang(p)
 
 
 #: report's options that only a run takes, and those that only a fit takes
@@ -963,17 +968,19 @@ def _report_options(args, model) -> None:
 
 
 def _build_report(args, bar=None, plots: bool = True):
-    """The report of the run the options ask for (`watch`'s page, runs only):
-    (Report, Trace). Raises the errors of loading and running the model."""
+    """`watch`'s page: the report of the run, or of a data model's fit, that
+    the options ask for: (Report, Trace or FitTrace). The options are checked
+    afresh against the model as it is now (a save may add or remove its data
+    columns). Raises the errors of loading, running and fitting the model."""
     from .report import build_report
 
-    model = _load(args)
-    model.refuse_data("watch")
-    trace = _solve(model, args)
-    return build_report(model, trace, lang=_lang(args), progress=bar, plots=plots), trace
+    args = argparse.Namespace(**vars(args))
+    model, trace = _report_subject(args, fit_progress=False)
+    return build_report(model, trace, lang=_lang(args), progress=bar, plots=plots,
+                        sample=args.sample or 1), trace
 
 
-def _report_subject(args):
+def _report_subject(args, fit_progress: bool = True):
     """What `report` shows: (model, its run's Trace), or for a data model
     (model, its fit's FitTrace), the fit's epochs counted on a progress line.
     The options are checked before the model's data is read. Raises the
@@ -987,10 +994,12 @@ def _report_subject(args):
     if not model.data_names:
         return model, _solve(model, args)
     check_sample(model, args.sample)   # before the fit, which may take a while
+    options = dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                   optimizer=args.optimizer, seed=args.seed, tol=args.tol, params=args.params)
+    if not fit_progress:
+        return model, model.fit(**options)
     with _progress_bar()(args.epochs + 1, "fit", sys.stderr) as p:
-        trace = model.fit(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                          optimizer=args.optimizer, seed=args.seed, tol=args.tol,
-                          params=args.params, on_epoch=lambda row, t: p.advance())
+        trace = model.fit(on_epoch=lambda row, t: p.advance(), **options)
     return model, trace
 
 
@@ -1029,15 +1038,32 @@ def cmd_report(args) -> int:
 def _add_watch(sub, common):
     p = sub.add_parser("watch", parents=[common],
                        help="a live page that shows the report and follows every save",
-                       description="Serve the report of the model on a local page "
+                       description="Serve the report of the model (a run, or a data model's "
+                                   "fit, with report's options) on a local page "
                                    "(127.0.0.1 only) that updates itself within a second of "
-                                   "every save; a mistake shows its message over the last good "
-                                   "page. Ctrl-C stops it.")
+                                   "every save of the model or its --data file; a mistake shows "
+                                   "its message over the last good page. Ctrl-C stops it.")
     p.add_argument("model", help="the .bp model file")
-    _add_run_options(p)
+    _add_report_options(p)
     p.add_argument("--port", type=_port, default=0,
                    help="the port to listen on (default: a free one, printed)")
     _add_lang(p)
+
+
+def _check_watch_options(args) -> None:
+    """The options a watch starts with, checked against the model as it is
+    (as report checks them): a mistake there is the command line's, exit 2.
+    A model that does not load yet is the page's to show, not a reason to stop."""
+    a = argparse.Namespace(**vars(args))
+    try:
+        model = _load(a, data=False)
+    except UsageError:
+        raise
+    except GraphdslError:
+        return
+    _report_options(a, model)
+    if not model.data_names:
+        _check_run_options(a)
 
 
 def _port(text: str) -> int:
@@ -1052,17 +1078,18 @@ def cmd_watch(args) -> int:
 
     from .watch import LivePage
 
-    if not os.path.isfile(args.model):
-        raise UsageError(f"no such file: {args.model}" if not os.path.exists(args.model)
-                         else f"{args.model} is not a file", hint="give a .bp model file")
-    _check_run_options(args)
+    for path, what in ((args.model, "a .bp model file"), (args.data, "the data file, a CSV")):
+        if path is not None and not os.path.isfile(path):
+            raise UsageError(f"no such file: {path}" if not os.path.exists(path)
+                             else f"{path} is not a file", hint=f"give {what}")
+    _check_watch_options(args)
 
     def build(bar, quick):
         # quick: the page without its plots first (matplotlib is most of a small report)
         report, trace = _build_report(args, bar, plots=not quick)
-        what = trace.status if trace.method is not None else "one pass"
+        what = trace.status if getattr(trace, "method", True) is not None else "one pass"
         n = report.iterations
-        return report.html, f"{n} iteration{'s' if n != 1 else ''}, {what}", report.notes
+        return report.html, f"{n} {report.unit}{'s' if n != 1 else ''}, {what}", report.notes
 
     def event(kind, text):
         # one line per save: the full message (with its caret) is on the page
@@ -1073,7 +1100,8 @@ def cmd_watch(args) -> int:
             _err(f"{time.strftime('%H:%M:%S')} "
                  + (f"updated: {text}" if kind == "built" else first))
 
-    live = LivePage(build, [args.model], port=args.port, lang=_lang(args), on_event=event,
+    watched = [args.model] + ([args.data] if args.data is not None else [])
+    live = LivePage(build, watched, port=args.port, lang=_lang(args), on_event=event,
                     title=os.path.basename(args.model)).start()
     _out(f"watching {args.model}: open {live.url} (Ctrl-C stops)")
     sys.stdout.flush()

@@ -221,8 +221,9 @@ class Explanation:
 
     def to_dict(self) -> dict:
         """JSON-ready: partials keyed "parent->child"; ``rules_note`` only when set."""
-        d = {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
-        d["partials"] = {f"{p}->{c}": q.to_dict() for (p, c), q in self.partials.items()}
+        d = {f.name: ({f"{p}->{c}": q.to_dict() for (p, c), q in self.partials.items()}
+                      if f.name == "partials" else _plain(getattr(self, f.name)))
+             for f in fields(self)}
         if d["rules_note"] is None:
             del d["rules_note"]
         return d

@@ -366,9 +366,10 @@ def _too_big(n_nodes, n_edges, n_labels, max_size, ops):
         hint=", ".join(hint))
 
 
-def _node_label(name, formula, value_text, grad_text, out) -> str:
+def _node_label(name, formula, value_text, grad_text, out, extra=()) -> str:
     """A statement-view node: 'w = 3' for a leaf; 'x = 2·w + 3·b' over its
-    value for a computed node; the gradient under both."""
+    value for a computed node; the gradient under both, then the ``extra``
+    lines (HTML-like label markup)."""
     if formula is None:
         lines = [f"<B>{_h(name)}</B>" + (f" = {_h(value_text)}" if value_text is not None else "")]
     else:
@@ -377,7 +378,7 @@ def _node_label(name, formula, value_text, grad_text, out) -> str:
             lines.append(f'<FONT POINT-SIZE="15"><B>{_h(value_text)}</B></FONT>')
     if grad_text is not None:
         lines.append(_grad_line(out, name, grad_text))
-    return _html(*lines)
+    return _html(*lines, *extra)
 
 
 def _draw_statements(g, model, view, nums, *, wrt, blank, focus, depth, force, max_size):
@@ -451,15 +452,16 @@ def _draw_statements(g, model, view, nums, *, wrt, blank, focus, depth, force, m
             style["peripheries"] = "2"
         if n == wrt:
             style["penwidth"] = "3"
-        label = _node_label(n, formula, value_text, grad_text, out)
+        extra = []
         if grads_on and kind == "param" and nums.one is not None:
-            label = label[:-1] + "<BR/>" + _adds_line(nums, n, blank) + ">"
+            extra.append(_adds_line(nums, n, blank))
         if tangent:
             dim = n not in moved
             if dim:
                 style.update(fillcolor=GREY_FILL, color=DIM_COLOUR, fontcolor=DIM_COLOUR)
             t = BLANK if (blank and computed and not dim) else format_number(nums.tangent(n))
-            label = label[:-1] + "<BR/>" + _tangent_line(n, wrt, t, dim) + ">"
+            extra.append(_tangent_line(n, wrt, t, dim))
+        label = _node_label(n, formula, value_text, grad_text, out, extra)
         inside = plate is not None and per[st.flat.pos[n]]
         (plate if inside else g).node(n, label, **style)
         for p in parents.get(n, ()):

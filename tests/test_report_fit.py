@@ -327,11 +327,16 @@ def test_each_epoch_has_the_chain_rule_over_the_samples_at_the_chosen_sample():
     assert "样本" in zh["explanations"][2] and "Sample 3" not in zh["explanations"][2]
 
 
-def test_watch_shows_runs_only_and_says_so_for_a_data_model():
+def test_watch_builds_a_data_models_fit_and_checks_options_afresh_each_time():
     from graphdsl import cli
+    from graphdsl.trace import FitTrace
 
-    args = cli.build_parser().parse_args(["watch", str(XOR)])
-    with pytest.raises(UsageError, match="watch is not available for a data model yet"):
+    args = cli.build_parser().parse_args(["watch", str(XOR), "--epochs", "3", "--sample", "4"])
+    report, trace = cli._build_report(args, plots=False)
+    assert isinstance(trace, FitTrace) and report.unit == "epoch" and report.iterations == 4
+    assert args.epochs == 3 and args.method is None      # the options are not filled in for good
+    with pytest.raises(UsageError, match="for the fit of a data model"):
+        args.model = str(MODELS / "linear.bp")           # a save took the data away
         cli._build_report(args)
 
 

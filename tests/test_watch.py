@@ -23,6 +23,8 @@ import pytest
 
 from graphdsl.watch import FileWatcher
 
+from conftest import MODELS
+
 # generous: on a shared, busy 2-core machine the whole page takes seconds, not tens
 WAIT = 90_000
 
@@ -185,6 +187,36 @@ def test_the_viewer_keeps_their_iteration_across_a_save(tmp_path, watch, open_pa
     # the arrow keys reach the report without a click into it
     page.keyboard.press("ArrowLeft")
     assert "Iteration 0 of" in _panel(page) and "b = 4.5" in _panel(page)
+
+
+def test_a_data_model_is_fitted_and_a_save_of_its_csv_fits_it_again(tmp_path, watch, open_page):
+    model, data = tmp_path / "line.bp", tmp_path / "line.csv"
+    _save(model, "data x, y\nparam w = 0\nparam b = 0\npred = w*x + b\n"
+                 "loss = mean((pred - y)^2)\n")
+    _save(data, "x,y\n0,1\n1,3\n2,5\n")
+    w = watch(model, "--data", data, "--epochs", "5", "--sample", "2")
+    page = open_page(w.url)
+    _wait_whole(page)
+    panel = _panel(page)
+    assert "Epoch 0 of 5" in panel and "w = 0, b = 0" in panel
+    frame = page.frame_locator("iframe.current")
+    assert "sample 2 of 3" in frame.locator("#frame svg").text_content()
+    # the data file is watched too: new numbers, a new fit
+    before = _page_no(page)
+    _save(data, "x,y\n0,1\n1,3\n2,5\n3,7\n")
+    _wait_whole(page, before)
+    assert "sample 2 of 4" in (page.frame_locator("iframe.current").locator("#frame svg")
+                               .text_content())
+    assert w.interrupt() == 0
+    err = "".join(w.err)
+    assert "Traceback" not in err and "updated: 6 epochs, max-epochs" in err, err
+
+
+def test_watch_refuses_a_run_option_for_a_data_model_before_it_starts(cli, tmp_path):
+    r = cli("watch", MODELS / "xor.bp", "--target", "1")
+    assert r.code == 2 and "--target is for a run" in r.err and "Traceback" not in r.err
+    r = cli("watch", MODELS / "regression.bp", "--data", tmp_path / "none.csv")
+    assert r.code == 2 and "no such file" in r.err
 
 
 def test_a_model_broken_from_the_start_shows_its_message_then_its_page(tmp_path, watch,
