@@ -463,6 +463,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
                    "没有一个有名字的逐样本预测同时依赖参数和除一列（目标）以外的所有数据列：\n"
                    "给它起个名字，例如 pred = w*x + b"),
     "p_data": ("data ({n} samples)", "数据（{n} 个样本）"),
+    "p_data_some": ("data ({k:,} of {n:,} samples shown)", "数据（显示 {n:,} 个样本中的 {k:,} 个）"),
+    "p_some": (" ({k:,} of {n:,} shown)", "（显示 {n:,} 个中的 {k:,} 个）"),
     "p_epoch_n": ("epoch {i}", "第 {i} 轮"),
     "p_epoch_start": ("epoch {i} (start)", "第 {i} 轮（起点）"),
     "p_curves_title": ("{pred} against the data: the start, epochs between, the end",

@@ -523,12 +523,34 @@ def _no_roles_reason(roles, plan, data, lang):
     return tr("p_why_columns", lang, pred=roles.prediction, n=len(roles.inputs))
 
 
+#: at most this many samples are drawn as points; a larger data set is thinned
+#: evenly (every k-th row), and the legend says how many are shown
+SCATTER_LIMIT = 2000
+
+
+def _drawn(np, n: int):
+    """The rows of n samples to draw as points: all up to :data:`SCATTER_LIMIT`,
+    else that many evenly spaced (first and last included); None for all."""
+    if n <= SCATTER_LIMIT:
+        return None
+    return np.unique(np.linspace(0, n - 1, SCATTER_LIMIT).round().astype(int))
+
+
+def _data_points(ax, np, xs, ys, n, lang):
+    """The samples as grey points (thinned past :data:`SCATTER_LIMIT`)."""
+    rows = _drawn(np, n)
+    label = (tr("p_data", lang, n=n) if rows is None
+             else tr("p_data_some", lang, k=len(rows), n=n))
+    if rows is not None:
+        xs, ys = xs[rows], ys[rows]
+    ax.scatter(xs, ys, s=12, color="#7f7f7f", alpha=0.7, label=label, gid="gd-data", zorder=2)
+
+
 def _curve_data_panel(ax, trace, plan, data, roles, lang="en"):
     np = plan.np
     x, t, pred = roles.inputs[0], roles.target, roles.prediction
     xs, ys = data.columns[x], data.columns[t]
-    ax.scatter(xs, ys, s=12, color="#7f7f7f", alpha=0.7, label=tr("p_data", lang, n=data.n),
-               gid="gd-data", zorder=2)
+    _data_points(ax, np, xs, ys, data.n, lang)
     lo, hi = float(np.min(xs)), float(np.max(xs))
     grid = np.linspace(lo, hi, FIT_POINTS + 1) if hi > lo else np.array([lo - 1, lo + 1])
     rows = fit_epochs(len(trace.epochs))
@@ -547,7 +569,7 @@ def _curve_data_panel(ax, trace, plan, data, roles, lang="en"):
     ax.legend(fontsize=8, loc="best")
 
 
-def _labelled_samples(ax, plan, data, roles, points):
+def _labelled_samples(ax, plan, data, roles, points, lang="en"):
     """The samples of a 2-D classifier on ``ax``, coloured by label; returns
     the level between the two labels and the grid (``points`` a side) that
     spans the samples with a margin, where the prediction is looked at."""
@@ -555,10 +577,13 @@ def _labelled_samples(ax, plan, data, roles, points):
     (x1, x2), t = roles.inputs, roles.target
     a, b, lab = data.columns[x1], data.columns[x2], data.columns[t]
     labels = sorted(set(np.unique(lab).tolist()))
+    rows = _drawn(np, data.n)
+    da, db, dlab = (a, b, lab) if rows is None else (a[rows], b[rows], lab[rows])
     for colour, v in zip(("#1f77b4", "#ff7f0e"), labels):
-        sel = lab == v
-        ax.scatter(a[sel], b[sel], s=30 if data.n <= 50 else 12, color=colour,
-                   edgecolors="black", linewidths=0.4, label=f"{t} = {v:g}",
+        sel = dlab == v
+        shown = "" if rows is None else tr("p_some", lang, k=int(sel.sum()), n=int((lab == v).sum()))
+        ax.scatter(da[sel], db[sel], s=30 if data.n <= 50 else 12, color=colour,
+                   edgecolors="black", linewidths=0.4, label=f"{t} = {v:g}{shown}",
                    gid=f"gd-data-{v:g}", zorder=3)
     level = (labels[0] + labels[1]) / 2
     # a margin around the samples, so a point on the edge is not cut in half
@@ -573,7 +598,7 @@ def _labelled_samples(ax, plan, data, roles, points):
 def _classifier_panel(ax, trace, plan, data, roles, lang="en"):
     np = plan.np
     (x1, x2), t, pred = roles.inputs, roles.target, roles.prediction
-    level, ga, gb = _labelled_samples(ax, plan, data, roles, FIT_POINTS)
+    level, ga, gb = _labelled_samples(ax, plan, data, roles, FIT_POINTS, lang)
     A, B = np.meshgrid(ga, gb)
     last = trace.epochs[-1]
     Z = plan.predict(pred, last.values, {x1: A.ravel(), x2: B.ravel()}).reshape(A.shape)
@@ -688,8 +713,7 @@ def _curve_layers(ax, trace, plan, data, roles, rows, sample, lang="en"):
     np = plan.np
     x, t, pred = roles.inputs[0], roles.target, roles.prediction
     xs, ys = data.columns[x], data.columns[t]
-    ax.scatter(xs, ys, s=12, color="#7f7f7f", alpha=0.7, label=tr("p_data", lang, n=data.n),
-               gid="gd-data", zorder=2)
+    _data_points(ax, np, xs, ys, data.n, lang)
     _ring_sample(ax, xs, ys, sample, lang)
     lo, hi = float(np.min(xs)), float(np.max(xs))
     grid = np.linspace(lo, hi, FIT_POINTS + 1) if hi > lo else np.array([lo - 1, lo + 1])
@@ -717,7 +741,7 @@ def _curve_layers(ax, trace, plan, data, roles, rows, sample, lang="en"):
 def _boundary_layers(ax, trace, plan, data, roles, rows, sample, lang="en"):
     np = plan.np
     (x1, x2), t, pred = roles.inputs, roles.target, roles.prediction
-    level, ga, gb = _labelled_samples(ax, plan, data, roles, REPORT_GRID)
+    level, ga, gb = _labelled_samples(ax, plan, data, roles, REPORT_GRID, lang)
     _ring_sample(ax, data.columns[x1], data.columns[x2], sample, lang)
     A, B = np.meshgrid(ga, gb)
     # a path is written point by point, so each epoch's line and sides are thinned to

@@ -174,3 +174,24 @@ def test_cli_fit_plot_is_deterministic_and_shows_both_panels(cli, tmp_path):
     root = ET.fromstring(a.read_bytes())
     group(root, "gd-boundary")
     assert "neuron.bp: loss per epoch" in texts(root)
+
+
+def test_a_large_data_set_is_drawn_thinned_and_says_how_many_points_are_shown():
+    rng = np.random.default_rng(3)
+    n = 12_345
+    x = rng.normal(size=n)
+    lab = (x + 0.3 * rng.normal(size=n) > 0).astype(float)
+    line = graphdsl.loads("data x, y\nparam w = 0\nparam b = 0\npred = w*x + b\n"
+                          "loss = mean((pred - y)^2)", name="line.bp")
+    line.set_data(x=x, y=2 * x + 1)
+    root = svg_tree(fit_figure(line.fit(epochs=2), line))
+    assert len(list(group(root, "gd-data").iter(SVG + "use"))) == 2000
+    assert "data (2,000 of 12,345 samples shown)" in texts(root)
+    clf = graphdsl.loads("data x1, x2, label\nparam w = 0\nparam b = 0\n"
+                         "p = sigmoid(w*x1 + w*x2 + b)\n"
+                         "loss = mean(-(label*log(p) + (1 - label)*log(1 - p)))", name="clf.bp")
+    clf.set_data(x1=x, x2=-x, label=lab)
+    root = svg_tree(fit_figure(clf.fit(epochs=2), clf))
+    drawn = [len(list(group(root, f"gd-data-{v}").iter(SVG + "use"))) for v in (0, 1)]
+    assert sum(drawn) == 2000
+    assert f"label = 1 ({drawn[1]:,} of {int(lab.sum()):,} shown)" in texts(root)
