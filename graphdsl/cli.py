@@ -375,6 +375,22 @@ def _add_fit(sub, common):
                                    "optimizer; one row per epoch with the loss, the params and "
                                    "their gradients over the whole data set.")
     p.add_argument("model", help="the .bp model file")
+    _add_fit_options(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object (run's shape, with epochs)")
+    p.add_argument("--plot", metavar="FILE", help="also draw the loss per epoch and the data with the prediction (.svg/.png/.pdf)")
+    p.add_argument("--render", metavar="DIR",
+                   help="also draw the fit into DIR: start-*, epoch-NNN-backward, end-* pictures")
+    p.add_argument("--every", metavar="K", type=_count,
+                   help="with --render: draw every K-th epoch (default: every epoch up to 100 "
+                        "pictures, evenly spaced beyond)")
+    p.add_argument("--sample", metavar="K", type=_count,
+                   help="with --render: the sample a data model's pictures show inside the plate "
+                        "(the Kth data row of the CSV; default 1)")
+    _add_lang(p)
+
+
+def _add_fit_options(p):
+    """How to fit a model (shared by fit and the notebook's ``%%bp fit``)."""
     _add_data(p)
     p.add_argument("--epochs", type=_count, default=100, help="at most this many epochs (default 100)")
     p.add_argument("--batch-size", type=_count, metavar="N",
@@ -387,17 +403,13 @@ def _add_fit(sub, common):
                    help="converged when every |∂loss/∂param| is below TOL (default 1e-6)")
     p.add_argument("--params", type=_names, help="comma-separated params to train (default: all)")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="start from another param value")
-    p.add_argument("--json", action="store_true", help="print one JSON object (run's shape, with epochs)")
-    p.add_argument("--plot", metavar="FILE", help="also draw the loss per epoch and the data with the prediction (.svg/.png/.pdf)")
-    p.add_argument("--render", metavar="DIR",
-                   help="also draw the fit into DIR: start-*, epoch-NNN-backward, end-* pictures")
-    p.add_argument("--every", metavar="K", type=_count,
-                   help="with --render: draw every K-th epoch (default: every epoch up to 100 "
-                        "pictures, evenly spaced beyond)")
-    p.add_argument("--sample", metavar="K", type=_count,
-                   help="with --render: the sample a data model's pictures show inside the plate "
-                        "(the Kth data row of the CSV; default 1)")
-    _add_lang(p)
+
+
+def _fit(model, args, **more):
+    """Fit ``model`` as the options of :func:`_add_fit_options` say; returns the FitTrace."""
+    return model.fit(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                     optimizer=args.optimizer, seed=args.seed, tol=args.tol, params=args.params,
+                     **more)
 
 
 def cmd_fit(args) -> int:
@@ -429,14 +441,12 @@ def cmd_fit(args) -> int:
         from .onesample import check_sample
 
         check_sample(model.data.n, args.sample)
-    options = dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                   optimizer=args.optimizer, seed=args.seed, tol=args.tol, params=args.params)
     bar = None if args.json else _progress_bar()
     if bar is not None:
         with bar(args.epochs + 1, "fit", sys.stderr) as p:
-            trace = model.fit(on_epoch=lambda row, t: p.advance(), **options)
+            trace = _fit(model, args, on_epoch=lambda row, t: p.advance())
     else:
-        trace = model.fit(**options)
+        trace = _fit(model, args)
     if args.json:
         _out(json.dumps(trace.to_json(), ensure_ascii=False, allow_nan=False))
     else:
@@ -994,12 +1004,10 @@ def _report_subject(args, fit_progress: bool = True):
     if not model.data_names:
         return model, _solve(model, args)
     check_sample(model, args.sample)   # before the fit, which may take a while
-    options = dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                   optimizer=args.optimizer, seed=args.seed, tol=args.tol, params=args.params)
     if not fit_progress:
-        return model, model.fit(**options)
+        return model, _fit(model, args)
     with _progress_bar()(args.epochs + 1, "fit", sys.stderr) as p:
-        trace = model.fit(on_epoch=lambda row, t: p.advance(), **options)
+        trace = _fit(model, args, on_epoch=lambda row, t: p.advance())
     return model, trace
 
 
@@ -1128,6 +1136,39 @@ def run_parser(prog: str = "graphdsl run") -> argparse.ArgumentParser:
     _add_run_options(p)
     _add_lang(p)
     return p
+
+
+def fit_parser(prog: str = "graphdsl fit") -> argparse.ArgumentParser:
+    """A parser of `fit`'s options (and --plugin, --lang), no model argument;
+    its complaints raise UsageError instead of exiting."""
+    p = _Parser(prog=prog, add_help=True,
+                description="Fit a model as `graphdsl fit` does: train its params on its data.")
+    p.add_argument("--plugin", action="append", metavar="MODULE",
+                   help="load the ops defined in MODULE (repeatable)")
+    _add_fit_options(p)
+    _add_lang(p)
+    return p
+
+
+def fit_text(text: str, argv, name: str = "<cell>", prog: str = "%%bp fit"):
+    """Parse ``argv`` with :func:`fit_parser`, build the model from ``text``
+    and fit it as `graphdsl fit` would: returns (model, fit trace, lang).
+
+    Raises UsageError for wrong options, the model's errors for a wrong
+    model; a fit that fails numerically is in ``trace.failure``.
+
+    >>> model, trace, lang = fit_text("data x = [1, 2]\\nparam w = 0\\nloss = mean((w*x - 2*x)^2)",
+    ...                               ["--epochs", "200", "--lr", "0.2"])
+    >>> trace.status, round(trace.result()["values"]["w"], 6)
+    ('converged', 2.0)
+    """
+    args = fit_parser(prog).parse_args(list(argv))
+    from .fit import check_options
+
+    check_options(args.epochs, args.batch_size, args.lr, args.optimizer, args.tol, args.seed)
+    args.model = name
+    model = _load(args, text)
+    return model, _fit(model, args), _lang(args)
 
 
 def run_text(text: str, argv, name: str = "<cell>", prog: str = "%%bp"):

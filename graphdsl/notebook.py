@@ -154,12 +154,9 @@ def _plot_svg(make) -> str:
         return _note(f"no plot: {e.message}")
 
 
-def fit_html(trace, model=None, *, lang: str | None = None, plot: bool = True) -> str:
-    """A fit (a :class:`~graphdsl.trace.FitTrace`) as HTML: its table as
-    ``graphdsl fit`` prints it, why it stopped when it did not converge, and
-    its plot (the loss per epoch; with ``model``, also the data with the
-    model's curve). A plot that cannot be made is left out with a note.
-    Raises nothing."""
+def _fit_lines(trace, lang: str | None = None) -> list[str]:
+    """The fit as ``graphdsl fit`` prints it (long tables cut), then why it
+    stopped when it did not converge."""
     from .cli import format_fit
     from .i18n import default_lang
 
@@ -169,11 +166,24 @@ def fit_html(trace, model=None, *, lang: str | None = None, plot: bool = True) -
         lines = lines[:MAX_ROWS] + [f"… {cut:,} more lines"] + lines[-2:]
     if trace.failure is not None:
         lines += ["", str(trace.failure)]
+    return lines
+
+
+def fit_html(trace, model=None, *, lang: str | None = None, plot: bool = True) -> str:
+    """A fit (a :class:`~graphdsl.trace.FitTrace`) as HTML: its table as
+    ``graphdsl fit`` prints it, why it stopped when it did not converge, and
+    its plot (the loss per epoch; with ``model``, also the data with the
+    model's curve). A plot that cannot be made is left out with a note.
+    Raises nothing."""
+    from .i18n import default_lang
+
+    lang = lang or default_lang()
+    lines = _fit_lines(trace, lang)
     parts = ['<div class="graphdsl">', f'<pre class="graphdsl-run">{_e(chr(10).join(lines))}</pre>']
     if plot and trace.epochs:
         from .plot import fit_figure
 
-        parts.append(_plot_svg(lambda: fit_figure(trace, model, lang=lang or default_lang())))
+        parts.append(_plot_svg(lambda: fit_figure(trace, model, lang=lang)))
     parts.append("</div>")
     return "".join(parts)
 
@@ -194,16 +204,27 @@ class Result:
         self.model, self.trace, self.lang = model, trace, lang
 
     def _repr_html_(self) -> str:
+        if self._fitted:
+            return fit_html(self.trace, self.model, lang=self.lang)
         if self.trace.method is None:   # no target: one pass, the model is the result
             return model_html(self.model, lang=self.lang)
         return trace_html(self.trace, self.model, lang=self.lang, picture=True)
 
     def __repr__(self) -> str:
+        if self._fitted:
+            return "\n".join(_fit_lines(self.trace, self.lang))
         return trace_text(self.trace, self.lang)
+
+    @property
+    def _fitted(self) -> bool:
+        from .trace import FitTrace
+
+        return isinstance(self.trace, FitTrace)
 
 
 def bp(line: str, cell: str):
-    """The ``%%bp`` cell magic: the cell is a model, the line ``run``'s options.
+    """The ``%%bp`` cell magic: the cell is a model, the line ``run``'s options
+    (or ``fit`` and fit's options: the cell's model is trained on its data).
 
     Returns a :class:`Result` (shown as the cell's output), or None after
     showing the message of a mistake in the model or the options.
@@ -212,10 +233,14 @@ def bp(line: str, cell: str):
     >>> r.trace.status, len(r.trace.iterations)
     ('converged', 3)
     """
-    from .cli import run_text
+    from .cli import fit_text, run_text
 
     try:
-        model, trace, lang = run_text(cell, shlex.split(line), name="<cell>")
+        words = shlex.split(line)
+        if words[:1] == ["fit"]:
+            model, trace, lang = fit_text(cell, words[1:], name="<cell>")
+        else:
+            model, trace, lang = run_text(cell, words, name="<cell>")
     except GraphdslError as e:
         _show_message(str(e))
         return None

@@ -153,3 +153,22 @@ def test_a_run_that_fails_numerically_shows_the_table_and_why(ip):
     html = _shown(ip, r)["text/html"]
     assert r.trace.status == "numeric"
     assert str(r.trace.failure).splitlines()[0] in html.replace("&#x27;", "'")
+
+
+def test_the_magic_fits_a_data_model_with_fit_options(ip):
+    cell = ("data x = [0, 1, 2, 3]\ndata y = [1, 3, 5, 7]\nparam w = 0\nparam b = 0\n"
+            "pred = w*x + b\nloss = mean((pred - y)^2)\n")
+    result = ip.run_cell_magic("bp", "fit --epochs 2000 --lr 0.1 --tol 1e-9", cell)
+    assert result.trace.status == "converged"
+    assert result.trace.result()["values"]["w"] == pytest.approx(2.0, abs=1e-8)
+    html = result._repr_html_()
+    assert "converged after" in html and "gd-curve-" in html      # the table and the data plot
+    assert repr(result).splitlines()[0].startswith("<cell>: fit loss over 4 samples")
+    # a wrong fit option is one message, not a traceback
+    from IPython.utils.capture import capture_output
+
+    with capture_output() as out:
+        res = ip.run_cell(f"%%bp fit --epochs -1\n{cell}")
+    assert res.success and res.result is None and "Traceback" not in out.stdout + out.stderr
+    shown = [o.data for o in out.outputs]
+    assert len(shown) == 1 and "--epochs: '-1' must be 0 or more" in shown[0]["text/plain"]
