@@ -532,12 +532,18 @@ def _symbolic_work(c, vals, params, terms) -> dict:
     if terms is not None and terms <= EXPAND_TERMS and expr.is_polynomial(*symbols):
         expr, expanded = sp.expand(expr), True
     out = {"note": None, "expr": (pretty(expr), sp.latex(expr)), "expanded": expanded, "d": {}}
+    return _derivatives(sp, expr, params, out, expanded)
+
+
+def _derivatives(sp, expr, params, out: dict, expand: bool = False) -> dict:
+    """sympy's ∂expr/∂p for each param into ``out["d"]`` (text, LaTeX, the
+    program that evaluates it); a derivative too long to write is not written
+    (nor checked), and ``out["note"]`` says so. Runs in the child process."""
     for p in params:
         d = sp.diff(expr, sp.Symbol(p, real=True))
-        if expanded:
+        if expand:
             d = sp.expand(d)
         if tree_size(d, DERIVATIVE_SIZE) > DERIVATIVE_SIZE:
-            # a derivative too long to write is not written (nor checked)
             out["note"] = (f"sympy's derivative in {p} would have more than {DERIVATIVE_SIZE} "
                            "ops and leaves written out, too long to write")
             continue
@@ -1793,12 +1799,4 @@ def _samples_work(c, vals, per, data, n, params) -> dict:
             except (TypeError, ValueError):
                 return {"note": f"sympy cannot write the op '{op.name}' here"}
         expr.append(e)
-    out = {"note": None, "d": {}}
-    for p in params:
-        d = sp.diff(expr[c.output], sp.Symbol(p, real=True))
-        if tree_size(d, DERIVATIVE_SIZE) > DERIVATIVE_SIZE:
-            out["note"] = (f"sympy's derivative in {p} would have more than {DERIVATIVE_SIZE} "
-                           "ops and leaves written out, too long to write")
-            continue
-        out["d"][p] = (pretty(d), sp.latex(d), to_program(d))
-    return out
+    return _derivatives(sp, expr[c.output], params, {"note": None, "d": {}})
