@@ -505,6 +505,8 @@ def tr(key: str, lang: str = "en", **fields) -> str:
     text = zh if lang == "zh" else en
     if not fields:
         return text
+    if text is en and fields.get("n") == 1:    # a data set of one sample, in English
+        text = text.replace("{n} samples", "{n} sample")
     return _WORDS.format(text, **fields) if "!n}" in text else text.format(**fields)
 
 
