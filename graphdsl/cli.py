@@ -283,6 +283,8 @@ def cmd_run(args) -> int:
         raise UsageError(f"run --{'plot' if args.plot else 'render'} draws a run, and a data "
                          f"model is trained by `graphdsl fit`",
                          hint=f"graphdsl fit {args.model} --plot FILE.svg draws its loss per epoch")
+    if args.render:
+        _check_picture_size(model, args)
     if args.plot and target is None and not args.minimize and len(model.check_params(args.params)) != 1:
         raise UsageError("run --plot draws a run, and without a target there is only one pass",
                          hint="give --target T or --minimize")
@@ -441,6 +443,8 @@ def cmd_fit(args) -> int:
         from .onesample import check_sample
 
         check_sample(model.data.n, args.sample)
+    if args.render:
+        _check_picture_size(model, args)
     bar = None if args.json else _progress_bar()
     if bar is not None:
         with bar(args.epochs + 1, "fit", sys.stderr) as p:
@@ -555,6 +559,10 @@ def cmd_render(args) -> int:
     if args.depth != 2 and args.focus is None:
         raise UsageError("--depth needs --focus NODE", hint="for example --focus x --depth 1")
     model = _load(args)
+    if args.sample is not None and not model.data_names:
+        raise UsageError(f"--sample {args.sample}: {model.name} has no data columns, so every "
+                         "node has one value and there is no sample to choose",
+                         hint="drop --sample")
     if args.sample is not None and args.view == "structure":
         raise UsageError(f"--sample {args.sample}: the structure view shows no numbers",
                          hint="--view forward or --view backward shows one sample's numbers "
@@ -591,6 +599,21 @@ def _render_run(model, trace, args) -> None:
     _render_frames(args, lambda **o: render.run_frames(model, trace, **o))
 
 
+def _check_picture_size(model, args) -> None:
+    """--render DIR: a model too big to draw is refused before the run or the
+    fit (its backward pictures, with a label on every edge, are the biggest),
+    not after it."""
+    from . import render
+
+    try:
+        render.build(model, "backward", blank=True, lang=_lang(args))
+    except render.PictureTooBig as e:
+        e.message = "--render: " + e.message
+        e.hint = ("drop --render (every picture would be this big), or draw a part with "
+                  "`graphdsl render MODEL --focus NODE`")
+        raise
+
+
 def _render_frames(args, frames) -> None:
     """--render DIR: the pictures ``frames(lang=...)`` makes, written into DIR
     (see :func:`graphdsl.dot.write_frames`); a note on stderr (stdout may be JSON)."""
@@ -606,7 +629,9 @@ def _render_frames(args, frames) -> None:
         e.message = "--render: " + e.message
         e.hint = "draw a part with `graphdsl render MODEL --focus NODE`, or drop --render"
         raise
-    _err(f"wrote {len(paths)} pictures to {args.render}")
+    from .i18n import tr
+
+    _err(tr("pictures_written", _lang(args), n=len(paths), path=args.render))
 
 
 def _add_lang(p):

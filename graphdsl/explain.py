@@ -1406,6 +1406,7 @@ def _explain_samples(model, wrt, values, path_limit, use_sympy, sample) -> Sampl
     # the other samples' contributions: the first few, and all of them for the total
     firsts = [s if j == k else sview.at(j) for j in range(min(SAMPLE_TERMS, sview.n))]
     sums = {p: None for p in chosen}
+    largest = {p: 0.0 for p in chosen}     # the largest term: the scale of the sum's rounding
     sum_note = None
     if sview.n * len(c.ops) <= SAMPLE_SUM_WORK:
         parts = {p: [] for p in chosen}
@@ -1414,6 +1415,7 @@ def _explain_samples(model, wrt, values, path_limit, use_sympy, sample) -> Sampl
             for p in chosen:
                 parts[p].append(one.contributions[p])
         sums = {p: math.fsum(parts[p]) for p in chosen}
+        largest = {p: max(map(abs, parts[p]), default=0.0) for p in chosen}
     else:
         sum_note = (f"{sview.n} samples of a graph of {len(c.ops)} nodes are more than "
                     f"{SAMPLE_SUM_WORK:,} sample-nodes: their contributions are not added up "
@@ -1433,7 +1435,9 @@ def _explain_samples(model, wrt, values, path_limit, use_sympy, sample) -> Sampl
         scale = max([abs(x.product) for x in paths or ()] + [abs(expected), 1e-300])
         ok = math.isclose(contribution, expected, rel_tol=1e-9, abs_tol=1e-12 * scale)
         if total is not None:
-            scale = max(abs(total), abs(gradient), 1e-300)
+            # a gradient that is 0 up to rounding is a sum of terms that cancel: the
+            # rounding is that of the largest term, not of the (tiny) total
+            scale = max(abs(total), abs(gradient), largest[p], abs(direct), 1e-300)
             ok = ok and math.isclose(total, gradient, rel_tol=1e-9, abs_tol=1e-12 * scale)
         mode = "none" if count == 0 else ("paths" if paths is not None else "nodes")
         terms = [SampleTerm(row=o.row, value=o.contributions[p]) for o in firsts]

@@ -126,6 +126,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                 "gd：每一步为 lr·误差·∂{out}/∂p；起点处 Σ(∂{out}/∂p)² = {g2}，只有 lr < 2/{g2} 时误差才会减小"
                 "——试试 --lr {lr}"),
     "plot_written": ("plot written to {path}", "图已写入 {path}"),
+    "pictures_written": ("wrote {n} pictures to {path}", "已将 {n} 张图写入 {path}"),
     # explain
     "explain_title": ("{model}: how reverse mode gets ∂{out}/∂p, path by path",
                       "{model}：反向传播如何逐条路径求出 ∂{out}/∂p"),
@@ -381,6 +382,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "v_backward": ("backward", "反向"),
     "v_ops": ("ops", "运算"),
     "v_plate_n": ("i = 1 … {n}: each of the {n} samples", "i = 1 … {n}：{n} 个样本中的每一个"),
+    "v_plate_one": ("i = 1: the one sample", "i = 1：唯一的样本"),
     "v_plate": ("each sample i (one value per sample)", "每个样本 i（每个样本一个值）"),
     "v_tangent": ("tangents (forward mode)", "切向量（前向模式）"),
     "v_tangent_along": (": forward mode, one pass from {p} along the highlighted edges",
@@ -402,11 +404,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
                        "第 {k} 个样本（共 {n} 个）：每个节点在这个样本上的 ∂{out}/∂node"),
     "v_sample_adds": ("sample {k} adds {v}", "第 {k} 个样本贡献 {v}"),
     "v_wrt_sample": (" (sample {k}'s chain rule)", "（第 {k} 个样本的链式法则）"),
-    "v_wrt_sample_given": (" at sample {k}: a reduction's result is used again per sample, so its "
-                           "∂ is a total over all samples and no path of one sample passes "
-                           "through it; `graphdsl explain --sample {k}` writes this sample's part",
-                           "（第 {k} 个样本）：某个归约的结果又被逐样本使用，它的 ∂ 是全部样本的总和，"
-                           "没有哪条单个样本的路径经过它；`graphdsl explain --sample {k}` 写出这个样本的部分"),
+    "v_wrt_sample_given": (" at sample {k}: not written edge by edge here, since an edge on the way "
+                           "mixes this sample's part with a total over all samples (a reduction's "
+                           "result used again per sample, or a statement with a mean and a term "
+                           "of its own); `graphdsl explain --sample {k}` writes this sample's part "
+                           "path by path",
+                           "（第 {k} 个样本）：这里不逐条边写出，因为途中有一条边把这个样本的部分与全部样本的总和混在一起"
+                           "（某个归约的结果又被逐样本使用，或一个语句里既有 mean 又有自己的项）；"
+                           "`graphdsl explain --sample {k}` 逐条路径写出这个样本的部分"),
+    "v_wrt_sample_none": (" at sample {k}: no path through this sample's nodes reaches {p}, so it "
+                          "adds nothing",
+                          "（第 {k} 个样本）：经过这个样本的节点的路径都到不了 {p}，所以它什么也不加"),
     "v_wrt_total": ("over all {n} samples: ∂{out}/∂{p} = {v}, the sum of every sample's chain rule",
                     "全部 {n} 个样本：∂{out}/∂{p} = {v}，即每个样本的链式法则之和"),
     "v_wrt_total_direct": ("over all {n} samples: ∂{out}/∂{p} = {v}, what every sample adds plus "

@@ -520,7 +520,8 @@ def _plate(model, lang, one=None, out=None):
         n = model.data.n
     except GraphdslError:   # the structure needs no data: the plate says "each sample"
         n = None
-    text = tr("v_plate", lang) if n is None else tr("v_plate_n", lang, n=n)
+    text = (tr("v_plate", lang) if n is None else tr("v_plate_one", lang) if n == 1
+            else tr("v_plate_n", lang, n=n))
     plate.attr("graph", label=_html(_h(text)), **PLATE_STYLE)
     return plate
 
@@ -587,35 +588,42 @@ def _wrt_caption(model, wrt, paths, partials, nums, view, blank) -> str:
 
 
 def _sample_wrt_caption(model, wrt, paths, partials, nums, view, blank) -> str:
-    """The chain rule of the drawn sample under the title (its paths' products
-    add up to what that sample gives ∂out/∂wrt), and for a single-number
-    ``wrt`` in the backward view the total over all samples on a line of its own."""
+    """The chain rule of the drawn sample under the title: the paths through
+    its own copies of the per-sample nodes, whose products add up to what that
+    sample gives ∂out/∂wrt (a path that meets no per-sample node, a penalty
+    ``+ w^2``, is the part through no sample: it is counted once, on the total's
+    line); for a single-number ``wrt`` in the backward view the total over all
+    samples on a line of its own. When the paths cannot be written edge by edge
+    (an edge mixes this sample's part with a total over all samples), the
+    sample's part is given as a number and `explain --sample K` is named."""
     out, one = model.output, nums.one
     numbers = view == "backward"
-    total = ""
-    # the paths' products add up to this sample's part (with the part through no
-    # sample) unless a reduction's result is used again per sample: its adjoint is
-    # a total over all samples, which no path of one sample passes through
-    true = one.adjoints[wrt] if wrt in one.per_sample else \
-        one.contributions.get(wrt, 0.0) + one.direct.get(wrt, 0.0)
+    per = set(one.per_sample)
+    kept = [i for i, path in enumerate(paths) if per.intersection(path)]
+    true = one.adjoints[wrt] if wrt in per else one.contributions.get(wrt, 0.0)
     terms = []
-    for path in paths if numbers else ():     # the forward view writes the symbols only
+    for i in kept:
         term = 1.0
-        for ch, p in zip(path, path[1:]):
-            term *= partials[(p, ch)]
+        for ch, p in zip(paths[i], paths[i][1:]):
+            term *= one.partials[(p, ch)]
         terms.append(term)
-    if numbers and not math.isclose(math.fsum(terms), true, rel_tol=1e-9,
-                                    abs_tol=1e-12 * max([1.0] + [abs(t) for t in terms])):
-        v = BLANK if blank else format_number(true)
-        text = (f"∂{_h(out)}/∂{_h(wrt)}" + (f" = {v}" if numbers else "")
-                + _h(tr("v_wrt_sample_given", nums.lang, k=one.row)))
+    head = f"∂{_h(out)}/∂{_h(wrt)}"
+    v = BLANK if blank else format_number(true)
+    if not kept and true == 0.0:
+        text = head + (f" = {v}" if numbers else "") + _h(
+            tr("v_wrt_sample_none", nums.lang, k=one.row, p=wrt))
         return _sample_total_line(text, model, wrt, nums, numbers, blank)
-    if numbers:
-        total = BLANK if blank else format_number(math.fsum(terms))
-    line = chain_sum(out, wrt, paths, lambda p, c: partials[(p, c)] if numbers and not blank
-                     else BLANK, total=total)
+    if not kept or not math.isclose(math.fsum(terms), true, rel_tol=1e-9,
+                                    abs_tol=1e-12 * max([1.0] + [abs(t) for t in terms])):
+        text = head + (f" = {v}" if numbers else "") + _h(
+            tr("v_wrt_sample_given", nums.lang, k=one.row))
+        return _sample_total_line(text, model, wrt, nums, numbers, blank)
+    total = (BLANK if blank else format_number(math.fsum(terms))) if numbers else ""
+    line = chain_sum(out, wrt, [paths[i] for i in kept],
+                     lambda p, c: one.partials[(p, c)] if numbers and not blank else BLANK,
+                     total=total)
     text = line.text(numbers=numbers, rules=False, plain=_h,
-                     term=lambda i, t: f'<FONT COLOR="{PATH_COLOURS[i]}">{_h(t)}</FONT>')
+                     term=lambda i, t: f'<FONT COLOR="{PATH_COLOURS[kept[i]]}">{_h(t)}</FONT>')
     text += _h(tr("v_wrt_sample", nums.lang, k=one.row))
     return _sample_total_line(text, model, wrt, nums, numbers, blank)
 
@@ -627,8 +635,8 @@ def _sample_total_line(text, model, wrt, nums, numbers, blank) -> str:
     if numbers and wrt not in one.per_sample:
         v = BLANK if blank else format_number(nums.grad(wrt))
         direct = one.direct.get(wrt, 0.0)
-        # a part through no sample (a penalty + w^2) is in every sample's chain rule
-        # above, but in the total once
+        # a part through no sample (a penalty + w^2) is in no sample's chain rule:
+        # the total has it once
         words = (tr("v_wrt_total_direct", nums.lang, n=one.n, out=out, p=wrt, v=v,
                     d=BLANK if blank else format_number(direct)) if direct
                  else tr("v_wrt_total", nums.lang, n=one.n, out=out, p=wrt, v=v))

@@ -273,6 +273,24 @@ def test_cli_fit_render_draws_start_every_kth_epoch_and_end(cli, tmp_path):
         "epoch-000-backward.svg", "epoch-002-backward.svg"]
 
 
+def test_cli_fit_render_of_a_model_too_big_to_draw_is_refused_before_the_fit(cli, tmp_path):
+    n = 300
+    model = tmp_path / "wide.bp"
+    model.write_text("\n".join(["data x = [1, 2, 3]", "data y = [2, 4, 6]"]
+                               + [f"param w{i} = 0.01" for i in range(n)]
+                               + [f"h{i} = tanh(w{i}*x)" for i in range(n)]
+                               + ["pred = " + " + ".join(f"h{i}" for i in range(n)),
+                                  "loss = mean((pred - y)^2)"]) + "\n")
+    r = cli("fit", model, "--epochs", "2", "--render", tmp_path / "frames")
+    assert r.code == 2 and r.out == "" and "--render: the picture would have" in r.err
+    assert "drop --render" in r.err and not (tmp_path / "frames").exists()
+
+
+def test_cli_fit_render_says_what_it_wrote_in_chinese(cli, tmp_path):
+    r = cli("fit", MODELS / "xor.bp", "--epochs", "2", "--render", tmp_path / "f", "--lang", "zh")
+    assert "已将 8 张图写入" in r.err and "wrote" not in r.err
+
+
 @pytest.mark.parametrize("argv, says", [
     (["--sample", "2"], "there is no --render"),
     (["--every", "2"], "there is no --render"),

@@ -347,11 +347,18 @@ def test_cli_mistakes_are_one_message_and_exit_2(cli, tmp_path, argv, words):
     assert not out.exists() and r.out == ""
 
 
-def test_cli_sample_on_a_model_without_data(cli, tmp_path):
+@pytest.mark.parametrize("k", ["1", "2"])
+def test_cli_sample_on_a_model_without_data(cli, tmp_path, k):
     out = tmp_path / "never.svg"
-    r = cli("render", MODELS / "linear.bp", "--view", "forward", "--sample", "2", "-o", out)
+    r = cli("render", MODELS / "linear.bp", "--view", "forward", "--sample", k, "-o", out)
     assert r.code == 2 and "no data columns" in r.err and "Traceback" not in r.err
     assert not out.exists()
+
+
+def test_a_plate_of_one_sample_says_so():
+    m = graphdsl.loads("data x = [2]\nparam w = 1\nloss = sum((w*x - 1)^2)")
+    _, _, body = plate_of(render.build(m).source)
+    assert "i = 1: the one sample" in body and "1 samples" not in body
 
 
 def test_a_penalty_through_no_sample_is_named_in_the_total():
@@ -360,10 +367,28 @@ def test_a_penalty_through_no_sample_is_named_in_the_total():
     one = SampleView(m).at(1)
     assert one.contributions["w"] == pytest.approx(2 / 3) and one.direct["w"] == 2.0
     assert f"sample 2 adds {f(2 / 3)}" in label(src, "w")
-    # the one edge w -> loss at sample 2: what sample 2 adds and the penalty's 2w
-    assert f"∂loss/∂w = <FONT COLOR=\"#D55E00\">{f(2 / 3 + 2)}</FONT> (sample 2's chain rule)" in src
+    # the one edge w -> loss mixes what sample 2 adds (x/3) with the penalty's 2w:
+    # sample 2's part is given as a number, the penalty once, in the total
+    assert f"∂loss/∂w = {f(2 / 3)} at sample 2: not written edge by edge here" in src
     assert "∂loss/∂w = 4, what every sample adds plus 2 that comes through no sample" in src
     assert m.gradients()["w"] == pytest.approx(4.0)
+
+
+def test_a_sample_s_chain_rule_leaves_the_penalty_to_the_total():
+    m = graphdsl.loads("data x = [1, 2, 4, -1]\ndata y = [0.5, 1, 3, -2]\nparam w = 0.7\n"
+                       "param u = 2\npred = w*x\nloss = mean((pred - y)^2) + 0.1*w^2 + u^2")
+    one = SampleView(m).at(1)
+    src = render.build(m, "backward", wrt="w", sample=2).source
+    # the path through sample 2's pred only: its product is what sample 2 adds
+    assert f"= {f(one.contributions['w'])} (sample 2's chain rule)" in src
+    assert "∂loss/∂pred·∂pred/∂w</FONT> = " in src and "+ <FONT" not in src
+    assert (f"∂loss/∂w = {f(m.gradients()['w'])}, what every sample adds plus "
+            f"{f(one.direct['w'])} that comes through no sample") in src
+    # a param only the penalty uses: no sample adds anything
+    src = render.build(m, "backward", wrt="u", sample=2, lang="zh").source
+    assert "经过这个样本的节点的路径都到不了 u" in src
+    src = render.build(m, "forward", wrt="u", sample=2).source
+    assert "no path through this sample's nodes reaches u" in src
 
 
 @pytest.mark.parametrize("k", [1, 7, 200])
@@ -407,11 +432,14 @@ def test_a_reduction_used_again_per_sample_is_not_a_path_of_one_sample(source):
     m = graphdsl.loads("data x = [1, 2, 4, -1]\ndata y = [3, 1, 2, 5]\nparam w = 0.7\n"
                        + source + "loss = mean((pred - y)^2)")
     one = SampleView(m).at(1)
-    part = one.contributions["w"] + one.direct["w"]
+    part = one.contributions["w"]
     src = render.build(m, "backward", wrt="w", sample=2).source
+    # the forward view writes no numbers, and no chain rule that would leave a path out
+    fwd = render.build(m, "forward", wrt="w", sample=2).source
+    assert "∂loss/∂w at sample 2: not written edge by edge here" in fwd
     caption = src[src.index("graph [label=<<B>"):]
     # the sample's part is the engine's, said as a number, and explain is named for the paths
-    assert f"∂loss/∂w = {f(part)} at sample 2: a reduction's result is used again" in caption
+    assert f"∂loss/∂w = {f(part)} at sample 2: not written edge by edge here" in caption
     assert "`graphdsl explain --sample 2`" in caption
     assert f"over all 4 samples: ∂loss/∂w = {f(m.gradients()['w'])}" in caption
     # the edge pred <- w at sample 2 is x = 2: the mean is a total, not this sample's copy
