@@ -274,6 +274,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                "连接已断开：graphdsl watch 还在运行吗？"),
     "r_title": ("graphdsl report: {name}", "graphdsl 报告：{name}"),
     "r_sub": ("{headline}. Result: {ending}: {final}.", "{headline}。结果：{ending}，{final}。"),
+    "r_sub_nothing": ("{headline}. Result: {ending}.", "{headline}。结果：{ending}。"),
     "r_how_evaluated": ("output {out}, no target: one forward and one backward pass",
                         "输出 {out}，没有目标：一次前向、一次反向传播"),
     "r_how_minimise": ("minimise {out}, gradient descent", "最小化 {out}，梯度下降"),
@@ -466,6 +467,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
                      "{target} 有 {n} 个不同的值，不是两个标签：画不出决策边界"),
     "p_why_columns": ("{pred} depends on {n} data columns: too many to draw",
                       "{pred} 依赖 {n} 个数据列：太多，画不出来"),
+    "p_why_reduced": ("{pred} depends on a mean or sum over all the samples, so it is not a curve "
+                      "of its own inputs: there is no data plot to draw",
+                      "{pred} 依赖于对全部样本的 mean 或 sum，\n所以它不是自身输入的曲线：没有数据图可画"),
     "p_why_none": ("no named per-sample prediction that depends on the params and on every data "
                    "column but one (the target): name it, e.g. pred = w*x + b",
                    "没有一个有名字的逐样本预测同时依赖参数和除一列（目标）以外的所有数据列：\n"

@@ -36,6 +36,8 @@ from __future__ import annotations
 
 from .errors import UsageError
 
+_NUMERIC = (ValueError, ZeroDivisionError, OverflowError)
+
 
 def check_sample(n: int, k: int, option: str = "--sample") -> int:
     """The 0-based index of the 1-based sample number ``k`` of ``n`` samples;
@@ -98,7 +100,7 @@ class SampleView:
             raise UsageError(f"{model.name} has no data columns: every node is one number")
         self.model = model
         c = self.c = model.compiled
-        plan = model.samples
+        plan = self.plan = model.samples
         self.data = data if data is not None else model.data
         self.n = self.data.n
         self.params = dict(model.param_values if params is None else params)
@@ -117,8 +119,22 @@ class SampleView:
         op = self.c.ops[k]
         if op.reduces:
             return [op.weight(self.n)]
-        a = self.c.args[k]
-        return op.partials(*[vals[j] for j in a], vals[k])
+        xs = [vals[j] for j in self.c.args[k]]
+        try:
+            return op.partials(*xs, vals[k])
+        except _NUMERIC:
+            # a partial that is not a number here (∂sqrt(x)/∂x at x = 0, which no
+            # param needs): inf or nan, as the evaluator over samples gets it
+            return self._array_partials(op, xs, vals[k])
+
+    def _array_partials(self, op, xs, out) -> list[float]:
+        """The op's partials from its array forms, on one sample (IEEE: inf, nan)."""
+        plan = self.plan
+        np = plan.np
+        with np.errstate(all="ignore"):
+            ds = plan.arrays(op).partials(plan.scratch(1), np.array([out]),
+                                          *[np.array([x]) for x in xs])
+            return [float(np.broadcast_to(np.asarray(d, dtype=float), (1,))[0]) for d in ds]
 
     def _statement_partials(self, k, vals, root):
         """Node k's local partials inside the statement of node ``root``, for

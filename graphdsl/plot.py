@@ -516,7 +516,8 @@ def _no_roles_reason(roles, plan, data, lang):
     ``lang``: its ``reason`` told again from the roles it did find (in
     English, the reason's very words)."""
     if roles.prediction is None:
-        return tr("p_why_none", lang)
+        return (tr("p_why_reduced", lang, pred=roles.reduced) if roles.reduced
+                else tr("p_why_none", lang))
     if len(roles.inputs) == 2:
         n = len(set(plan.np.unique(data.columns[roles.target]).tolist()))
         return tr("p_why_labels", lang, target=roles.target, n=n)

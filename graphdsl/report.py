@@ -229,8 +229,7 @@ def build_fit_report(model, trace, *, title: str | None = None, pictures: bool =
     last = max(n - 1, 0)
     r = trace.result()
     final = ", ".join(f"{k} = {_f(v)}" for k, v in r["values"].items())
-    sub = tr("r_sub", lang, headline=_fit_headline(trace, lang), ending=_fit_ending(trace, lang),
-             final=final)
+    sub = _sub(_fit_headline(trace, lang), _fit_ending(trace, lang), final, lang)
     page = _fill(model, trace.model, n=n, title=title or tr("rf_title", lang, name=trace.model),
                  sub=sub, status=trace.status, data=data, frames=frames, panels=panels,
                  texts=texts, figures=figures, notes=notes, words=FIT_WORDS,
@@ -534,6 +533,14 @@ def strip_prolog(svg: str) -> str:
 
 # --- HTML -----------------------------------------------------------------------
 
+def _sub(headline, ending, final, lang) -> str:
+    """The line under the page's title: what ran, how it ended, and the final
+    values (none when it stopped before its first row)."""
+    if not final:
+        return tr("r_sub_nothing", lang, headline=headline, ending=ending)
+    return tr("r_sub", lang, headline=headline, ending=ending, final=final)
+
+
 def _e(text) -> str:
     return html.escape(str(text), quote=True)
 
@@ -700,7 +707,7 @@ def _page(model, trace, *, title, data, frames, panels, texts, figures, notes,
                      if n and fparams and data["forward"][0] else "")
     r = trace.result()
     final = ", ".join(f"{k} = {_f(v)}" for k, v in r["values"].items())
-    sub = tr("r_sub", lang, headline=_headline(trace, lang), ending=_ending(trace, lang), final=final)
+    sub = _sub(_headline(trace, lang), _ending(trace, lang), final, lang)
     return _fill(model, trace.model, n=n, title=title or tr("r_title", lang, name=trace.model),
                  sub=sub, status=trace.status, data=data, frames=frames, panels=panels,
                  texts=texts, figures=figures, notes=notes, words=PAGE_WORDS,

@@ -73,13 +73,16 @@ class Roles:
     the graph: ``prediction`` (a named per-sample node), ``inputs`` (the data
     columns it depends on), ``target`` (the one other column), ``kind``
     ("curve": one input; "classifier": two inputs and a target of two values;
-    None when no picture fits) and ``reason`` (why not, for the plot)."""
+    None when no picture fits) and ``reason`` (why not, for the plot);
+    ``reduced`` names a prediction that was left out only because it depends
+    on a reduction (``c = x - mean(x)``)."""
 
-    __slots__ = ("prediction", "inputs", "target", "kind", "reason")
+    __slots__ = ("prediction", "inputs", "target", "kind", "reason", "reduced")
 
-    def __init__(self, prediction=None, inputs=(), target=None, kind=None, reason=None):
+    def __init__(self, prediction=None, inputs=(), target=None, kind=None, reason=None,
+                 reduced=None):
         self.prediction, self.inputs, self.target = prediction, list(inputs), target
-        self.kind, self.reason = kind, reason
+        self.kind, self.reason, self.reduced = kind, reason, reduced
 
     def __repr__(self) -> str:
         return (f"<Roles {self.kind}: {self.prediction}({', '.join(self.inputs)}) "
@@ -120,11 +123,15 @@ def find_roles(plan, data=None) -> Roles:
             if per[k]:
                 deps[k] = frozenset().union(*(deps[j] for j in args[k]))
     every = set(columns.values())
+    reduced = None
     for k in range(n - 1, -1, -1):
-        if fg.name[k] is None or not per[k] or ops[k] is None or not has_param[k] or lvl[k]:
+        if fg.name[k] is None or not per[k] or ops[k] is None or not has_param[k]:
             continue
         left = every - deps[k]
         if len(left) != 1:
+            continue
+        if lvl[k]:          # a prediction but for a mean or sum over all samples in it
+            reduced = reduced or fg.name[k]
             continue
         target = next(iter(left))
         inputs = [nm for nm in plan.data_pos if nm in deps[k]]
@@ -141,6 +148,10 @@ def find_roles(plan, data=None) -> Roles:
         else:
             roles.reason = f"{fg.name[k]} depends on {len(inputs)} data columns: too many to draw"
         return roles
+    if reduced is not None:
+        return Roles(reduced=reduced,
+                     reason=f"{reduced} depends on a mean or sum over all the samples, so it is "
+                            "not a curve of its own inputs: there is no data plot to draw")
     return Roles(reason="no named per-sample prediction that depends on the params and on every "
                         "data column but one (the target): name it, e.g. pred = w*x + b")
 

@@ -384,3 +384,30 @@ def test_a_gradient_that_cancels_to_rounding_is_equal_not_differing(cli, tmp_pat
     r = cli("explain", model, "--sample", "1")
     assert r.code == 0, r.out + r.err
     assert "equal to the sum over the samples ✓" in r.out and "✗" not in r.out
+
+
+@pytest.mark.parametrize("command", [
+    ["explain", "--sample", "1"],
+    ["render", "--view", "backward", "--sample", "1", "-o", "{tmp}/s.svg"],
+    ["report", "--epochs", "2", "-o", "{tmp}/r.html"],
+])
+def test_a_partial_no_param_needs_may_be_infinite_at_a_sample(cli, tmp_path, command):
+    """∂sqrt(x)/∂x is infinite at x = 0, and only the data column x is below it:
+    the fit needs no such partial, and neither do the pictures nor the chain rule."""
+    model = tmp_path / "sqrtx.bp"
+    model.write_text("data x = [0, 1, 2]\ndata y = [0, 1, 1.4]\nparam w = 0.7\n"
+                     "pred = w*sqrt(x)\nloss = mean((pred - y)^2)\n")
+    r = cli(command[0], model, *[a.format(tmp=tmp_path) for a in command[1:]])
+    assert "internal error" not in r.err and "Traceback" not in r.err, r.err
+    assert r.code in (0, 1)     # a report of a fit that did not converge is exit 1
+    if command[0] == "explain":
+        assert r.code == 0 and "equal to the sum over the samples ✓" in r.out
+
+
+def test_an_infinite_partial_at_a_sample_is_the_evaluators_inf():
+    m = graphdsl.loads("data x = [0, 1, 2]\ndata y = [1, 1, 1.4]\nparam w = 0.7\n"
+                       "pred = w*sqrt(x)\nloss = mean((pred - y)^2)\n")
+    one = SampleView(m).at(0)
+    # ∂loss/∂pred = (2/3)(0 - 1) at x = 0, times ∂pred/∂x = w/(2·sqrt(0)) = inf
+    assert one.adjoints["x"] == -math.inf
+    assert one.contributions["w"] == pytest.approx(0.0)

@@ -63,6 +63,8 @@ def test_roles_of_the_example_models():
      "loss = mean((pred - y)^2)", "not two labels"),
     ("data a = [0, 1]\ndata b = [1, 2]\ndata c = [3, 4]\ndata y = [1, 2]\nparam w = 1\n"
      "pred = w*a + b + c\nloss = mean((pred - y)^2)", "too many to draw"),
+    ("data x = [1, 2, 4]\ndata y = [1, 3, 2]\nparam w = 1\nc = x - mean(x)\npred = w*c\n"
+     "loss = mean((pred - y)^2)", "pred depends on a mean or sum over all the samples"),
 ])
 def test_roles_that_do_not_fit_say_why(text, why):
     m = graphdsl.loads(text)

@@ -370,3 +370,15 @@ def test_tol_0_is_a_fits_and_not_a_runs(cli, tmp_path, linear_path):
     assert not (tmp_path / "q.html").exists()
     r = cli("report", XOR, "--tol", "-1", "-o", tmp_path / "q.html")
     assert r.code == 2 and "--tol must be a non-negative number" in r.err
+
+
+@pytest.mark.parametrize("lang, ending", [("en", "(epoch 0)."), ("zh", "（第 0 轮）。")])
+def test_a_fit_that_stops_before_its_first_epoch_says_so_in_one_sentence(lang, ending):
+    m = graphdsl.loads("data x = [1, 0, 2]\nparam w = 1\nr = log(w*x)\nloss = mean(r^2)",
+                       name="logzero.bp")
+    t = m.fit(epochs=3)
+    assert t.status == "numeric" and not t.epochs
+    page = html.unescape(build_report(m, t, lang=lang).html)
+    sub = re.search(r'class="sub"[^>]*>(.*?)</', page, re.S)
+    text = sub.group(1) if sub else page
+    assert ending in text and ": ." not in text and "，。" not in text
