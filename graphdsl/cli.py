@@ -20,7 +20,7 @@ import signal
 import sys
 import threading
 
-from .errors import GraphdslError, UsageError
+from .errors import GraphdslError, NumericError, UsageError
 from .text import did_you_mean, format_number, table
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -612,6 +612,8 @@ def _check_picture_size(model, args) -> None:
         e.hint = ("drop --render (every picture would be this big), or draw a part with "
                   "`graphdsl render MODEL --focus NODE`")
         raise
+    except NumericError:
+        return      # values outside an op's domain at the start: the run or fit says so
 
 
 def _render_frames(args, frames) -> None:
