@@ -478,7 +478,9 @@ class SamplePlan:
             if check:
                 sums, ck = ps.fwd_checked(V, hi - lo)
                 if not math.isfinite(ck):
-                    raise self._locate(V, ps, data, idx, lo)
+                    failure = self._locate(V, ps, data, idx, lo)
+                    if failure is not None:
+                        raise failure
             else:
                 sums = ps.fwd(V, hi - lo)
             for i, s in enumerate(sums):
@@ -501,7 +503,7 @@ class SamplePlan:
                 for (r, weight), t in zip(ps.weights, totals):
                     V[r] = weight(m) * t
                     if check and not math.isfinite(V[r]):
-                        raise self._scalar_failure(r, V, None)
+                        raise self._reduction_failure(r, V, t, m)
             for k, f, _p, a in steps:
                 try:
                     V[k] = f(*[V[j] for j in a])
@@ -562,9 +564,21 @@ class SamplePlan:
         vals = [v if isinstance(v, float) else 0.0 for v in V]
         return self.c.describe_failure(k, vals, exc, backward=backward)
 
-    def _locate(self, V, ps, data, idx, lo) -> NumericError:
+    def _reduction_failure(self, r, V, total, m) -> NumericError:
+        """A reduction whose sum over the samples is not finite although every
+        sample's value is: the sum overflowed (each term below 1.8e308)."""
+        e = self._scalar_failure(r, V, None)
+        op = self.c.ops[r]
+        e.message = (f"{op.name} over the {m} samples in statement '{self.c.flat.stmt[r]}' is "
+                     f"{total}: the sum of the samples' values is beyond the largest float "
+                     "(about 1.8e308), though each value is not")
+        return e
+
+    def _locate(self, V, ps, data, idx, lo) -> NumericError | None:
         """The first per-sample value of this chunk that is not finite, as the
-        scalar engine would report it, naming the sample."""
+        scalar engine would report it, naming the sample; None when every value
+        is finite (the checksum overflowed, not a value: a reduction's sum that
+        overflows is found where the reductions are summed)."""
         np = self.np
         ops, args = self.c.ops, self.c.args
         for k in ps.nodes:
@@ -581,7 +595,7 @@ class SamplePlan:
                     exc = e
                 vals[k] = float(row[i]) if np.ndim(row) else float(row)
                 return self._name_sample(self.c.describe_failure(k, vals, exc), data, idx, lo + i)
-        return NumericError("a value is not a finite number")  # pragma: no cover
+        return None
 
     def _locate_backward(self, V, cols, m, stage, data, idx, p) -> NumericError:
         """A derivative that is not finite: the first op (backwards) whose local

@@ -407,3 +407,20 @@ def test_fit_advances_a_progress_bar_once_per_epoch_and_never_with_json(cli, mon
     calls.clear()
     cli("fit", REG, "--data", REG_CSV, "--epochs", "5", "--json")
     assert calls == []
+
+
+def test_a_sum_over_samples_that_overflows_names_its_statement():
+    m = graphdsl.load(REG, data=REG_CSV)
+    t = fit(m, lr=1e5, epochs=50)
+    assert t.status == "numeric"
+    msg = str(t.failure)
+    assert "mean over the 100 samples in statement 'loss' is inf" in msg
+    assert "beyond the largest float" in msg and "regression.bp:7:8" in msg
+
+
+def test_values_whose_checksum_overflows_are_not_a_failure():
+    """Each value is finite; only the evaluator's quick check (a sum of every
+    value) overflows: no error, and the loss is the exact one."""
+    m = graphdsl.loads("data x = [1e308, 1e308]\nparam w = 1\nh = w*x\nloss = mean(h/1e10)")
+    r = m.samples.evaluate(m.param_values, m.data)
+    assert r.values["loss"] == pytest.approx(1e298) and r.gradients["w"] == pytest.approx(1e298)
