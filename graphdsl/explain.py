@@ -1051,12 +1051,7 @@ def _sample_lines(e: SampleExplanation, lang: str, style: str) -> list[str]:
         lines += ["", ("## " if md else "") + d(out, p) + ("" if md else ":")]
         if md:
             lines.append("")
-        starts = list(dict.fromkeys([path.nodes[0] for path in item.paths if path.given is not None]
-                                    + [u for st in item.steps for u, _a, _q in st.terms
-                                       if u in e.given]))
-        for node in starts:
-            lines.append(ind + tr("s_given", lang, out=out, node=node, n=e.n,
-                                  g=format_number(e.given[node])))
+        lines += [ind + text for text in _given_sentences(e, item, lang)]
         if item.mode == "none":
             lines.append(ind + tr("s_no_path", lang, out=out, p=p))
         elif item.mode == "nodes":
@@ -1097,18 +1092,40 @@ def _sample_lines(e: SampleExplanation, lang: str, style: str) -> list[str]:
             key = "s_engine_agrees" if item.agrees else "s_engine_differs"
             lines.append(ind + tr(key, lang, out=out, p=p, g=g, s=format_number(item.total)))
         if item.symbolic is not None:
-            sy = item.symbolic
-            text = tr("s_symbolic", lang, out=out, p=p, n=e.n,
-                      v=format_number(sy.value) if sy.value is not None else "?")
-            if sy.agrees is not None:
-                text += " — " + tr("symbolic_agrees" if sy.agrees else "symbolic_differs", lang,
-                                   s=format_number(total))
-            lines.append(ind + text)
-    if e.rules_note:
-        lines += ["", tr("rules_left_out", lang, why=e.rules_note)]
-    if e.symbolic_note and not e.sympy_missing:
-        lines += ["", tr("symbolic_unavailable", lang, why=e.symbolic_note)]
+            lines.append(ind + _symbolic_sentence(e, item, total, lang))
+    for note in _sample_notes(e, lang):
+        lines += ["", note]
     return lines
+
+
+def _given_sentences(e: SampleExplanation, item: SampleParam, lang: str) -> list[str]:
+    """One sentence per given total the param's paths (or steps) start from."""
+    starts = list(dict.fromkeys([path.nodes[0] for path in item.paths if path.given is not None]
+                                + [u for st in item.steps for u, _a, _q in st.terms
+                                   if u in e.given]))
+    return [tr("s_given", lang, out=e.output, node=node, n=e.n, g=format_number(e.given[node]))
+            for node in starts]
+
+
+def _symbolic_sentence(e: SampleExplanation, item: SampleParam, total, lang: str) -> str:
+    """sympy's ∂loss/∂p over all the samples, and whether it equals the chain rule's."""
+    sy = item.symbolic
+    text = tr("s_symbolic", lang, out=e.output, p=item.param, n=e.n,
+              v=format_number(sy.value) if sy.value is not None else "?")
+    if sy.agrees is not None:
+        text += " — " + tr("symbolic_agrees" if sy.agrees else "symbolic_differs", lang,
+                           s=format_number(total))
+    return text
+
+
+def _sample_notes(e: SampleExplanation, lang: str) -> list[str]:
+    """What was left out of the explanation, and why (rules, the symbolic check)."""
+    notes = []
+    if e.rules_note:
+        notes.append(tr("rules_left_out", lang, why=e.rules_note))
+    if e.symbolic_note and not e.sympy_missing:
+        notes.append(tr("symbolic_unavailable", lang, why=e.symbolic_note))
+    return notes
 
 
 #: where data comes from when it is not a file, in words of the explanation's language
@@ -1128,8 +1145,11 @@ def _sample_latex(e: SampleExplanation, lang: str) -> str:
              "% " + tr("s_intro", lang, out=out, k=e.sample, where=_origin(e.source, lang),
                        data=", ".join(f"{nm} = {format_number(v)}"
                                       for nm, v in e.data.items())).replace("\n", "\n% ")]
+    if e.sympy_missing:
+        lines.append("% " + tr("no_sympy", lang))
     for item in e.items:
         p = item.param
+        lines += ["% " + text for text in _given_sentences(e, item, lang)]
         lines.append(r"\begin{align*}")
         rows = []
         if item.mode == "paths":
@@ -1172,6 +1192,9 @@ def _sample_latex(e: SampleExplanation, lang: str) -> str:
         else:
             key = "s_engine_agrees" if item.agrees else "s_engine_differs"
             lines.append("% " + tr(key, lang, out=out, p=p, g=g, s=format_number(item.total)))
+        if item.symbolic is not None:
+            lines.append("% " + _symbolic_sentence(e, item, total, lang))
+    lines += ["% " + note for note in _sample_notes(e, lang)]
     return "\n".join(lines) + "\n"
 
 

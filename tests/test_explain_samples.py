@@ -411,3 +411,14 @@ def test_an_infinite_partial_at_a_sample_is_the_evaluators_inf():
     # ∂loss/∂pred = (2/3)(0 - 1) at x = 0, times ∂pred/∂x = w/(2·sqrt(0)) = inf
     assert one.adjoints["x"] == -math.inf
     assert one.contributions["w"] == pytest.approx(0.0)
+
+
+def test_latex_over_samples_keeps_the_sentences_the_text_has():
+    m = graphdsl.loads("data x = [1, 2, 4, -1]\ndata y = [3, 1, 2, 5]\nparam w = 0.7\n"
+                       "m = mean(w*x)\npred = w*x - m\nloss = mean((pred - y)^2)")
+    e = explain(m, sample=2)
+    tex, text = format_latex(e), format_text(e)
+    for needle in ("is given: a total over all 4 samples", "symbolic check (sympy)"):
+        assert needle in text and needle in tex
+    big = explain(graphdsl.load(MODELS / "regression.bp", data=MODELS / "data" / "regression.csv"))
+    assert "% symbolic check skipped" in format_latex(big)
