@@ -80,6 +80,9 @@ def test_the_slider_and_the_keys_step_the_epochs(open_report, fit):
     page.goto(o.url + "#epoch-20")
     page.reload()
     assert o.current_rows() == ["20"] and "Epoch 20 of 30" in o.panel()
+    page.goto(o.url + "#epoch-99")          # past the last: the last
+    page.reload()
+    assert o.current_rows() == ["30"] and "Epoch 30 of 30" in o.panel()
 
 
 def test_the_ring_and_the_curve_move_as_the_fit_does(open_report, fit):

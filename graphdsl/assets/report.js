@@ -132,6 +132,11 @@
 
   var m = new RegExp("^#" + unit + "-(\\d+)$").exec(location.hash);
   var start = 0;
-  if (m) for (var j = 0; j < n; j++) if (num(j) === +m[1]) start = j;
+  // the row named, or the shown row nearest to it (rows beyond a limit are thinned;
+  // a number past the last opens at the last)
+  if (m) for (var j = 0, best = Infinity; j < n; j++) {
+    var dist = Math.abs(num(j) - (+m[1]));
+    if (dist < best) { best = dist; start = j; }
+  }
   show(start, false);
 })();
