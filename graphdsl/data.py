@@ -129,12 +129,15 @@ def read_csv(path, names, optional=()) -> DataSet:
     lines = []
     add_line = lines.append
     try:
+        before = reader.line_num
         for row in reader:
+            # a record starts on the line after the last one: a quoted cell may span lines
+            start, before = before + 1, reader.line_num
             if len(row) != width:
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue   # a blank line
                 raise _ragged(path, text, reader.line_num, len(row), width, header_line)
-            add_line(reader.line_num)
+            add_line(start)
             add(pick(row))
     except csv.Error as e:
         raise _csv_error(path, text, reader.line_num, e) from None

@@ -141,6 +141,13 @@ def test_csv_bom_crlf_quotes_blank_lines_and_tsv(tmp_path):
     assert read_csv(t, ["y"]).columns["y"].tolist() == [2.0]
 
 
+def test_a_record_whose_quoted_cell_spans_lines_is_named_by_its_first_line(tmp_path):
+    p = write(tmp_path, "d.csv", 'x,y,note\n1,2,"one\ntwo"\n3,4,plain\n')
+    d = read_csv(p, ["x", "y"])
+    assert d.columns["x"].tolist() == [1.0, 3.0] and d.lines.tolist() == [2, 4]
+    assert d.describe(0) == f"sample 1 (line 2 of {p})"
+
+
 def test_csv_missing_column_lists_the_columns_with_did_you_mean(tmp_path):
     p = write(tmp_path, "d.csv", "X,label\n1,2\n")
     with pytest.raises(UsageError) as info:
