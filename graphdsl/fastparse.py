@@ -207,6 +207,27 @@ class FastParser:
         push_state, push_value = stack.append, values.append
         line, line_start, depth = 1, 0, 0
         new_str = str.__new__
+
+        def reduce_before(name):
+            """Every reduction the lookahead ``name`` calls for; then its action
+            (a shift), or None when the grammar does not take it here."""
+            act = states[stack[-1]].get(name)
+            while act is not None and act < 0:
+                size, origin, callback = rules[~act]
+                if callback is None:       # the rule passes its one child on
+                    stack[-1] = states[stack[-2]][origin]
+                else:
+                    if size:
+                        children = values[-size:]
+                        del stack[-size:]
+                        del values[-size:]
+                    else:
+                        children = []
+                    push_value(callback(children))
+                    push_state(states[stack[-1]][origin])
+                act = states[stack[-1]].get(name)
+            return act
+
         for m in self.regex.finditer(text):
             kind, name, make, multiline = kinds[m.lastindex]
             if kind == _IGNORE:
@@ -249,21 +270,7 @@ class FastParser:
                 tok.end_column = end - line_start + 1
             else:
                 tok = None
-            act = states[stack[-1]].get(name)
-            while act is not None and act < 0:
-                size, origin, callback = rules[~act]
-                if callback is None:       # the rule passes its one child on
-                    stack[-1] = states[stack[-2]][origin]
-                else:
-                    if size:
-                        children = values[-size:]
-                        del stack[-size:]
-                        del values[-size:]
-                    else:
-                        children = []
-                    push_value(callback(children))
-                    push_state(states[stack[-1]][origin])
-                act = states[stack[-1]].get(name)
+            act = reduce_before(name)
             if act is None:
                 raise NotTaken(f"{name} where the grammar does not take it")
             push_state(act)
@@ -272,22 +279,8 @@ class FastParser:
                 line += 1
                 line_start = m.end()
                 depth = 0
-        # the end of the text
-        while True:
-            act = states[stack[-1]].get("$END")
-            if act is None or act >= 0:
-                raise NotTaken("the text ends where the grammar does not")
-            size, origin, callback = rules[~act]
-            if callback is None:
-                stack[-1] = states[stack[-2]][origin]
-            else:
-                if size:
-                    children = values[-size:]
-                    del stack[-size:]
-                    del values[-size:]
-                else:
-                    children = []
-                push_value(callback(children))
-                push_state(states[stack[-1]][origin])
-            if stack[-1] == end_state:
-                return values[-1]
+        # the end of the text: the reductions it calls for must end in the start rule
+        reduce_before("$END")
+        if stack[-1] != end_state:
+            raise NotTaken("the text ends where the grammar does not")
+        return values[-1]
