@@ -100,16 +100,21 @@ def _value_text(v) -> str:
     return format_number(v)
 
 
+def _cut(lines: list[str], tail: int) -> list[str]:
+    """A long table's first :data:`MAX_ROWS` lines, a line saying how many are
+    left out, and its last ``tail`` lines (how it ended)."""
+    if len(lines) <= MAX_ROWS + 8:
+        return lines
+    return lines[:MAX_ROWS] + [f"… {len(lines) - MAX_ROWS:,} more lines"] + lines[-tail:]
+
+
 def trace_text(trace, lang: str | None = None) -> str:
     """The run as ``graphdsl run`` prints it: the table and the summary, then
     the reason it stopped when it did not converge."""
     from .cli import format_trace
     from .i18n import default_lang
 
-    lines = format_trace(trace, lang or default_lang())
-    if len(lines) > MAX_ROWS + 8:
-        cut = len(lines) - MAX_ROWS
-        lines = lines[:MAX_ROWS] + [f"… {cut:,} more lines"] + lines[-4:]
+    lines = _cut(format_trace(trace, lang or default_lang()), tail=4)
     if trace.failure is not None:
         lines += ["", str(trace.failure)]
     elif not trace.ok and trace.message:
@@ -160,10 +165,7 @@ def _fit_lines(trace, lang: str | None = None) -> list[str]:
     from .cli import format_fit
     from .i18n import default_lang
 
-    lines = format_fit(trace, lang or default_lang())
-    if len(lines) > MAX_ROWS + 8:
-        cut = len(lines) - MAX_ROWS
-        lines = lines[:MAX_ROWS] + [f"… {cut:,} more lines"] + lines[-2:]
+    lines = _cut(format_fit(trace, lang or default_lang()), tail=2)
     if trace.failure is not None:
         lines += ["", str(trace.failure)]
     return lines

@@ -151,10 +151,7 @@ headings, controls, table headers, notes on the plots and the explanations
                   "showing": tr("r_showing", lang), "noframe": tr("r_no_frame", lang)},
     }
     if thinned:
-        # what an iteration without a panel shows; the script fills in {i} and {n}
-        data["words"]["nopanel"] = (
-            f'<h2 id="cur-title">{_e(tr("r_heading", lang, i="{i}", n="{n}"))}</h2>'
-            f'<p class="noframe">{_e(tr("r_no_panel", lang, m=len(chosen)))}</p>')
+        data["words"]["nopanel"] = _no_panel("r_heading", "r_no_panel", len(chosen), lang)
     page = _page(model, trace, title=title, data=data, frames=frames, panels=panels,
                  texts=texts, figures=figures, notes=notes, cost_text=cost_text)
     return Report(html=page, iterations=n, frames=sum(1 for s in frames if s), notes=notes)
@@ -223,9 +220,7 @@ def build_fit_report(model, trace, *, title: str | None = None, pictures: bool =
                   "showing": tr("r_showing", lang), "noframe": tr("rf_no_frame", lang)},
     }
     if thinned:
-        data["words"]["nopanel"] = (
-            f'<h2 id="cur-title">{_e(tr("rf_heading", lang, i="{i}", n="{n}"))}</h2>'
-            f'<p class="noframe">{_e(tr("rf_no_panel", lang, m=len(chosen)))}</p>')
+        data["words"]["nopanel"] = _no_panel("rf_heading", "rf_no_panel", len(chosen), lang)
     last = max(n - 1, 0)
     r = trace.result()
     final = ", ".join(f"{k} = {_f(v)}" for k, v in r["values"].items())
@@ -532,6 +527,13 @@ def strip_prolog(svg: str) -> str:
 
 
 # --- HTML -----------------------------------------------------------------------
+
+def _no_panel(heading: str, words: str, m: int, lang: str) -> str:
+    """What a row without a panel shows (past the limit of ``m`` drawn rows);
+    the page's script fills in {i} and {n}."""
+    return (f'<h2 id="cur-title">{_e(tr(heading, lang, i="{i}", n="{n}"))}</h2>'
+            f'<p class="noframe">{_e(tr(words, lang, m=m))}</p>')
+
 
 def _sub(headline, ending, final, lang) -> str:
     """The line under the page's title: what ran, how it ended, and the final

@@ -15,6 +15,12 @@ from graphdsl.ops import Op
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
+#: the data chapter's example models and their data
+REG = MODELS / "regression.bp"
+REG_CSV = MODELS / "data" / "regression.csv"
+NEURON = MODELS / "neuron.bp"
+NEURON_CSV = MODELS / "data" / "neuron.csv"
+XOR = MODELS / "xor.bp"
 
 
 @dataclass

@@ -13,10 +13,8 @@ import pytest
 import graphdsl
 from graphdsl.fit import fit
 
-from conftest import MODELS
+from conftest import MODELS, REG, REG_CSV
 
-REG = MODELS / "regression.bp"
-REG_CSV = MODELS / "data" / "regression.csv"
 NEURON_TEXT = (MODELS / "neuron.bp").read_text()
 
 

@@ -13,16 +13,11 @@ import graphdsl
 from graphdsl.plot import FIT_POINTS, figure_bytes, fit_epochs, fit_figure
 from graphdsl.samples import find_roles
 
-from conftest import MODELS
+from conftest import MODELS, REG, REG_CSV, NEURON, NEURON_CSV, XOR
 
 pytest.importorskip("matplotlib")
 
 SVG = "{http://www.w3.org/2000/svg}"
-REG = MODELS / "regression.bp"
-REG_CSV = MODELS / "data" / "regression.csv"
-NEURON = MODELS / "neuron.bp"
-NEURON_CSV = MODELS / "data" / "neuron.csv"
-XOR = MODELS / "xor.bp"
 
 
 def svg_tree(fig):

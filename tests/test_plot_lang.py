@@ -22,15 +22,11 @@ from graphdsl import plot
 from graphdsl.i18n import MESSAGES
 from graphdsl.samples import find_roles
 
-from conftest import MODELS, ROOT
+from conftest import MODELS, ROOT, REG, REG_CSV, NEURON, NEURON_CSV
 
 pytest.importorskip("matplotlib")
 
 SVG = "{http://www.w3.org/2000/svg}"
-REG = MODELS / "regression.bp"
-REG_CSV = MODELS / "data" / "regression.csv"
-NEURON = MODELS / "neuron.bp"
-NEURON_CSV = MODELS / "data" / "neuron.csv"
 
 
 @pytest.fixture(scope="module")

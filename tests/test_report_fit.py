@@ -16,13 +16,10 @@ from graphdsl.report import build_report
 from graphdsl.runtable import cell_text, epoch_table
 from graphdsl.trace import evenly_spaced
 
-from conftest import MODELS
+from conftest import MODELS, REG_CSV, NEURON, XOR
 
 REGRESSION = MODELS / "regression.bp"
-REG_CSV = MODELS / "data" / "regression.csv"
-NEURON = MODELS / "neuron.bp"
 NEU_CSV = MODELS / "data" / "neuron.csv"
-XOR = MODELS / "xor.bp"
 
 
 def _data(page: str) -> dict:
@@ -57,7 +54,7 @@ def test_the_page_embeds_the_fit_and_one_panel_per_epoch(regression):
     assert r.unit == "epoch" and repr(r).endswith("84 epoch(s), 0 frame(s)>")
     last = t.epochs[-1]
     assert "Epoch 0 of 83" in d["panels"][0] and "w = 0, b = 0" in d["panels"][0]
-    assert f"Epoch 83 of 83" in d["panels"][-1]
+    assert "Epoch 83 of 83" in d["panels"][-1]
     assert f"w = {cell_text(last.values['w'])}, b = {cell_text(last.values['b'])}" in d["panels"][-1]
     assert "converged after 83 epochs" in d["panels"][-1]
     # the next epoch's move is what the table's next row holds
@@ -314,7 +311,7 @@ def test_each_epoch_has_the_chain_rule_over_the_samples_at_the_chosen_sample():
     for k, text in enumerate(d["explanations"]):
         e = t.epochs[k]
         assert f"at w = {cell_text(e.values['w'])}, b = {cell_text(e.values['b'])}" in text
-        assert f"Sample 3 (" in text and f"x = {x}" in text
+        assert "Sample 3 (" in text and f"x = {x}" in text
         # the sum over the samples is the epoch's gradient in the table, and the engine agrees
         for p in ("w", "b"):
             assert f"= {cell_text(e.gradients[p])}\n" in text

@@ -10,11 +10,10 @@ import pytest
 import graphdsl
 from graphdsl.text import format_number
 
-from conftest import MODELS
+from conftest import MODELS, REG_CSV
 from test_report_browser import open_report  # noqa: F401  (the fixture)
 
 REGRESSION = MODELS / "regression.bp"
-REG_CSV = MODELS / "data" / "regression.csv"
 
 
 def _shown(page) -> list[str]:
