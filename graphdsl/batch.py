@@ -44,10 +44,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .errors import NumericError, UsageError
+from .errors import NUMERIC_ERRORS, NumericError, UsageError
 from .ops import forms
 
-_NUMERIC = (ValueError, ZeroDivisionError, OverflowError, TypeError)
 
 
 @dataclass
@@ -165,7 +164,7 @@ def _forward_by_sample(np, forward):
         for i, row in enumerate(zip(*_columns(np, xs, dst.shape[0]))):
             try:
                 dst[i] = forward(*row)
-            except _NUMERIC:
+            except NUMERIC_ERRORS:
                 dst[i] = math.nan
     return by_sample
 
@@ -181,7 +180,7 @@ def _partials_by_sample(np, partials, arity):
                 d = partials(*row)
                 for r in range(arity):
                     ds[r, i] = d[r]
-            except _NUMERIC:
+            except NUMERIC_ERRORS:
                 ds[:, i] = math.nan
         return tuple(ds)
     return by_sample
@@ -358,7 +357,7 @@ def _passes(np, c, vals, varying, row_of, steps, kern_of, fixed_leaves, named_po
                 xs = [vals[j] for j in a]
                 try:
                     v = op.forward(*xs)
-                except _NUMERIC:
+                except NUMERIC_ERRORS:
                     v = math.nan
                 if not math.isfinite(v):
                     all_bad = True
@@ -404,7 +403,7 @@ def _passes(np, c, vals, varying, row_of, steps, kern_of, fixed_leaves, named_po
             if kern is None:
                 try:
                     ds = op.partials(*[vals[j] for j in a], vals[k])
-                except _NUMERIC:
+                except NUMERIC_ERRORS:
                     ds = (math.nan,) * len(a)
                 if not all(math.isfinite(d) for d in ds):
                     flag[0] = True

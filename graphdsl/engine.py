@@ -41,7 +41,7 @@ import operator
 import re
 import time
 
-from .errors import NumericError
+from .errors import NUMERIC_ERRORS, NumericError
 from .ops import forms
 from .text import format_number
 
@@ -50,7 +50,6 @@ CHUNK = 1000
 #: estimated seconds to generate and compile the code of one op (forward and backward),
 #: measured on a 2-core machine; used only to decide when generating pays off
 COMPILE_SECONDS_PER_OP = 80e-6
-_NUMERIC = (ValueError, ZeroDivisionError, OverflowError, TypeError)
 
 
 class Compiled:
@@ -156,7 +155,7 @@ class Compiled:
             try:
                 for chunk in code[0]:
                     chunk(vals)
-            except _NUMERIC:
+            except NUMERIC_ERRORS:
                 # The tape says exactly which op failed, and why.
                 vals = list(self.init)
                 if overrides:
@@ -193,7 +192,7 @@ class Compiled:
             try:
                 for chunk in code[1]:
                     chunk(vals, adj)
-            except _NUMERIC:
+            except NUMERIC_ERRORS:
                 adj = [0.0] * len(vals)
                 adj[start] = 1.0
                 self._backward_tape(vals, adj, start)
@@ -238,7 +237,7 @@ class Compiled:
                     vals[i] = f(vals[a[0]])
                 else:
                     vals[i] = f(*[vals[j] for j in a])
-        except _NUMERIC as e:
+        except NUMERIC_ERRORS as e:
             raise self._failure(i, vals, e) from None
 
     def _backward_tape(self, vals, adj, start) -> None:
@@ -251,7 +250,7 @@ class Compiled:
                 ps = p(*[vals[j] for j in a], vals[i])
                 for j, d in zip(a, ps):
                     adj[j] += g * d
-        except _NUMERIC as e:
+        except NUMERIC_ERRORS as e:
             raise self._derivative_failure(vals, adj, start, raised=(i, e)) from None
 
     # -- generated code ------------------------------------------------------------
@@ -385,7 +384,7 @@ class Compiled:
             try:
                 for chunk in code:
                     chunk(vals, tan)
-            except _NUMERIC:
+            except NUMERIC_ERRORS:
                 tan = [0.0] * len(vals)
                 tan[wrt] = 1.0
                 self._tangent_tape(vals, tan, wrt)
@@ -433,7 +432,7 @@ class Compiled:
                 for s in live:
                     t += ps[s] * tan[a[s]]
                 tan[i] = t
-        except _NUMERIC as e:
+        except NUMERIC_ERRORS as e:
             raise self._tangent_failure(vals, tan, wrt, raised=(i, e)) from None
 
     def _tangent_failure(self, vals, tan, wrt, raised=None) -> NumericError:
@@ -456,7 +455,7 @@ class Compiled:
             else:
                 try:
                     ds = op.partials(*[vals[j] for j in a], vals[k])
-                except _NUMERIC as e:
+                except NUMERIC_ERRORS as e:
                     ds, raised = None, (k, e)
             where = (f"{op.name}({', '.join(_short(vals[j]) for j in a)}) "
                      f"in statement '{self.flat.stmt[k]}'")
@@ -658,7 +657,7 @@ class Compiled:
             where = f"{op.name}({shown}) in statement '{self.flat.stmt[k]}'"
             try:
                 ds = op.partials(*xs, vals[k]) if raised is None or raised[0] != k else None
-            except _NUMERIC as e:
+            except NUMERIC_ERRORS as e:
                 ds, raised = None, (k, e)
             if ds is None:
                 e = raised[1]

@@ -22,6 +22,12 @@ from __future__ import annotations
 from . import text
 
 
+#: what an op's arithmetic raises for a value outside its domain (math.log(0),
+#: 1/0, an overflow, a complex result used as a float): caught where a value or
+#: a partial is computed and turned into a NumericError or an inf/nan
+NUMERIC_ERRORS = (ValueError, ZeroDivisionError, OverflowError, TypeError)
+
+
 class GraphdslError(Exception):
     """Root of every error graphdsl reports to a user.
 

@@ -34,9 +34,7 @@ sample with plain scalar arithmetic, each op's own ``forward`` and
 
 from __future__ import annotations
 
-from .errors import UsageError
-
-_NUMERIC = (ValueError, ZeroDivisionError, OverflowError)
+from .errors import NUMERIC_ERRORS, UsageError
 
 
 def check_sample(n: int, k: int, option: str = "--sample") -> int:
@@ -99,18 +97,13 @@ class SampleView:
         if not model.data_names:
             raise UsageError(f"{model.name} has no data columns: every node is one number")
         self.model = model
-        c = self.c = model.compiled
+        self.c = model.compiled
         plan = self.plan = model.samples
         self.data = data if data is not None else model.data
         self.n = self.data.n
         self.params = dict(model.param_values if params is None else params)
-        every = getattr(plan, "_every_adjoint", None)
-        if every is None:
-            from .samples import SamplePlan
-
-            every = plan._every_adjoint = SamplePlan(c, every_adjoint=True)
         self.per = plan.per
-        self.V, self.G = every.totals(self.params, self.data)
+        self.V, self.G = plan.every_adjoint().totals(self.params, self.data)
         self._direct = self._direct_adjoints()
 
     # -- the pieces ---------------------------------------------------------------
@@ -122,7 +115,7 @@ class SampleView:
         xs = [vals[j] for j in self.c.args[k]]
         try:
             return op.partials(*xs, vals[k])
-        except _NUMERIC:
+        except NUMERIC_ERRORS:
             # a partial that is not a number here (∂sqrt(x)/∂x at x = 0, which no
             # param needs): inf or nan, as the evaluator over samples gets it
             return self._array_partials(op, xs, vals[k])

@@ -36,14 +36,13 @@ from __future__ import annotations
 import math
 import re
 
-from .errors import NumericError, UsageError
+from .errors import NUMERIC_ERRORS, NumericError, UsageError
 from . import batch
 from .ops import forms
 
 #: samples per chunk when a pass covers more samples than this
 CHUNK = 16384
 
-_NUMERIC = (ValueError, ZeroDivisionError, OverflowError, TypeError)
 
 
 def per_sample_flags(kinds, ops, args) -> list[bool]:
@@ -230,6 +229,7 @@ class SamplePlan:
                 reach[k] = any((self.need[j] if not per[j] else reach[j]) for j in args[k])
         self.reach = reach
         self._stages: dict = {}
+        self._every = None if not every_adjoint else self
         self._base = list(c.init)
         self._arrays: dict = {}
         self._rows = 1
@@ -410,6 +410,13 @@ class SamplePlan:
             per_vals.update((fg.name[k], a) for k, a in keep.items())
         return SampleResult(values, grads, per_vals, m)
 
+    def every_adjoint(self) -> "SamplePlan":
+        """This plan's twin that keeps the adjoint of every single-number node
+        (the pictures' and explanations' totals), made once and kept."""
+        if self._every is None:
+            self._every = SamplePlan(self.c, every_adjoint=True)
+        return self._every
+
     def totals(self, params=None, data=None):
         """Every single-number node's value and adjoint (∂output/∂node, summed
         over the samples) over the whole of ``data``, as two lists in the
@@ -507,7 +514,7 @@ class SamplePlan:
             for k, f, _p, a in steps:
                 try:
                     V[k] = f(*[V[j] for j in a])
-                except _NUMERIC as e:
+                except NUMERIC_ERRORS as e:
                     raise self._scalar_failure(k, V, e) from None
                 if check and not math.isfinite(V[k]):
                     raise self._scalar_failure(k, V, None)
@@ -529,7 +536,7 @@ class SamplePlan:
                     continue
                 try:
                     ds = p(*[V[j] for j in a], V[k])
-                except _NUMERIC as e:
+                except NUMERIC_ERRORS as e:
                     raise self._scalar_failure(k, V, e, backward=True) from None
                 for j, d in zip(a, ds):
                     if need[j]:
@@ -591,7 +598,7 @@ class SamplePlan:
                 exc = None
                 try:
                     ops[k].forward(*[vals[j] for j in args[k]])
-                except _NUMERIC as e:
+                except NUMERIC_ERRORS as e:
                     exc = e
                 vals[k] = float(row[i]) if np.ndim(row) else float(row)
                 return self._name_sample(self.c.describe_failure(k, vals, exc), data, idx, lo + i)
