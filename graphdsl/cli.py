@@ -437,12 +437,9 @@ def cmd_fit(args) -> int:
                                  + option)
     model = _load(args)
     if args.sample is not None:
-        if not model.data_names:
-            raise UsageError(f"--sample {args.sample}: {model.name} has no data columns, so "
-                             "there is no sample to choose", hint="drop --sample")
-        from .onesample import check_sample
+        from .onesample import sample_of
 
-        check_sample(model.data.n, args.sample)
+        sample_of(model, args.sample)
     if args.render:
         _check_picture_size(model, args)
     bar = None if args.json else _progress_bar()
@@ -560,9 +557,9 @@ def cmd_render(args) -> int:
         raise UsageError("--depth needs --focus NODE", hint="for example --focus x --depth 1")
     model = _load(args)
     if args.sample is not None and not model.data_names:
-        raise UsageError(f"--sample {args.sample}: {model.name} has no data columns, so every "
-                         "node has one value and there is no sample to choose",
-                         hint="drop --sample")
+        from .onesample import sample_of
+
+        sample_of(model, args.sample)           # says why there is no sample to choose
     if args.sample is not None and args.view == "structure":
         raise UsageError(f"--sample {args.sample}: the structure view shows no numbers",
                          hint="--view forward or --view backward shows one sample's numbers "
@@ -707,9 +704,9 @@ def cmd_explain(args) -> int:
                          hint="leave out --mode forward: reverse mode writes ∂loss/∂p as the sum "
                               "over the samples, with one sample (--sample K) path by path")
     if args.sample is not None and not model.data_names:
-        raise UsageError(f"--sample {args.sample}: {model.name} has no data columns, so every "
-                         "node is one number and there is no sample to choose",
-                         hint="leave out --sample; it picks a sample of a data model")
+        from .onesample import sample_of
+
+        sample_of(model, args.sample)           # says why there is no sample to choose
     if model.data_names:
         e = explain(model, wrt=args.wrt, sample=1 if args.sample is None else args.sample)
     else:

@@ -51,6 +51,17 @@ def check_sample(n: int, k: int, option: str = "--sample") -> int:
     return k - 1
 
 
+def sample_of(model, k: int, option: str = "--sample") -> int:
+    """The 0-based index of the 1-based sample ``k`` of ``model``'s data.
+    Raises UsageError for a model without data columns (every node has one
+    value: there is no sample to choose) or a sample its data does not have."""
+    if not model.data_names:
+        raise UsageError(f"{option} {k}: {model.name} has no data columns, so every node has "
+                         "one value and there is no sample to choose",
+                         hint=f"leave out {option}: it picks a sample of a data model")
+    return check_sample(model.data.n, k, option)
+
+
 class OneSample:
     """Sample ``k`` (0-based; ``row`` is its 1-based number) of ``n``, by name:
 

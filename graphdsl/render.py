@@ -324,10 +324,10 @@ def build(model, view: str = "structure", *, ops: bool = False, wrt: str | None 
 def _check_sample(model, view, sample) -> None:
     """A sample is a data model's, and forward mode is not drawn over samples."""
     if not model.data_names:
-        if sample not in (None, 1):
-            raise UsageError(f"--sample {sample}: {model.name} has no data columns, so every "
-                             "node has one value and there is no sample to choose",
-                             hint="drop --sample")
+        if sample not in (None, 1):        # 1: a fit's frames of a model without data
+            from .onesample import sample_of
+
+            sample_of(model, sample)
         return
     if view == "tangent":
         raise UsageError("--view tangent is not available for a data model: forward mode "

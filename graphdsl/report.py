@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 from .text import format_number as _f
-from .errors import GraphdslError, UsageError
+from .errors import GraphdslError
 from .i18n import tr
 from .runtable import cell_text, epoch_table, header, iteration_table, node_table
 from .trace import FitTrace, Reason, evenly_spaced
@@ -253,18 +253,17 @@ def check_sample(model, sample) -> None:
     data has one sample, 1.
 
     >>> import graphdsl
+    >>> from graphdsl.errors import UsageError
     >>> try:
     ...     check_sample(graphdsl.loads("data x = [1, 2]\\nparam w = 1\\nloss = mean(w*x)"), 3)
     ... except UsageError as e:
     ...     print(e.message)
     --sample 3: the data has 2 samples
     """
-    data = model.data if model.data_names else None
-    count = data.n if data is not None else 1
-    if isinstance(sample, bool) or not isinstance(sample, int) or not 1 <= sample <= count:
-        raise UsageError(f"--sample {sample}: the data has {count} sample{'s' if count != 1 else ''}",
-                         hint=f"give a sample number from 1 to {count} (a CSV's data rows are "
-                              "numbered from 1, after the header)")
+    from .onesample import sample_of
+
+    if model.data_names or sample != 1:
+        sample_of(model, sample)
 
 
 # --- the parts ------------------------------------------------------------------
